@@ -1,0 +1,28 @@
+/*
+ * args.h — the argument page the kernel gives a boot process.
+ *
+ * It is mapped read-only at ARGS_PAGE_VADDR and its address is passed in x0
+ * at the program's first instruction; sp points to the top of the stack.
+ * lib/os/start.c turns it into main(argc, argv).
+ */
+#pragma once
+
+#include <stdint.h>
+
+#define ARGS_MAGIC       0x6d696e6e6f776172ull  /* "minnowar" */
+#define ARGS_PAGE_VADDR  0x00007f0000000000ull
+#define ARGS_CMDLINE_MAX 2048
+#define ARGS_NAME_MAX    32
+
+#define USER_STACK_TOP   0x00007ff000000000ull
+#define USER_STACK_SIZE  (64 * 1024)    /* with an unmapped guard page below */
+
+struct minnow_args {
+    uint64_t magic;
+    uint32_t pid;
+    uint32_t core;
+    char name[ARGS_NAME_MAX];           /* the boot module's name */
+    char cmdline[ARGS_CMDLINE_MAX];     /* the kernel command line */
+};
+
+_Static_assert(sizeof(struct minnow_args) <= 4096, "argument page is one page");

@@ -1,0 +1,18 @@
+/*
+ * syscall.h — system call numbers and the calling convention, shared by the
+ * kernel (kernel/syscall.c) and user space (lib/os/syscall.h).
+ *
+ * A call is `svc #0` with the number in x8 and arguments in x0-x5. On return
+ * x0 holds an errval_t and x1 a result; every other register is preserved.
+ */
+#pragma once
+
+/* Plain defines, not an enum, because vectors.S uses them too. */
+#define SYS_NOP           0   /* does nothing; the null_syscall benchmark */
+#define SYS_DEBUG_PRINT   1   /* x0 = buffer, x1 = length (<= SYSCALL_PRINT_MAX) */
+#define SYS_DEBUG_GETCHAR 2   /* x1 = character, or SYS_ERR_NO_INPUT */
+#define SYS_YIELD         3   /* give the rest of the time slice to the next process */
+#define SYS_EXIT          4   /* x0 = exit code; does not return */
+#define SYS_COUNT         5
+
+#define SYSCALL_PRINT_MAX 4096

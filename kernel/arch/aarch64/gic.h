@@ -1,0 +1,19 @@
+/*
+ * gic.h — the ARM Generic Interrupt Controller, version 2 or 3 (whichever the
+ * device tree describes). Only what a CPU driver needs: enable a private
+ * interrupt on this core, acknowledge and end interrupts.
+ */
+#pragma once
+
+#include <stdint.h>
+
+#include <minnow/errors.h>
+#include "platform.h"
+
+#define GIC_SPURIOUS 1023u
+
+errval_t gic_init(const struct platform *p);
+void gic_enable_ppi(unsigned intid);
+uint32_t gic_ack(void);          /* INTID, or GIC_SPURIOUS */
+void gic_eoi(uint32_t intid);
+unsigned gic_version(void);

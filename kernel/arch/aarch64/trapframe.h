@@ -1,0 +1,46 @@
+/*
+ * trapframe.h — the user (or kernel) register state saved on exception entry.
+ *
+ * vectors.S stores it at the top of the kernel stack on every entry from EL0,
+ * so the frame of the interrupted user context is always at the same place;
+ * a context switch copies it to and from the dispatcher (sched.c).
+ */
+#pragma once
+
+#define FRAME_X30   240
+#define FRAME_SP    248
+#define FRAME_ELR   256
+#define FRAME_SPSR  264
+#define FRAME_SIZE  272
+
+#ifndef __ASSEMBLY__
+#include <stddef.h>
+#include <stdint.h>
+
+struct trap_frame {
+    uint64_t x[31];
+    uint64_t sp;        /* SP_EL0 (or the interrupted SP_EL1 for kernel faults) */
+    uint64_t elr;
+    uint64_t spsr;
+};
+
+_Static_assert(offsetof(struct trap_frame, x[30]) == FRAME_X30, "frame layout");
+_Static_assert(offsetof(struct trap_frame, sp) == FRAME_SP, "frame layout");
+_Static_assert(offsetof(struct trap_frame, elr) == FRAME_ELR, "frame layout");
+_Static_assert(offsetof(struct trap_frame, spsr) == FRAME_SPSR, "frame layout");
+_Static_assert(sizeof(struct trap_frame) == FRAME_SIZE, "frame layout");
+_Static_assert(FRAME_SIZE % 16 == 0, "the stack stays 16-byte aligned");
+
+/* FP/SIMD state, saved only when switching between processes. */
+struct fpu_state {
+    __uint128_t q[32];
+    uint64_t fpsr, fpcr;
+};
+
+void fpu_save(struct fpu_state *s);
+void fpu_restore(const struct fpu_state *s);
+
+/* Leave the kernel through the user-return path with `frame` (which must be
+ * the frame at the top of the kernel stack). */
+__attribute__((noreturn)) void kernel_exit_to_user(struct trap_frame *frame);
+#endif

@@ -1,0 +1,219 @@
+/*
+ * vectors.S — the exception vector table and the kernel entry/exit paths.
+ *
+ * Entry from EL0 saves the whole user state as a struct trap_frame at the top
+ * of the kernel stack (trapframe.h). System calls take a short path: check the
+ * exception class, index the syscall table with x8, call the handler with the
+ * frame, restore and eret. Everything else goes to C (exceptions.c).
+ * The kernel is not preemptible: IRQs are masked in the kernel except in the
+ * idle loop, whose interrupts take the el1_irq path.
+ */
+#include "trapframe.h"
+#include <minnow/syscall.h>
+
+#define EC_SVC64 0x15
+
+.macro save_regs
+    sub     sp, sp, #FRAME_SIZE
+    stp     x0, x1, [sp, #16 * 0]
+    stp     x2, x3, [sp, #16 * 1]
+    stp     x4, x5, [sp, #16 * 2]
+    stp     x6, x7, [sp, #16 * 3]
+    stp     x8, x9, [sp, #16 * 4]
+    stp     x10, x11, [sp, #16 * 5]
+    stp     x12, x13, [sp, #16 * 6]
+    stp     x14, x15, [sp, #16 * 7]
+    stp     x16, x17, [sp, #16 * 8]
+    stp     x18, x19, [sp, #16 * 9]
+    stp     x20, x21, [sp, #16 * 10]
+    stp     x22, x23, [sp, #16 * 11]
+    stp     x24, x25, [sp, #16 * 12]
+    stp     x26, x27, [sp, #16 * 13]
+    stp     x28, x29, [sp, #16 * 14]
+.endm
+
+.macro save_user
+    save_regs
+    mrs     x21, sp_el0
+    mrs     x22, elr_el1
+    mrs     x23, spsr_el1
+    stp     x30, x21, [sp, #FRAME_X30]
+    stp     x22, x23, [sp, #FRAME_ELR]
+.endm
+
+.macro save_kernel
+    save_regs
+    add     x21, sp, #FRAME_SIZE
+    mrs     x22, elr_el1
+    mrs     x23, spsr_el1
+    stp     x30, x21, [sp, #FRAME_X30]
+    stp     x22, x23, [sp, #FRAME_ELR]
+.endm
+
+.macro restore_regs
+    ldp     x0, x1, [sp, #16 * 0]
+    ldp     x2, x3, [sp, #16 * 1]
+    ldp     x4, x5, [sp, #16 * 2]
+    ldp     x6, x7, [sp, #16 * 3]
+    ldp     x8, x9, [sp, #16 * 4]
+    ldp     x10, x11, [sp, #16 * 5]
+    ldp     x12, x13, [sp, #16 * 6]
+    ldp     x14, x15, [sp, #16 * 7]
+    ldp     x16, x17, [sp, #16 * 8]
+    ldp     x18, x19, [sp, #16 * 9]
+    ldp     x20, x21, [sp, #16 * 10]
+    ldp     x22, x23, [sp, #16 * 11]
+    ldp     x24, x25, [sp, #16 * 12]
+    ldp     x26, x27, [sp, #16 * 13]
+    ldp     x28, x29, [sp, #16 * 14]
+    ldr     x30, [sp, #FRAME_X30]
+    add     sp, sp, #FRAME_SIZE
+.endm
+
+.macro ventry target
+    .balign 128
+    b       \target
+.endm
+
+    .text
+    .balign 2048
+    .globl exception_vectors
+exception_vectors:
+    ventry  el1_unexpected          /* current EL, SP_EL0: never used */
+    ventry  el1_unexpected
+    ventry  el1_unexpected
+    ventry  el1_unexpected
+    ventry  el1_sync                /* current EL, SP_EL1 */
+    ventry  el1_irq
+    ventry  el1_unexpected
+    ventry  el1_unexpected
+    ventry  el0_sync                /* lower EL, AArch64 */
+    ventry  el0_irq
+    ventry  el0_unexpected
+    ventry  el0_unexpected
+    ventry  el0_unexpected          /* lower EL, AArch32: not supported */
+    ventry  el0_unexpected
+    ventry  el0_unexpected
+    ventry  el0_unexpected
+
+el0_sync:
+    save_user
+    mrs     x9, esr_el1
+    lsr     x10, x9, #26
+    cmp     x10, #EC_SVC64
+    b.ne    el0_sync_slow
+    cmp     x8, #SYS_COUNT
+    b.hs    el0_syscall_illegal
+    adrp    x10, syscall_table
+    add     x10, x10, :lo12:syscall_table
+    ldr     x10, [x10, x8, lsl #3]
+    mov     x0, sp
+    blr     x10
+    b       ret_to_user
+el0_syscall_illegal:
+    mov     x0, sp
+    bl      syscall_illegal
+    b       ret_to_user
+el0_sync_slow:
+    mov     x0, sp
+    mov     x1, x9
+    bl      el0_exception
+    b       ret_to_user
+
+el0_irq:
+    save_user
+    mov     x0, sp
+    bl      irq_from_user
+    b       ret_to_user
+
+el0_unexpected:
+    save_user
+    mov     x0, sp
+    mrs     x1, esr_el1
+    bl      el0_exception
+    b       ret_to_user
+
+    .globl kernel_exit_to_user
+kernel_exit_to_user:
+    mov     sp, x0
+ret_to_user:
+    ldp     x22, x23, [sp, #FRAME_ELR]
+    ldr     x21, [sp, #FRAME_SP]
+    msr     elr_el1, x22
+    msr     spsr_el1, x23
+    msr     sp_el0, x21
+    restore_regs
+    eret
+
+el1_sync:
+    save_kernel
+    mov     x0, sp
+    mrs     x1, esr_el1
+    bl      kernel_exception        /* does not return */
+1:  b       1b
+
+el1_irq:
+    save_kernel
+    mov     x0, sp
+    bl      irq_from_kernel
+    ldp     x22, x23, [sp, #FRAME_ELR]
+    msr     elr_el1, x22
+    msr     spsr_el1, x23
+    restore_regs
+    eret
+
+el1_unexpected:
+    save_kernel
+    mov     x0, sp
+    mrs     x1, esr_el1
+    bl      kernel_exception
+2:  b       2b
+
+/* FP/SIMD state (struct fpu_state): q0-q31, then fpsr, fpcr. */
+    .globl fpu_save
+fpu_save:
+    stp     q0, q1, [x0, #32 * 0]
+    stp     q2, q3, [x0, #32 * 1]
+    stp     q4, q5, [x0, #32 * 2]
+    stp     q6, q7, [x0, #32 * 3]
+    stp     q8, q9, [x0, #32 * 4]
+    stp     q10, q11, [x0, #32 * 5]
+    stp     q12, q13, [x0, #32 * 6]
+    stp     q14, q15, [x0, #32 * 7]
+    stp     q16, q17, [x0, #32 * 8]
+    stp     q18, q19, [x0, #32 * 9]
+    stp     q20, q21, [x0, #32 * 10]
+    stp     q22, q23, [x0, #32 * 11]
+    stp     q24, q25, [x0, #32 * 12]
+    stp     q26, q27, [x0, #32 * 13]
+    stp     q28, q29, [x0, #32 * 14]
+    stp     q30, q31, [x0, #32 * 15]
+    mrs     x1, fpsr
+    mrs     x2, fpcr
+    add     x0, x0, #512
+    stp     x1, x2, [x0]
+    ret
+
+    .globl fpu_restore
+fpu_restore:
+    ldp     q0, q1, [x0, #32 * 0]
+    ldp     q2, q3, [x0, #32 * 1]
+    ldp     q4, q5, [x0, #32 * 2]
+    ldp     q6, q7, [x0, #32 * 3]
+    ldp     q8, q9, [x0, #32 * 4]
+    ldp     q10, q11, [x0, #32 * 5]
+    ldp     q12, q13, [x0, #32 * 6]
+    ldp     q14, q15, [x0, #32 * 7]
+    ldp     q16, q17, [x0, #32 * 8]
+    ldp     q18, q19, [x0, #32 * 9]
+    ldp     q20, q21, [x0, #32 * 10]
+    ldp     q22, q23, [x0, #32 * 11]
+    ldp     q24, q25, [x0, #32 * 12]
+    ldp     q26, q27, [x0, #32 * 13]
+    ldp     q28, q29, [x0, #32 * 14]
+    ldp     q30, q31, [x0, #32 * 15]
+    add     x0, x0, #512
+    ldp     x1, x2, [x0]
+    msr     fpsr, x1
+    msr     fpcr, x2
+    ret

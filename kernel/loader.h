@@ -1,0 +1,11 @@
+/*
+ * loader.h — creating the boot processes from ELF boot modules.
+ */
+#pragma once
+
+#include <minnow/errors.h>
+#include "platform.h"
+
+/* Load module `name` from the boot modules, build its address space, stack
+ * and argument page, and make it runnable. */
+errval_t loader_start_process(const struct platform *p, const char *name);

@@ -1,0 +1,66 @@
+/*
+ * string.c — memory and string helpers for the freestanding kernel.
+ * Simple byte loops, with a word loop for the large aligned copies and
+ * clears that page set-up does.
+ */
+#include "string.h"
+
+#include <stdint.h>
+
+void *memcpy(void *dst, const void *src, size_t n)
+{
+    unsigned char *d = dst;
+    const unsigned char *s = src;
+    if ((((uintptr_t)d | (uintptr_t)s | n) & 7) == 0) {
+        for (size_t i = 0; i < n; i += 8)
+            *(uint64_t *)(d + i) = *(const uint64_t *)(s + i);
+        return dst;
+    }
+    for (size_t i = 0; i < n; i++)
+        d[i] = s[i];
+    return dst;
+}
+
+void *memset(void *dst, int c, size_t n)
+{
+    unsigned char *d = dst;
+    if (c == 0 && (((uintptr_t)d | n) & 15) == 0) {
+        for (size_t i = 0; i < n; i += 16)
+            __asm__ volatile("stp xzr, xzr, [%0]" :: "r"(d + i) : "memory");
+        return dst;
+    }
+    for (size_t i = 0; i < n; i++)
+        d[i] = (unsigned char)c;
+    return dst;
+}
+
+int memcmp(const void *a, const void *b, size_t n)
+{
+    const unsigned char *x = a, *y = b;
+    for (size_t i = 0; i < n; i++)
+        if (x[i] != y[i])
+            return x[i] - y[i];
+    return 0;
+}
+
+size_t strlen(const char *s)
+{
+    size_t n = 0;
+    while (s[n] != '\0')
+        n++;
+    return n;
+}
+
+int strncmp(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (a[i] != b[i] || a[i] == '\0')
+            return (unsigned char)a[i] - (unsigned char)b[i];
+    }
+    return 0;
+}
+
+int strcmp(const char *a, const char *b)
+{
+    return strncmp(a, b, (size_t)-1);
+}

@@ -1,0 +1,13 @@
+# lib/os — the user runtime, linked into every program, with lib/base.
+LIBOS_SRCS := lib/os/crt0.S lib/os/start.c lib/os/stdio.c
+LIBOS_OBJS := $(call uobjs,$(LIBOS_SRCS) $(BASE_SRCS))
+USER_LDS   := lib/os/user.ld
+USER_LD    := $(UCC) $(UCFLAGS) -nostartfiles -static -T $(USER_LDS) -Wl,--build-id=none -Wl,-z,max-page-size=4096 -Wl,--no-warn-rwx-segments
+
+# $(call user_program,name,sources): build/user/<name>.elf, added to the boot modules.
+define user_program
+$(BUILD)/user/$(1).elf: $(call uobjs,$(2)) $(LIBOS_OBJS) $(USER_LDS)
+	@echo "  ULD     $$@"
+	$(Q)$$(USER_LD) $(call uobjs,$(2)) $(LIBOS_OBJS) -o $$@
+USER_PROGRAMS += $(BUILD)/user/$(1).elf
+endef

@@ -1,0 +1,11 @@
+# tests/host — Criterion unit tests of the pure code, built for the host with
+# ASan and UBSan. One binary holds every suite.
+HOST_TEST_SRCS := $(wildcard tests/host/test_*.c) tests/host/fdt_builder.c
+HOST_TEST_BIN  := $(BUILD)/host/unit-tests
+
+$(HOST_TEST_BIN): $(call hobjs,$(HOST_TEST_SRCS) $(BASE_SRCS))
+	$(HOSTCC) $(HCFLAGS) $^ -lcriterion -o $@
+
+.PHONY: host-test
+host-test: $(HOST_TEST_BIN)
+	$(HOST_TEST_BIN)
