@@ -68,7 +68,7 @@ static void map_ram(void)
 
 static void print_banner(void)
 {
-    printk("\nminnow %s: CPU driver on core %lu (EL%lu), %lu MiB RAM, %u cores found, GICv%u\n",
+    printk("\nminnow %s: CPU driver on core %lu (EL%lu), %lu MiB RAM, cores found: %u, GICv%u\n",
            MINNOW_VERSION, READ_SYSREG(mpidr_el1) & 0xff, (READ_SYSREG(CurrentEL) >> 2) & 3,
            platform.ram_total >> 20, platform.ncores, platform.gic_version);
     printk("kernel: command line \"%s\"\n", platform.cmdline);

@@ -11,17 +11,21 @@ KERNEL_IMAGE := $(BUILD)/kernel.bin
 
 $(BUILD)/kernel/ksyms-empty.S: tools/ksyms.py | $(DEPS_OK)
 	@mkdir -p $(@D)
-	$(PYTHON) tools/ksyms.py --empty > $@
+	$(Q)$(PYTHON) tools/ksyms.py --empty > $@
 
 $(BUILD)/kernel/kernel.stage1.elf: $(KERNEL_OBJS) $(BUILD)/kernel/ksyms-empty.S $(KERNEL_LDS)
-	$(KERNEL_LD) $(KERNEL_OBJS) $(BUILD)/kernel/ksyms-empty.S -o $@ -lgcc
+	@echo "  KLD     $@"
+	$(Q)$(KERNEL_LD) $(KERNEL_OBJS) $(BUILD)/kernel/ksyms-empty.S -o $@ -lgcc
 
 $(BUILD)/kernel/ksyms.S: $(BUILD)/kernel/kernel.stage1.elf tools/ksyms.py
-	$(NM) -n --defined-only $< | $(PYTHON) tools/ksyms.py > $@
+	@echo "  KSYMS   $@"
+	$(Q)$(NM) -n --defined-only $< | $(PYTHON) tools/ksyms.py > $@
 
 $(KERNEL_ELF): $(KERNEL_OBJS) $(BUILD)/kernel/ksyms.S $(KERNEL_LDS)
-	$(KERNEL_LD) $(KERNEL_OBJS) $(BUILD)/kernel/ksyms.S -o $@ -lgcc
+	@echo "  KLD     $@"
+	$(Q)$(KERNEL_LD) $(KERNEL_OBJS) $(BUILD)/kernel/ksyms.S -o $@ -lgcc
 	@$(NM) -n --defined-only $@ | $(PYTHON) tools/ksyms.py --check $(BUILD)/kernel/ksyms.S
 
 $(KERNEL_IMAGE): $(KERNEL_ELF)
-	$(OBJCOPY) -O binary $< $@
+	@echo "  IMAGE   $@"
+	$(Q)$(OBJCOPY) -O binary $< $@

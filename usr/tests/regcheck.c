@@ -19,6 +19,8 @@ static const char *reg_name(uint64_t r, char *buf)
     return buf;
 }
 
+/* Spins print their progress, so a test can see that two copies that never
+ * yield still take turns: only the timer tick can make them. */
 static int run(const char *what, unsigned count, uint64_t seed, uint64_t mode)
 {
     char buf[8];
@@ -26,9 +28,11 @@ static int run(const char *what, unsigned count, uint64_t seed, uint64_t mode)
         uint64_t bad = regcheck_run(seed + i * 0x1000, mode);
         if (bad != 0) {
             printf("regcheck (pid %u): FAILED: %s changed across %s %u\n",
-                   os_args()->pid, reg_name(bad, buf), what, i);
+                   os_args()->pid, reg_name(bad, buf), what, i + 1);
             return 1;
         }
+        if (mode == 1)
+            printf("regcheck (pid %u): %s %u intact\n", os_args()->pid, what, i + 1);
     }
     return 0;
 }
@@ -38,7 +42,7 @@ int main(void)
     char arg[16];
     unsigned yields = os_getarg("rounds", arg, sizeof arg) ? (unsigned)atoi(arg) : 500;
     uint64_t seed = (uint64_t)os_args()->pid << 40;
-    if (run("yield", yields, seed, 0) || run("preempted spin", 3, seed, 1))
+    if (run("yield", yields, seed, 0) || run("spin", 3, seed, 1))
         return 1;
     printf("regcheck (pid %u): all registers intact across %u yields and 3 preempted spins\n",
            os_args()->pid, yields);
