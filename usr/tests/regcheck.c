@@ -2,7 +2,9 @@
  * regcheck.c — checks that the kernel saves and restores all user state:
  * every general-purpose and FP/SIMD register and sp, across yields (run two
  * copies, so each yield really switches to the other) and across timer
- * preemption during long spins. rounds=<n> sets the number of yields.
+ * preemption during long spins. rounds=<n> sets the number of yields
+ * (default 500), spins=<n> the number of spins (default 3; 0 spins forever,
+ * which tests that the tick preempts a process that never yields).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,10 +43,11 @@ int main(void)
 {
     char arg[16];
     unsigned yields = os_getarg("rounds", arg, sizeof arg) ? (unsigned)atoi(arg) : 500;
+    unsigned spins = os_getarg("spins", arg, sizeof arg) ? (unsigned)atoi(arg) : 3;
     uint64_t seed = (uint64_t)os_args()->pid << 40;
-    if (run("yield", yields, seed, 0) || run("spin", 3, seed, 1))
+    if (run("yield", yields, seed, 0) || run("spin", spins == 0 ? ~0u : spins, seed, 1))
         return 1;
-    printf("regcheck (pid %u): all registers intact across %u yields and 3 preempted spins\n",
-           os_args()->pid, yields);
+    printf("regcheck (pid %u): all registers intact across %u yields and %u preempted spins\n",
+           os_args()->pid, yields, spins);
     return 0;
 }
