@@ -34,7 +34,10 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 COMMON  := -std=c11 -O2 -g $(WARN) -Iinclude -Ilib -MMD -MP
 
-KCFLAGS := $(COMMON) -ffreestanding -fno-builtin -nostdinc -isystem $(shell $(KCC) -print-file-name=include 2>/dev/null) \
+# Deferred (=): on a fresh machine the cross compiler only exists once
+# tools/setup-deps has run, which happens after this file is read.
+KCC_INCLUDE = $(shell $(KCC) -print-file-name=include)
+KCFLAGS = $(COMMON) -ffreestanding -fno-builtin -nostdinc -isystem $(KCC_INCLUDE) \
            -mgeneral-regs-only -mcmodel=small -fno-pie -fno-pic -fno-stack-protector \
            -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer -fno-strict-aliasing \
            -mstrict-align -D__KERNEL__ -DMINNOW_VERSION='"$(VERSION)"' -Ikernel -Ikernel/arch/aarch64
