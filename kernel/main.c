@@ -6,8 +6,8 @@
 #include <stdint.h>
 
 #include <minnow/args.h>
+#include "base/cmdline.h"
 #include "base/fdt.h"
-#include "cmdline.h"
 #include "gic.h"
 #include "loader.h"
 #include "memlayout.h"

@@ -4,7 +4,8 @@ HOST_TEST_SRCS := $(wildcard tests/host/test_*.c) tests/host/fdt_builder.c
 HOST_TEST_BIN  := $(BUILD)/host/unit-tests
 
 $(HOST_TEST_BIN): $(call hobjs,$(HOST_TEST_SRCS) $(BASE_SRCS))
-	$(HOSTCC) $(HCFLAGS) $^ -lcriterion -o $@
+	@echo "  HOSTLD  $@"
+	$(Q)$(HOSTCC) $(HCFLAGS) $^ -lcriterion -o $@
 
 .PHONY: host-test
 host-test: $(HOST_TEST_BIN)

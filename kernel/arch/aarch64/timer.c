@@ -17,6 +17,7 @@ void timer_init(unsigned intid)
     interval = READ_SYSREG(cntfrq_el0) / TIMER_TICK_HZ;
     WRITE_SYSREG(cntv_tval_el0, interval);
     WRITE_SYSREG(cntv_ctl_el0, 1);          /* ENABLE, interrupt not masked */
+    WRITE_SYSREG(cntkctl_el1, 1ul << 1);    /* EL0 may read the virtual count, not the timers */
     gic_enable_ppi(intid);
 }
 

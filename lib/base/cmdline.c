@@ -1,11 +1,11 @@
 /*
  * cmdline.c — "key=value" lookup in the kernel command line (cmdline.h).
  * Words are separated by spaces; the last occurrence of a key wins, so a
- * test can override a default given earlier.
+ * test can override a default given earlier. Pure code, host-tested.
  */
 #include "cmdline.h"
 
-#include "string.h"
+#include "strutil.h"
 
 static bool copy_until(const char *s, const char *stops, char *out, size_t outlen, size_t *used)
 {
@@ -27,12 +27,12 @@ static bool copy_until(const char *s, const char *stops, char *out, size_t outle
 
 bool cmdline_get(const char *cmdline, const char *key, char *out, size_t outlen)
 {
-    size_t klen = strlen(key);
+    size_t klen = strutil_len_bounded(key, (size_t)-1);
     const char *found = NULL;
     for (const char *w = cmdline; *w; ) {
         while (*w == ' ')
             w++;
-        if (strncmp(w, key, klen) == 0 && w[klen] == '=')
+        if (strutil_len_bounded(w, klen) == klen && strutil_equal_n(w, key, klen) && w[klen] == '=')
             found = w + klen + 1;
         while (*w && *w != ' ')
             w++;

@@ -8,6 +8,7 @@
  *                        tests, until init can spawn programs itself)
  *   kernel.selftest=panic   panic on purpose, to test the panic report
  * Every process receives the whole command line in its argument page.
+ * Pure code (lib/base), shared by the kernel and the host tests.
  */
 #pragma once
 
