@@ -1,0 +1,82 @@
+/*
+ * mdb.h — the mapping (derivation) database: every capability's table entry
+ * is a node of one balanced search tree, ordered by
+ *     (base ascending, size DEscending, type ascending, node address ascending)
+ * so that, for a capability C,
+ *   - its copies (same base, size and type) are its neighbours,
+ *   - its descendants are the nodes right after its copies whose base lies
+ *     inside [C.base, C.base + C.size),
+ *   - its ancestors come before it and contain its range.
+ * This relies on the kernel's invariant that any two capability ranges are
+ * either disjoint or nested (retype never overlaps an existing descendant)
+ * and that, for equal ranges, an ancestor's type sorts before its
+ * descendants' types.
+ *
+ * The tree is an AVL tree augmented with the largest end address in each
+ * subtree, so every query below is O(log n). It is pure code: no allocation
+ * (nodes are embedded in their owners), no kernel calls; the owner supplies
+ * the key of a node through mdb_key_fn. Host-tested against a reference model.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct mdb_node {
+    struct mdb_node *left, *right;
+    uint64_t subtree_end;       /* max(base + size) over this subtree */
+    int8_t height;              /* of this subtree; a leaf has height 1 */
+    uint8_t reserved[7];
+};
+
+_Static_assert(sizeof(struct mdb_node) == 32, "an mdb node is half a table entry");
+
+struct mdb_key {
+    uint64_t base;
+    uint64_t size;              /* > 0; base + size does not overflow */
+    uint8_t type;
+};
+
+typedef void (*mdb_key_fn)(const struct mdb_node *node, struct mdb_key *key);
+
+struct mdb {
+    struct mdb_node *root;
+    mdb_key_fn key;
+    size_t count;
+};
+
+void mdb_init(struct mdb *t, mdb_key_fn key);
+
+/* Insert a node that is not in the tree (its links are overwritten). */
+void mdb_insert(struct mdb *t, struct mdb_node *node);
+
+/* Remove a node that is in the tree. */
+void mdb_remove(struct mdb *t, struct mdb_node *node);
+
+/* In-order neighbours (copies included), NULL at the ends. */
+struct mdb_node *mdb_next(const struct mdb *t, const struct mdb_node *node);
+struct mdb_node *mdb_prev(const struct mdb *t, const struct mdb_node *node);
+struct mdb_node *mdb_first(const struct mdb *t);
+
+/* True if another node has the same (base, size, type). */
+bool mdb_has_copies(const struct mdb *t, const struct mdb_node *node);
+
+/* The first descendant of node: the first node whose key (base, size, type)
+ * is strictly greater than node's and whose base < node.base + node.size.
+ * NULL if node has no descendants. Further descendants follow in order
+ * (mdb_next) until a node's base reaches node.base + node.size. */
+struct mdb_node *mdb_first_descendant(const struct mdb *t, const struct mdb_node *node);
+
+/* A descendant of node (as above) whose range overlaps [base, base + size),
+ * or NULL. Used by retype to refuse overlapping objects. */
+struct mdb_node *mdb_find_overlapping_descendant(const struct mdb *t, const struct mdb_node *node,
+                                                 uint64_t base, uint64_t size);
+
+/* The nearest ancestor: the greatest node whose key is strictly less than
+ * node's and whose range contains node's range; NULL if none. */
+struct mdb_node *mdb_find_ancestor(const struct mdb *t, const struct mdb_node *node);
+
+/* Check every invariant (order, AVL balance and heights, subtree_end, count);
+ * for tests and debug builds. */
+bool mdb_check(const struct mdb *t);
