@@ -1,15 +1,19 @@
 /*
  * dcb.h — the kernel's record of a process (dispatcher control block).
  *
- * For now the boot processes live in a fixed table in sched.c; with the
- * capability system (issue 3) a DCB becomes a Dispatcher object retyped
- * from RAM. All fields are core-local: only this core's CPU driver touches them.
+ * A DCB is the memory of a Dispatcher object (OBJSIZE_DISPATCHER bytes,
+ * retyped from RAM, or allocated at boot for the boot programs). It holds a
+ * copy of the process's root CNode capability, which is how the kernel
+ * finds the CSpace of the caller of an invocation. All fields are
+ * core-local: only this core's CPU driver touches them.
  */
 #pragma once
 
 #include <stdint.h>
 
 #include <minnow/args.h>
+#include <minnow/captypes.h>
+#include "cap/cap.h"
 #include "trapframe.h"
 
 enum dcb_state {
@@ -20,12 +24,16 @@ enum dcb_state {
 };
 
 struct dcb {
+    struct fpu_state fpu;       /* first: its 16-byte alignment */
+    struct trap_frame regs;     /* user state while not running */
+    struct cte cspace;          /* the root CNode (L1CNode capability) */
+    struct dcb *next, *prev;    /* the run queue, while DCB_RUNNABLE */
     enum dcb_state state;
     uint32_t pid;
     char name[ARGS_NAME_MAX];
     uint64_t ttbr0;             /* level-0 table | ASID << 48 */
     int64_t exit_code;
-    struct trap_frame regs;     /* user state while not running */
     uint64_t tpidr_el0;         /* the user thread pointer */
-    struct fpu_state fpu;
 };
+
+_Static_assert(sizeof(struct dcb) <= OBJSIZE_DISPATCHER, "a DCB fits its Dispatcher object");

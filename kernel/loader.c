@@ -13,6 +13,7 @@
 #include <minnow/args.h>
 #include "base/cpio.h"
 #include "base/elf.h"
+#include "cap/bootstrap.h"
 #include "memlayout.h"
 #include "mmu.h"
 #include "physmem.h"
@@ -86,13 +87,13 @@ static errval_t load_segment(uint64_t l0, const struct elf_segment *s)
     return SYS_ERR_OK;
 }
 
-static errval_t map_fresh(uint64_t l0, uint64_t va, uint64_t prot, uint8_t **kva)
+static errval_t map_fresh(uint64_t l0, uint64_t va, uint64_t prot, uint64_t *pa_out)
 {
     uint64_t pa = physmem_alloc_page();
     if (pa == 0)
         return KERN_ERR_NO_MEMORY;
-    if (kva != NULL)
-        *kva = phys_to_virt(pa);
+    if (pa_out != NULL)
+        *pa_out = pa;
     return mmu_map(l0, va, pa, PAGE_SIZE, prot, physmem_alloc_page);
 }
 
@@ -115,13 +116,12 @@ static void copy_string(char *dst, const char *src, size_t cap)
     dst[n] = '\0';
 }
 
-static errval_t map_args(uint64_t l0, const struct dcb *d, const char *cmdline)
+static errval_t map_args(uint64_t l0, const struct dcb *d, const char *cmdline, uint64_t *pa)
 {
-    uint8_t *kva;
-    errval_t err = map_fresh(l0, ARGS_PAGE_VADDR, PROT_USER_BASE | PTE_UXN | PTE_AP_RO, &kva);
+    errval_t err = map_fresh(l0, ARGS_PAGE_VADDR, PROT_USER_BASE | PTE_UXN | PTE_AP_RO, pa);
     if (err_is_fail(err))
         return err;
-    struct minnow_args *a = (struct minnow_args *)kva;
+    struct minnow_args *a = phys_to_virt(*pa);
     a->magic = ARGS_MAGIC;
     a->pid = d->pid;
     a->core = (uint32_t)(READ_SYSREG(mpidr_el1) & 0xff);
@@ -130,11 +130,13 @@ static errval_t map_args(uint64_t l0, const struct dcb *d, const char *cmdline)
     return SYS_ERR_OK;
 }
 
-static errval_t build_space(struct dcb *d, const struct elf_image *img, const char *cmdline)
+static errval_t build_space(struct dcb *d, const struct elf_image *img, const char *cmdline,
+                            uint64_t *l0_out, uint64_t *args_pa)
 {
     uint64_t l0 = physmem_alloc_page();
     if (l0 == 0)
         return KERN_ERR_NO_MEMORY;
+    *l0_out = l0;
     for (unsigned i = 0; i < img->nsegments; i++) {
         struct elf_segment seg;
         elf_segment(img, i, &seg);
@@ -145,12 +147,14 @@ static errval_t build_space(struct dcb *d, const struct elf_image *img, const ch
     __asm__ volatile("dsb ish; ic iallu; dsb ish; isb" ::: "memory");
     errval_t err = map_stack(l0);
     if (err_is_ok(err))
-        err = map_args(l0, d, cmdline);
+        err = map_args(l0, d, cmdline, args_pa);
     d->ttbr0 = l0 | ((uint64_t)d->pid << 48);   /* ASID = pid */
     return err;
 }
 
-errval_t loader_start_process(const struct platform *p, const char *name)
+static uint32_t next_pid = 1;
+
+errval_t loader_start_process(const struct platform *p, const char *name, struct dcb **out)
 {
     struct cpio_file file;
     errval_t err = cpio_find(phys_to_virt(p->initrd.base), p->initrd.size, name, &file);
@@ -160,19 +164,23 @@ errval_t loader_start_process(const struct platform *p, const char *name)
     err = elf_parse(file.data, file.size, &img);
     if (err_is_fail(err))
         return err_push(err, KERN_ERR_LOAD_PROGRAM);
-    struct dcb *d = sched_alloc_dcb();
-    if (d == NULL)
-        return KERN_ERR_TOO_MANY_PROCESSES;
+    /* A failure from here on stops the boot, so nothing is given back. */
+    uint64_t dcb_pa = physmem_alloc_page(), l0, args_pa;
+    if (dcb_pa == 0)
+        return err_push(KERN_ERR_NO_MEMORY, KERN_ERR_LOAD_PROGRAM);
+    struct dcb *d = phys_to_virt(dcb_pa);
+    d->pid = next_pid++;
     copy_string(d->name, name, sizeof d->name);
-    err = build_space(d, &img, p->cmdline);
-    if (err_is_fail(err)) {
-        d->state = DCB_FREE;    /* its pages stay allocated: boot is failing anyway */
+    err = build_space(d, &img, p->cmdline, &l0, &args_pa);
+    if (err_is_ok(err))
+        err = bootstrap_cspace(d, dcb_pa, l0, args_pa);
+    if (err_is_fail(err))
         return err_push(err, KERN_ERR_LOAD_PROGRAM);
-    }
     d->regs.elr = img.entry;
     d->regs.sp = USER_STACK_TOP;
     d->regs.spsr = 0;           /* EL0t, interrupts unmasked */
     d->regs.x[0] = ARGS_PAGE_VADDR;
     sched_make_runnable(d);
+    *out = d;
     return SYS_ERR_OK;
 }

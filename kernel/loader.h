@@ -4,8 +4,9 @@
 #pragma once
 
 #include <minnow/errors.h>
+#include "dcb.h"
 #include "platform.h"
 
-/* Load module `name` from the boot modules, build its address space, stack
- * and argument page, and make it runnable. */
-errval_t loader_start_process(const struct platform *p, const char *name);
+/* Load module `name` from the boot modules, build its address space, stack,
+ * argument page and CSpace, and make it runnable. */
+errval_t loader_start_process(const struct platform *p, const char *name, struct dcb **out);

@@ -8,6 +8,7 @@
 #include <minnow/args.h>
 #include "base/cmdline.h"
 #include "base/fdt.h"
+#include "cap/bootstrap.h"
 #include "gic.h"
 #include "loader.h"
 #include "memlayout.h"
@@ -89,17 +90,29 @@ static __attribute__((noinline)) void selftest_panic(void)
     (void)*bad;
 }
 
-static void start_boot_processes(void)
+/* Returns the first program, which becomes init. */
+static struct dcb *start_boot_processes(void)
 {
     char name[ARGS_NAME_MAX], list[256];
+    struct dcb *init, *other;
     if (!cmdline_get(platform.cmdline, "init", name, sizeof name))
         memcpy(name, "init", 5);
-    check(loader_start_process(&platform, name), "starting the first program");
+    check(loader_start_process(&platform, name, &init), "starting the first program");
     if (!cmdline_get(platform.cmdline, "also", list, sizeof list))
-        return;
+        return init;
     const char *pos = list;
     while (cmdline_next_item(&pos, name, sizeof name))
-        check(loader_start_process(&platform, name), "starting a boot program");
+        check(loader_start_process(&platform, name, &other), "starting a boot program");
+    return init;
+}
+
+/* Everything the boot programs did not take goes to init as capabilities. */
+static void grant_init(struct dcb *init)
+{
+    struct init_grant g;
+    check(bootstrap_init_resources(init, &platform, gic_num_spis(), &g), "giving init its capabilities");
+    printk("kernel: init gets %u RAM capabilities, %lu bytes (%lu MiB) of free memory, "
+           "%u IRQ capabilities\n", g.ram_caps, g.ram_bytes, g.ram_bytes >> 20, g.irq_caps);
 }
 
 void kernel_main(uint64_t dtb_pa, uint64_t image_pa)
@@ -120,7 +133,7 @@ void kernel_main(uint64_t dtb_pa, uint64_t image_pa)
     char test[16];
     if (cmdline_get(platform.cmdline, "kernel.selftest", test, sizeof test) && strcmp(test, "panic") == 0)
         selftest_panic();
-    start_boot_processes();
-    printk("kernel: %lu MiB free after loading boot programs\n", physmem_free_bytes() >> 20);
+    cap_mdb_init();                                         /* capabilities from here */
+    grant_init(start_boot_processes());
     sched_start();
 }

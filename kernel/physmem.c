@@ -50,18 +50,31 @@ void physmem_init(const struct platform *p, struct phys_range image, struct phys
         remove_range(p->reserved[i].base, p->reserved[i].size);
 }
 
-uint64_t physmem_alloc_page(void)
+uint64_t physmem_alloc(uint64_t bytes)
 {
     struct phys_range *best = NULL;
     for (unsigned i = 0; i < nranges; i++)
-        if (ranges[i].size >= PAGE_SIZE && (best == NULL || ranges[i].base > best->base))
+        if (ranges[i].size >= bytes && (best == NULL || ranges[i].base > best->base))
             best = &ranges[i];
-    if (best == NULL)
+    if (best == NULL || bytes == 0 || bytes % PAGE_SIZE != 0)
         return 0;
-    best->size -= PAGE_SIZE;
+    best->size -= bytes;
     uint64_t pa = best->base + best->size;
-    memset(phys_to_virt(pa), 0, PAGE_SIZE);
+    memset(phys_to_virt(pa), 0, bytes);
     return pa;
+}
+
+uint64_t physmem_alloc_page(void)
+{
+    return physmem_alloc(PAGE_SIZE);
+}
+
+void physmem_take_all(void (*take)(struct phys_range r, void *arg), void *arg)
+{
+    for (unsigned i = 0; i < nranges; i++)
+        if (ranges[i].size > 0)
+            take(ranges[i], arg);
+    nranges = 0;
 }
 
 uint64_t physmem_free_bytes(void)

@@ -20,4 +20,11 @@ void physmem_init(const struct platform *p, struct phys_range image, struct phys
 /* A zeroed 4 KiB page, or 0 when memory is exhausted. */
 uint64_t physmem_alloc_page(void);
 
+/* `bytes` (a multiple of 4 KiB) of zeroed, contiguous memory, or 0. */
+uint64_t physmem_alloc(uint64_t bytes);
+
+/* Hand over every free range (for init's RAM capabilities): the ranges are
+ * passed to `take` one by one and the allocator is left empty. */
+void physmem_take_all(void (*take)(struct phys_range r, void *arg), void *arg);
+
 uint64_t physmem_free_bytes(void);

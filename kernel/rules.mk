@@ -1,6 +1,6 @@
 # kernel — the CPU driver. Linked twice: the first link gives the symbol
 # table (tools/ksyms.py) that the second embeds for symbolised backtraces.
-KERNEL_SRCS := $(wildcard kernel/*.c) $(wildcard kernel/arch/aarch64/*.c) \
+KERNEL_SRCS := $(wildcard kernel/*.c) $(wildcard kernel/cap/*.c) $(wildcard kernel/arch/aarch64/*.c) \
                kernel/arch/aarch64/head.S kernel/arch/aarch64/vectors.S $(BASE_SRCS)
 KERNEL_OBJS := $(call kobjs,$(KERNEL_SRCS))
 KERNEL_LDS  := kernel/arch/aarch64/kernel.ld

@@ -1,12 +1,11 @@
 /*
- * sched.c — round-robin scheduling of this core's processes.
+ * sched.c — round-robin scheduling of this core's dispatchers.
  *
- * The running process's registers live in the trap frame at the top of the
- * kernel stack; switching copies them into its DCB and the next process's
- * registers into the frame, swaps FP/SIMD state and TTBR0 (ASIDs tag the
- * TLB, so no flush). With nothing runnable the core idles with interrupts
- * on until there is work; since processes come only from boot for now, an
- * empty run queue means the core's work is done, and it says so once.
+ * Runnable DCBs form a ring (next/prev). The running process's registers
+ * live in the trap frame at the top of the kernel stack; switching copies
+ * them into its DCB and the next process's registers into the frame, swaps
+ * FP/SIMD state, TPIDR_EL0 and TTBR0 (ASIDs tag the TLB, so no flush). With
+ * nothing runnable the core idles with interrupts on until there is work.
  */
 #include "sched.h"
 
@@ -17,9 +16,8 @@
 #include "string.h"
 #include "sysreg.h"
 
-static struct dcb dcbs[SCHED_MAX_PROCESSES];
-static struct dcb *current;
-static uint32_t next_pid = 1;
+static struct dcb *ring;        /* any runnable DCB, or NULL; core-local */
+static struct dcb *current;     /* the DCB whose state is in the frame, or NULL */
 
 extern char boot_stack_top[];
 
@@ -28,22 +26,46 @@ static struct trap_frame *stack_frame(void)
     return (struct trap_frame *)((uintptr_t)boot_stack_top - sizeof(struct trap_frame));
 }
 
-struct dcb *sched_alloc_dcb(void)
-{
-    for (unsigned i = 0; i < SCHED_MAX_PROCESSES; i++) {
-        if (dcbs[i].state == DCB_FREE) {
-            memset(&dcbs[i], 0, sizeof dcbs[i]);
-            dcbs[i].pid = next_pid++;
-            dcbs[i].state = DCB_STOPPED;    /* not runnable until set up */
-            return &dcbs[i];
-        }
-    }
-    return NULL;
-}
-
 void sched_make_runnable(struct dcb *d)
 {
+    kassert(d->state != DCB_RUNNABLE, "a DCB is in the run queue at most once");
     d->state = DCB_RUNNABLE;
+    if (ring == NULL) {
+        d->next = d->prev = d;
+        ring = d;
+        return;
+    }
+    d->next = ring;             /* at the end: just before the head */
+    d->prev = ring->prev;
+    ring->prev->next = d;
+    ring->prev = d;
+}
+
+static void unlink(struct dcb *d)
+{
+    if (d->next == d) {
+        ring = NULL;
+    } else {
+        d->prev->next = d->next;
+        d->next->prev = d->prev;
+        if (ring == d)
+            ring = d->next;
+    }
+    d->next = d->prev = NULL;
+}
+
+static void leave_queue(struct dcb *d, enum dcb_state state)
+{
+    if (d->state == DCB_RUNNABLE)
+        unlink(d);
+    d->state = state;
+}
+
+void sched_dcb_destroyed(struct dcb *d)
+{
+    leave_queue(d, DCB_FREE);
+    if (d == current)
+        current = NULL;         /* the frame's state has no owner any more */
 }
 
 struct dcb *sched_current(void)
@@ -51,16 +73,12 @@ struct dcb *sched_current(void)
     return current;
 }
 
-/* The next runnable DCB after `from` in table order, possibly `from` itself. */
+/* The runnable DCB after `from` (or the head), possibly `from` itself. */
 static struct dcb *pick_after(struct dcb *from)
 {
-    unsigned start = from ? (unsigned)(from - dcbs) + 1 : 0;
-    for (unsigned i = 0; i < SCHED_MAX_PROCESSES; i++) {
-        struct dcb *d = &dcbs[(start + i) % SCHED_MAX_PROCESSES];
-        if (d->state == DCB_RUNNABLE)
-            return d;
-    }
-    return NULL;
+    if (from != NULL && from->state == DCB_RUNNABLE)
+        return from->next;
+    return ring;
 }
 
 static void load(struct dcb *next, struct trap_frame *f)
@@ -81,22 +99,20 @@ static __attribute__((noreturn)) void idle(void)
         irq_enable();
         wfi();
         irq_disable();
-        struct dcb *next = pick_after(NULL);
-        if (next != NULL) {
-            load(next, stack_frame());
+        if (ring != NULL) {
+            load(ring, stack_frame());
             kernel_exit_to_user(stack_frame());
         }
     }
 }
 
-/* Switch from the current process (already saved or gone) to the next. */
-static void switch_from(struct dcb *prev, struct trap_frame *f)
+/* Switch from a process that has left the run queue (state already saved or gone). */
+static void switch_away(struct trap_frame *f)
 {
-    struct dcb *next = pick_after(prev);
+    struct dcb *next = ring;
     if (next == NULL)
         idle();
-    if (next != prev)
-        load(next, f);
+    load(next, f);
 }
 
 static void save_current(struct trap_frame *f)
@@ -123,25 +139,30 @@ void sched_yield(struct trap_frame *f)
 
 void sched_exit_current(struct trap_frame *f, int64_t code)
 {
-    current->state = DCB_EXITED;
     current->exit_code = code;
     printk("kernel: process %s (pid %u) exited with code %ld\n", current->name, current->pid, code);
-    switch_from(current, f);
+    leave_queue(current, DCB_EXITED);
+    switch_away(f);
 }
 
 void sched_stop_current(struct trap_frame *f, const char *why)
 {
-    current->state = DCB_STOPPED;
     current->regs = *f;
     printk("kernel: process %s (pid %u) %s; the system goes on\n", current->name, current->pid, why);
-    switch_from(current, f);
+    leave_queue(current, DCB_STOPPED);
+    switch_away(f);
+}
+
+void sched_continue_or_switch(struct trap_frame *f)
+{
+    if (current == NULL)
+        switch_away(f);
 }
 
 void sched_start(void)
 {
-    struct dcb *first = pick_after(NULL);
-    if (first == NULL)
+    if (ring == NULL)
         idle();
-    load(first, stack_frame());
+    load(ring, stack_frame());
     kernel_exit_to_user(stack_frame());
 }

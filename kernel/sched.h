@@ -1,17 +1,17 @@
 /*
- * sched.h — the per-core run queue: round robin over the boot processes,
- * switched by the timer tick, yield, exit and faults.
+ * sched.h — the per-core run queue: round robin over runnable dispatchers,
+ * switched by the timer tick, yield, exit, faults and deleted dispatchers.
  */
 #pragma once
 
 #include <minnow/errors.h>
 #include "dcb.h"
 
-#define SCHED_MAX_PROCESSES 8
-
-/* A free DCB with the next pid, or NULL when the table is full. */
-struct dcb *sched_alloc_dcb(void);
+/* Make a set-up DCB runnable (it joins the end of the run queue). */
 void sched_make_runnable(struct dcb *d);
+
+/* A DCB's Dispatcher object is being deleted: take it off the run queue. */
+void sched_dcb_destroyed(struct dcb *d);
 
 struct dcb *sched_current(void);
 
@@ -21,6 +21,8 @@ void sched_tick(struct trap_frame *f);
 void sched_yield(struct trap_frame *f);
 void sched_exit_current(struct trap_frame *f, int64_t code);
 void sched_stop_current(struct trap_frame *f, const char *why);
+/* After a system call that may have destroyed the caller's dispatcher. */
+void sched_continue_or_switch(struct trap_frame *f);
 
 /* Enter the first process; never returns. */
 __attribute__((noreturn)) void sched_start(void);

@@ -9,6 +9,7 @@
  */
 #include <minnow/syscall.h>
 
+#include "cap/invoke.h"
 #include "memlayout.h"
 #include "pl011.h"
 #include "printk.h"
@@ -90,4 +91,5 @@ const syscall_fn syscall_table[SYS_COUNT] = {
     [SYS_DEBUG_GETCHAR] = sys_debug_getchar,
     [SYS_YIELD] = sys_yield,
     [SYS_EXIT] = sys_exit,
+    [SYS_INVOKE] = sys_invoke,
 };

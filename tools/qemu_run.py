@@ -248,6 +248,7 @@ class Matcher:
         self._forbids = list(forbids)
         self._next = 0
         self._line_used = False  # the current line already matched, unfinished
+        self._captures = {}      # named groups matched so far: (?P<name>...)
         self.failure = None
 
     @property
@@ -287,10 +288,24 @@ class Matcher:
         where = f" ({step.where})" if step.where else ""
         return f"waiting for expect {number} of {len(expects)} /{step.value.pattern}/{where}"
 
+    def _pattern(self, step):
+        """The step's regex, with ${name} replaced by what (?P<name>...) captured
+        in an earlier expect, so a scenario can check that two lines agree."""
+        pattern = step.value.pattern
+        if "${" not in pattern:
+            return step.value
+        for name, value in self._captures.items():
+            pattern = pattern.replace("${" + name + "}", re.escape(value))
+        return re.compile(pattern)
+
     def _try_expect(self, text):
         step = self.waiting_for()
-        if self.failure or step is None or not step.value.search(text):
+        if self.failure or step is None:
             return None
+        match = self._pattern(step).search(text)
+        if not match:
+            return None
+        self._captures.update({k: v for k, v in match.groupdict().items() if v is not None})
         self._next += 1
         return self._take_sends()
 

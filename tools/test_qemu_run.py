@@ -135,6 +135,13 @@ class MatcherTests(unittest.TestCase):
         self.feed(m, ["ok"])
         self.assertTrue(m.done)
 
+    def test_captured_value_must_reappear_in_a_later_expect(self):
+        m = Matcher(expects(r"gives (?P<n>\d+) bytes", r"got ${n} bytes"))
+        self.feed(m, ["gives 4096 bytes", "got 8192 bytes"])
+        self.assertFalse(m.done)
+        self.feed(m, ["got 4096 bytes"])
+        self.assertTrue(m.done)
+
     def test_sends_follow_the_expect_before_them(self):
         steps = [Step("send", b"a"), *expects("go"), Step("send", b"b"), Step("send", b"c")]
         m = Matcher(steps)

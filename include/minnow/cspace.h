@@ -17,6 +17,13 @@ typedef uint32_t capaddr_t;
 #define L1_INDEX_BITS   (32 - L2_CNODE_BITS)            /* up to 2^24 L2 CNodes */
 #define L1_CNODE_INITIAL_SLOTS 32                       /* a new root CNode */
 
+/* Invocation arguments that name a capability are 64-bit: a capaddr_t, or
+ * CAPADDR_LEVEL1 | l1_index to name the root CNode's slot itself (where the
+ * L2 CNodes live), as a source or as the CNode to operate on. */
+#define CAPADDR_LEVEL1 (1ull << 32)
+
+static inline uint64_t capaddr_level1(uint32_t l1_index) { return CAPADDR_LEVEL1 | l1_index; }
+
 static inline capaddr_t capaddr_make(uint32_t l1_index, uint32_t l2_slot)
 {
     return (l1_index << L2_CNODE_BITS) | (l2_slot & (L2_CNODE_SLOTS - 1));

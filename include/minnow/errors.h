@@ -26,7 +26,24 @@ typedef uint64_t errval_t;
     X(SYS_ERR_BAD_USER_POINTER, "user buffer is not mapped readable in the caller")\
     X(SYS_ERR_ARG_TOO_LONG, "argument longer than the system call allows")        \
     X(SYS_ERR_NO_INPUT, "no console input is waiting")                            \
-    X(SYS_ERR_NOT_BENCH_MODE, "operation only allowed in benchmark mode")         \
+    /* capabilities (kernel/cap) */                                               \
+    X(CAP_ERR_ADDR_OUT_OF_RANGE, "capability address lies beyond the CSpace")     \
+    X(CAP_ERR_L1_SLOT_EMPTY, "no L2 CNode at that root CNode slot")               \
+    X(CAP_ERR_SLOT_EMPTY, "the capability slot is empty")                         \
+    X(CAP_ERR_SLOT_OCCUPIED, "the destination slot is not empty")                 \
+    X(CAP_ERR_SLOT_OUT_OF_RANGE, "slot index lies beyond the end of the CNode")   \
+    X(CAP_ERR_NOT_A_CNODE, "the capability is not a CNode")                       \
+    X(CAP_ERR_WRONG_TYPE, "the capability's type has no such operation")          \
+    X(CAP_ERR_UNKNOWN_COMMAND, "unknown invocation command")                      \
+    X(CAP_ERR_NO_RIGHTS, "the capability lacks a right the operation needs")      \
+    X(CAP_ERR_RIGHTS_INCREASE, "mint may only remove rights")                     \
+    X(CAP_ERR_MINT_PARAM, "this capability type takes no mint parameter")         \
+    X(CAP_ERR_RETYPE_TYPE, "the source cannot be retyped into that type")         \
+    X(CAP_ERR_RETYPE_SIZE, "object size is invalid for that type")                \
+    X(CAP_ERR_RETYPE_COUNT, "object count is zero or too large")                  \
+    X(CAP_ERR_RETYPE_ALIGN, "retype offset is not page aligned")                  \
+    X(CAP_ERR_RETYPE_RANGE, "retyped objects would extend past the source")       \
+    X(CAP_ERR_RETYPE_OVERLAP, "retype range overlaps an existing descendant")     \
     /* kernel boot */                                                             \
     X(KERN_ERR_NO_MEMORY, "kernel boot allocator has no memory left")             \
     X(KERN_ERR_NO_INIT_MODULE, "boot module for the first program not found")     \
@@ -70,7 +87,17 @@ typedef uint64_t errval_t;
     X(ELF_ERR_SEGMENT_OVERLAP, "ELF segments overlap")                            \
     X(ELF_ERR_ENTRY_OUTSIDE, "ELF entry point is not in an executable segment")   \
     /* user runtime */                                                            \
-    X(LIB_ERR_BAD_ARGS, "malformed argument page")
+    X(LIB_ERR_BAD_ARGS, "malformed argument page")                                \
+    /* user runtime: slab and slot allocators */                                  \
+    X(LIB_ERR_SLAB_BAD_SIZE, "slab object size is zero or too large")             \
+    X(LIB_ERR_SLAB_BAD_BUFFER, "buffer given to a slab cannot hold one object")   \
+    X(LIB_ERR_SLAB_EMPTY, "slab allocator has no free object")                    \
+    X(LIB_ERR_SLOT_INIT, "slot allocator's initial CNodes or L1 range are invalid")\
+    X(LIB_ERR_SLOT_ALLOC_EMPTY, "slot allocator has no free slot")                \
+    X(LIB_ERR_SLOT_NOT_MANAGED, "slot to free is not in a CNode the slot allocator manages")\
+    X(LIB_ERR_SLOT_NOT_ALLOCATED, "slot to free is already free (freed twice?)")  \
+    X(LIB_ERR_SLOT_L1_FULL, "root CNode has no free slot and cannot grow")        \
+    X(LIB_ERR_SLOT_REFILL, "slot allocator could not add an L2 CNode")
 
 enum err_code {
 #define MINNOW_ERR_ENUM(code, msg) code,

@@ -2,8 +2,8 @@
  * syscall.h — system call numbers and the calling convention, shared by the
  * kernel (kernel/syscall.c) and user space (lib/os/syscall.h).
  *
- * A call is `svc #0` with the number in x8 and arguments in x0-x5. On return
- * x0 holds an errval_t and x1 a result; every other register is preserved.
+ * A call is `svc #0` with the number in x8 and arguments in x0-x7. On return
+ * x0 holds an errval_t and x1-x3 results; every other register is preserved.
  */
 #pragma once
 
@@ -13,6 +13,7 @@
 #define SYS_DEBUG_GETCHAR 2   /* x1 = character, or SYS_ERR_NO_INPUT */
 #define SYS_YIELD         3   /* give the rest of the time slice to the next process */
 #define SYS_EXIT          4   /* x0 = exit code; does not return */
-#define SYS_COUNT         5
+#define SYS_INVOKE        5   /* capability invocation: captypes.h */
+#define SYS_COUNT         6
 
 #define SYSCALL_PRINT_MAX 4096

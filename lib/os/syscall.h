@@ -24,6 +24,31 @@ static inline struct sysret syscall2(uint64_t num, uint64_t a0, uint64_t a1)
     return (struct sysret){ x0, x1 };
 }
 
+struct sysret4 {
+    errval_t err;
+    uint64_t r1, r2, r3;
+};
+
+/* SYS_INVOKE: x0 target, x1 command, x2-x7 arguments; results in x1-x3. */
+static inline struct sysret4 sys_invoke(uint64_t target, uint64_t cmd, uint64_t a2, uint64_t a3,
+                                        uint64_t a4, uint64_t a5, uint64_t a6, uint64_t a7)
+{
+    register uint64_t x0 __asm__("x0") = target;
+    register uint64_t x1 __asm__("x1") = cmd;
+    register uint64_t x2 __asm__("x2") = a2;
+    register uint64_t x3 __asm__("x3") = a3;
+    register uint64_t x4 __asm__("x4") = a4;
+    register uint64_t x5 __asm__("x5") = a5;
+    register uint64_t x6 __asm__("x6") = a6;
+    register uint64_t x7 __asm__("x7") = a7;
+    register uint64_t x8 __asm__("x8") = SYS_INVOKE;
+    __asm__ volatile("svc #0"
+                     : "+r"(x0), "+r"(x1), "+r"(x2), "+r"(x3)
+                     : "r"(x4), "r"(x5), "r"(x6), "r"(x7), "r"(x8)
+                     : "memory");
+    return (struct sysret4){ x0, x1, x2, x3 };
+}
+
 static inline errval_t sys_nop(void) { return syscall2(SYS_NOP, 0, 0).err; }
 
 static inline errval_t sys_debug_print(const char *buf, size_t len)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cap.h"
 #include "os.h"
 #include "syscall.h"
 
@@ -20,6 +21,22 @@ static void greet(int argc, char **argv)
     for (int i = 0; i < argc; i++)
         printf(" %s", argv[i]);
     printf("\n");
+}
+
+/* The RAM capabilities the kernel put in MEMCN: all free memory. */
+static void report_memory(void)
+{
+    uint64_t total = 0;
+    unsigned n = 0;
+    for (uint32_t i = 0; i < L2_CNODE_SLOTS; i++) {
+        struct capinfo ci;
+        if (err_is_ok(cap_identify(capref_l2(ROOTCN_SLOT_MEMCN, i), &ci)) && ci.type == OBJ_RAM) {
+            total += ci.size;
+            n++;
+        }
+    }
+    printf("init: received %u RAM capabilities, %llu bytes (%llu MiB)\n", n,
+           (unsigned long long)total, (unsigned long long)(total >> 20));
 }
 
 static int expect_error(const char *what, errval_t got, enum err_code want)
@@ -72,6 +89,7 @@ int main(int argc, char **argv)
 {
     char test[32];
     greet(argc, argv);
+    report_memory();
     if (os_getarg("test", test, sizeof test) == NULL)
         return echo();
     if (strcmp(test, "syscalls") == 0)

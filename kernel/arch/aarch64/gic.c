@@ -11,6 +11,7 @@
 #include "sysreg.h"
 
 #define GICD_CTLR       0x0000
+#define GICD_TYPER      0x0004
 #define GICD_ISENABLER  0x0100
 #define GICD_IPRIORITYR 0x0400
 
@@ -140,4 +141,11 @@ void gic_eoi(uint32_t intid)
 unsigned gic_version(void)
 {
     return version;
+}
+
+unsigned gic_num_spis(void)
+{
+    unsigned lines = (r32(gicd, GICD_TYPER) & 0x1f) + 1;   /* ITLinesNumber: 32 INTIDs each */
+    unsigned total = lines * 32 > 1020 ? 1020 : lines * 32;
+    return total - 32;
 }

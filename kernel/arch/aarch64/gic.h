@@ -17,3 +17,5 @@ void gic_enable_ppi(unsigned intid);
 uint32_t gic_ack(void);          /* INTID, or GIC_SPURIOUS */
 void gic_eoi(uint32_t intid);
 unsigned gic_version(void);
+/* Shared peripheral interrupts (INTID 32 up) the distributor implements. */
+unsigned gic_num_spis(void);

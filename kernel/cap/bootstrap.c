@@ -1,0 +1,117 @@
+/*
+ * bootstrap.c — boot-time capabilities (bootstrap.h). The objects (CNodes)
+ * come from the boot allocator; after init's grant the boot allocator is
+ * empty and every free byte of RAM is named by exactly one RAM capability in
+ * init's MEMCN. Slots follow include/minnow/cspace.h.
+ */
+#include "bootstrap.h"
+
+#include "cspace.h"
+#include "memlayout.h"
+#include "mmu.h"
+#include "physmem.h"
+
+static struct cte *slot(struct dcb *d, unsigned l1, unsigned l2)
+{
+    struct cte *c;
+    errval_t err = cspace_lookup(&d->cspace.cap, capaddr_make(l1, l2), &c);
+    return err_is_ok(err) ? c : NULL;
+}
+
+static void give(struct cte *dest, enum objtype type, uint8_t rights, uint64_t base, uint64_t size)
+{
+    struct capability cap = { .type = (uint8_t)type, .rights = rights, .base = base, .size = size };
+    if (type == OBJ_L1CNODE)
+        cap.extra = (uint32_t)(size / OBJSIZE_CTE);
+    cap_insert(dest, &cap);
+}
+
+static errval_t new_l2(struct dcb *d, unsigned l1_index)
+{
+    uint64_t pa = physmem_alloc(OBJSIZE_L2CNODE);
+    if (pa == 0)
+        return KERN_ERR_NO_MEMORY;
+    struct cte *l1 = (struct cte *)phys_to_virt(d->cspace.cap.base) + l1_index;
+    give(l1, OBJ_L2CNODE, CAPRIGHTS_ALL, pa, OBJSIZE_L2CNODE);
+    return SYS_ERR_OK;
+}
+
+static errval_t new_l2s(struct dcb *d, const unsigned *indices, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        errval_t err = new_l2(d, indices[i]);
+        if (err_is_fail(err))
+            return err;
+    }
+    return SYS_ERR_OK;
+}
+
+errval_t bootstrap_cspace(struct dcb *d, uint64_t dcb_pa, uint64_t l0_pa, uint64_t args_pa)
+{
+    static const unsigned l2s[] = { ROOTCN_SLOT_TASKCN, ROOTCN_SLOT_PAGECN,
+                                    ROOTCN_SLOT_SLOT_ALLOC0, ROOTCN_SLOT_SLOT_ALLOC1 };
+    uint64_t root = physmem_alloc(PAGE_SIZE);
+    if (root == 0)
+        return KERN_ERR_NO_MEMORY;
+    give(&d->cspace, OBJ_L1CNODE, CAPRIGHTS_ALL, root, L1_CNODE_INITIAL_SLOTS * OBJSIZE_CTE);
+    errval_t err = new_l2s(d, l2s, sizeof l2s / sizeof l2s[0]);
+    if (err_is_fail(err))
+        return err;
+    give(slot(d, ROOTCN_SLOT_TASKCN, TASKCN_SLOT_ROOTCN), OBJ_L1CNODE, CAPRIGHTS_ALL,
+         root, L1_CNODE_INITIAL_SLOTS * OBJSIZE_CTE);
+    give(slot(d, ROOTCN_SLOT_TASKCN, TASKCN_SLOT_DISPATCHER), OBJ_DISPATCHER, CAPRIGHTS_ALL,
+         dcb_pa, OBJSIZE_DISPATCHER);
+    give(slot(d, ROOTCN_SLOT_TASKCN, TASKCN_SLOT_ARGSPAGE), OBJ_FRAME, CAPRIGHTS_ALL,
+         args_pa, PAGE_SIZE);
+    give(slot(d, ROOTCN_SLOT_PAGECN, 0), OBJ_VNODE_L0, CAPRIGHTS_ALL, l0_pa, OBJSIZE_VNODE);
+    return SYS_ERR_OK;
+}
+
+struct ram_sink {
+    struct dcb *init;
+    struct init_grant *grant;
+};
+
+static void take_ram(struct phys_range r, void *arg)
+{
+    struct ram_sink *sink = arg;
+    struct cte *dest = slot(sink->init, ROOTCN_SLOT_MEMCN, sink->grant->ram_caps);
+    if (dest == NULL || sink->grant->ram_caps >= L2_CNODE_SLOTS)
+        return;     /* more ranges than slots cannot happen: physmem has fewer */
+    give(dest, OBJ_RAM, CAPRIGHTS_ALL, r.base, r.size);
+    sink->grant->ram_caps++;
+    sink->grant->ram_bytes += r.size;
+}
+
+static struct phys_range page_round(struct phys_range r)
+{
+    uint64_t lo = r.base & ~(PAGE_SIZE - 1);
+    uint64_t hi = (r.base + r.size + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+    return (struct phys_range){ lo, hi - lo };
+}
+
+errval_t bootstrap_init_resources(struct dcb *init, const struct platform *p, unsigned nirqs,
+                                  struct init_grant *grant)
+{
+    static const unsigned l2s[] = { ROOTCN_SLOT_MEMCN, ROOTCN_SLOT_DEVCN,
+                                    ROOTCN_SLOT_MODULECN, ROOTCN_SLOT_IRQCN };
+    errval_t err = new_l2s(init, l2s, sizeof l2s / sizeof l2s[0]);
+    if (err_is_fail(err))
+        return err;
+    *grant = (struct init_grant){0};
+    give(slot(init, ROOTCN_SLOT_TASKCN, TASKCN_SLOT_KERNELCAP), OBJ_KERNEL, CAPRIGHTS_ALL,
+         CAP_TAG_KERNEL, 1);
+    struct phys_range uart = page_round(p->uart);
+    give(slot(init, ROOTCN_SLOT_DEVCN, 0), OBJ_DEVFRAME, CAPRIGHTS_RW | CAPRIGHTS_GRANT,
+         uart.base, uart.size);
+    if (p->initrd.size > 0) {
+        struct phys_range mods = page_round(p->initrd);
+        give(slot(init, ROOTCN_SLOT_MODULECN, 0), OBJ_FRAME, CAPRIGHTS_READ | CAPRIGHTS_GRANT,
+             mods.base, mods.size);
+    }
+    for (unsigned i = 0; i < nirqs && i < L2_CNODE_SLOTS; i++, grant->irq_caps++)
+        give(slot(init, ROOTCN_SLOT_IRQCN, i), OBJ_IRQ, CAPRIGHTS_ALL, CAP_TAG_IRQ + 32 + i, 1);
+    struct ram_sink sink = { init, grant };
+    physmem_take_all(take_ram, &sink);
+    return SYS_ERR_OK;
+}

@@ -1,0 +1,25 @@
+/*
+ * bootstrap.h — the capabilities the kernel creates at boot: each boot
+ * program's CSpace, and init's share of the machine.
+ */
+#pragma once
+
+#include <minnow/errors.h>
+#include "dcb.h"
+#include "platform.h"
+
+/* A boot program's CSpace: a root CNode with the task, page-table and two
+ * slot-allocator CNodes (cspace.h), holding its Dispatcher, root CNode,
+ * argument page and level-0 VNode capabilities. */
+errval_t bootstrap_cspace(struct dcb *d, uint64_t dcb_pa, uint64_t l0_pa, uint64_t args_pa);
+
+/* What init receives, after every boot program has its memory: RAM caps to
+ * all remaining free memory, a DevFrame for the console UART, a Frame for the
+ * boot-module archive, IRQ caps and the Kernel cap. */
+struct init_grant {
+    unsigned ram_caps;
+    uint64_t ram_bytes;
+    unsigned irq_caps;
+};
+errval_t bootstrap_init_resources(struct dcb *init, const struct platform *p, unsigned nirqs,
+                                  struct init_grant *grant);

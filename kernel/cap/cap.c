@@ -1,0 +1,56 @@
+/*
+ * cap.c — this core's derivation database and what every capability
+ * operation shares: the mdb key of a CTE, inserting a capability, type names.
+ */
+#include "cap.h"
+
+#include "panic.h"
+#include "string.h"
+
+struct mdb cap_mdb;
+
+static void cte_key(const struct mdb_node *node, struct mdb_key *key)
+{
+    const struct cte *c = (const struct cte *)((const char *)node - offsetof(struct cte, mdb));
+    key->base = c->cap.base;
+    key->size = c->cap.size;
+    key->type = c->cap.type;
+}
+
+void cap_mdb_init(void)
+{
+    mdb_init(&cap_mdb, cte_key);
+}
+
+void cap_insert(struct cte *dest, const struct capability *cap)
+{
+    kassert(cte_is_empty(dest), "a capability goes only into an empty slot");
+    kassert(cap->size > 0 && cap->base + cap->size > cap->base, "capability ranges are non-empty");
+    dest->cap = *cap;
+    mdb_insert(&cap_mdb, &dest->mdb);
+}
+
+bool cap_type_is_memory_object(enum objtype type)
+{
+    switch (type) {
+    case OBJ_RAM: case OBJ_FRAME: case OBJ_L1CNODE: case OBJ_L2CNODE:
+    case OBJ_VNODE_L0: case OBJ_VNODE_L1: case OBJ_VNODE_L2: case OBJ_VNODE_L3:
+    case OBJ_DISPATCHER:
+        return true;
+    default:
+        return false;
+    }
+}
+
+const char *cap_type_name(enum objtype type)
+{
+    static const char *const names[OBJ_COUNT] = {
+        [OBJ_NULL] = "Null", [OBJ_PHYSADDR] = "PhysAddr", [OBJ_RAM] = "RAM",
+        [OBJ_DEVFRAME] = "DevFrame", [OBJ_FRAME] = "Frame", [OBJ_L1CNODE] = "L1CNode",
+        [OBJ_L2CNODE] = "L2CNode", [OBJ_VNODE_L0] = "VNode_L0", [OBJ_VNODE_L1] = "VNode_L1",
+        [OBJ_VNODE_L2] = "VNode_L2", [OBJ_VNODE_L3] = "VNode_L3", [OBJ_DISPATCHER] = "Dispatcher",
+        [OBJ_ENDPOINT] = "EndPoint", [OBJ_FRAME_MAPPING] = "FrameMapping",
+        [OBJ_VNODE_MAPPING] = "VNodeMapping", [OBJ_KERNEL] = "Kernel", [OBJ_IRQ] = "IRQ",
+    };
+    return (unsigned)type < OBJ_COUNT ? names[type] : "invalid";
+}

@@ -1,0 +1,57 @@
+/*
+ * cap.h — capabilities and capability table entries (CTEs) in the kernel.
+ *
+ * A CTE is one 64-byte slot of a CNode: the capability (what object, which
+ * rights) and its node in this core's derivation database (lib/base/mdb.h).
+ * CNodes, and so all CTEs, live in RAM that user space retyped; the kernel
+ * reaches them through the direct map. Everything here is core-local: only
+ * this core's CPU driver reads or writes its CTEs and its mdb.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <minnow/captypes.h>
+#include <minnow/cspace.h>
+#include <minnow/errors.h>
+#include "base/mdb.h"
+
+struct capability {
+    uint8_t type;           /* enum objtype; OBJ_NULL in an empty slot */
+    uint8_t rights;         /* CAPRIGHTS_* */
+    uint16_t reserved;
+    uint32_t extra;         /* mappings: number of entries; L1 CNode: slots */
+    uint64_t base;          /* physical base of the object (or a tag, see cap_tag) */
+    uint64_t size;          /* bytes */
+    uint64_t param;         /* mappings: VNode physical address | first entry;
+                               endpoints: badge */
+};
+
+struct cte {
+    struct capability cap;
+    struct mdb_node mdb;
+};
+
+_Static_assert(sizeof(struct capability) == 32, "a capability is half a CTE");
+_Static_assert(sizeof(struct cte) == OBJSIZE_CTE, "CTE layout is shared with user space sizes");
+_Static_assert(offsetof(struct cte, mdb) == 32, "CTE layout");
+
+/* Kernel and IRQ capabilities name no memory; they get ranges above any
+ * physical address so that they never nest inside a memory capability. */
+#define CAP_TAG_KERNEL (1ull << 62)
+#define CAP_TAG_IRQ    (1ull << 61)
+
+static inline bool cte_is_empty(const struct cte *c) { return c->cap.type == OBJ_NULL; }
+
+/* This core's derivation database. */
+extern struct mdb cap_mdb;
+void cap_mdb_init(void);
+
+/* Put `cap` into the empty slot `dest` and into the mdb. */
+void cap_insert(struct cte *dest, const struct capability *cap);
+
+/* Types whose objects live in memory the cap names (retype targets). */
+bool cap_type_is_memory_object(enum objtype type);
+const char *cap_type_name(enum objtype type);

@@ -1,0 +1,129 @@
+/*
+ * delete.c — deleting and revoking capabilities.
+ *
+ * Deleting the last copy of a CNode must delete everything in it, and those
+ * may be last copies of CNodes too, nested as deep as user space likes. To
+ * do this without recursion and without memory of its own, the kernel turns
+ * such a CNode's CTE into a *zombie*: it keeps the capability (so the
+ * CNode's memory stays in use in the derivation database), marks it with
+ * CAP_ZOMBIE and pushes it on a stack threaded through the zombies' own
+ * `param` fields, with `extra` as the cursor of slots already emptied. The
+ * stack is drained before the invocation returns; a zombie leaves the mdb
+ * only when all its slots are empty. The work is proportional to the number
+ * of capabilities deleted (docs/capabilities.md, known gaps: no budget yet).
+ */
+#include "ops.h"
+
+#include "cspace.h"
+#include "dcb.h"
+#include "sched.h"
+#include "mmu.h"
+#include "panic.h"
+#include "string.h"
+
+#define CAP_ZOMBIE 0x1u     /* in capability.reserved */
+
+static struct cte *zombies;  /* top of the stack; core-local */
+
+static bool is_cnode(const struct capability *cap)
+{
+    return cap->type == OBJ_L1CNODE || cap->type == OBJ_L2CNODE;
+}
+
+static void clear(struct cte *c)
+{
+    mdb_remove(&cap_mdb, &c->mdb);
+    memset(c, 0, sizeof *c);
+}
+
+static void delete_one(struct cte *c);
+
+/* The last capability to a Dispatcher is gone: stop it, and drop its copy
+ * of the root CNode capability (which may make that CNode a zombie). */
+static void destroy_dispatcher(struct dcb *d)
+{
+    sched_dcb_destroyed(d);
+    if (!cte_is_empty(&d->cspace))
+        delete_one(&d->cspace);
+}
+
+/* Remove one capability, cleaning up the object if it was its last copy. */
+static void delete_one(struct cte *c)
+{
+    bool last = !mdb_has_copies(&cap_mdb, &c->mdb);
+    if (last && is_cnode(&c->cap)) {
+        c->cap.reserved |= CAP_ZOMBIE;
+        c->cap.extra = 0;
+        c->cap.param = (uint64_t)zombies;
+        zombies = c;
+        return;
+    }
+    struct capability gone = c->cap;
+    clear(c);
+    if (last && gone.type == OBJ_DISPATCHER)
+        destroy_dispatcher(phys_to_virt(gone.base));
+}
+
+/* Empty the zombie on top of the stack one slot at a time; pop it when empty. */
+static void drain_zombies(void)
+{
+    while (zombies != NULL) {
+        struct cte *z = zombies;
+        struct cte *slots = phys_to_virt(z->cap.base);
+        uint64_t n = cnode_slots(&z->cap);
+        while (z->cap.extra < n && cte_is_empty(&slots[z->cap.extra]))
+            z->cap.extra++;
+        if (z->cap.extra < n) {
+            kassert(!(slots[z->cap.extra].cap.reserved & CAP_ZOMBIE),
+                    "a zombie inside a zombie is drained first (it is above it on the stack)");
+            delete_one(&slots[z->cap.extra]);
+            continue;
+        }
+        zombies = (struct cte *)z->cap.param;
+        clear(z);
+    }
+}
+
+errval_t cap_delete(struct cte *c)
+{
+    if (cte_is_empty(c))
+        return CAP_ERR_SLOT_EMPTY;
+    delete_one(c);
+    drain_zombies();
+    return SYS_ERR_OK;
+}
+
+static bool same_object(const struct cte *a, const struct cte *b)
+{
+    return a->cap.type == b->cap.type && a->cap.base == b->cap.base && a->cap.size == b->cap.size;
+}
+
+/* Another copy of c, or NULL. */
+static struct cte *other_copy(struct cte *c)
+{
+    struct mdb_node *n = mdb_next(&cap_mdb, &c->mdb);
+    if (n == NULL || !same_object((struct cte *)((char *)n - offsetof(struct cte, mdb)), c))
+        n = mdb_prev(&cap_mdb, &c->mdb);
+    if (n == NULL)
+        return NULL;
+    struct cte *o = (struct cte *)((char *)n - offsetof(struct cte, mdb));
+    return same_object(o, c) ? o : NULL;
+}
+
+errval_t cap_revoke(struct cte *c)
+{
+    if (cte_is_empty(c))
+        return CAP_ERR_SLOT_EMPTY;
+    /* Each deletion may empty c itself (c may live in a CNode it is the
+     * ancestor of), so c is checked again after every step. */
+    for (;;) {
+        struct mdb_node *d = mdb_first_descendant(&cap_mdb, &c->mdb);
+        struct cte *victim = d ? (struct cte *)((char *)d - offsetof(struct cte, mdb)) : other_copy(c);
+        if (victim == NULL)
+            return SYS_ERR_OK;
+        delete_one(victim);
+        drain_zombies();
+        if (cte_is_empty(c))
+            return SYS_ERR_OK;
+    }
+}

@@ -1,0 +1,102 @@
+/*
+ * invoke.c — the SYS_INVOKE system call: look the target capability up in
+ * the caller's CSpace, check the command is one its type has, decode the
+ * arguments and call the operation (ops.h). Results go back in x1..x3.
+ * Command numbers and arguments: include/minnow/captypes.h and
+ * docs/capabilities.md.
+ */
+#include "invoke.h"
+
+#include "cspace.h"
+#include "ops.h"
+#include "sched.h"
+#include "sysreg.h"
+
+static bool is_cnode_type(uint8_t type)
+{
+    return type == OBJ_L1CNODE || type == OBJ_L2CNODE;
+}
+
+/* CNode commands: x2 = slot in the target CNode, x3 = source capaddr. */
+static errval_t invoke_cnode(const struct capability *root, struct cte *target,
+                             struct trap_frame *f)
+{
+    uint64_t cmd = f->x[1];
+    if (!(target->cap.rights & CAPRIGHTS_WRITE))
+        return CAP_ERR_NO_RIGHTS;
+    struct cte *slot;
+    errval_t err = cnode_slot(&target->cap, f->x[2], &slot);
+    if (err_is_fail(err))
+        return err;
+    if (cmd == CNODE_CMD_DELETE)
+        return cap_delete(slot);
+    if (cmd == CNODE_CMD_REVOKE)
+        return cap_revoke(slot);
+    struct cte *src;
+    err = cspace_lookup(root, f->x[3], &src);
+    if (err_is_fail(err))
+        return err;
+    if (cmd == CNODE_CMD_COPY)
+        return cap_copy(slot, src);
+    if (f->x[4] > CAPRIGHTS_ALL)
+        return CAP_ERR_RIGHTS_INCREASE;
+    return cap_mint(slot, src, (uint8_t)f->x[4], f->x[5]);
+}
+
+/* x2 type, x3 offset, x4 object size, x5 count, x6 dest CNode, x7 first slot. */
+static errval_t invoke_retype(const struct capability *root, struct cte *target,
+                              struct trap_frame *f)
+{
+    struct cte *dest_cnode;
+    errval_t err = cspace_lookup(root, f->x[6], &dest_cnode);
+    if (err_is_fail(err))
+        return err;
+    if (!is_cnode_type(dest_cnode->cap.type))
+        return cte_is_empty(dest_cnode) ? CAP_ERR_SLOT_EMPTY : CAP_ERR_NOT_A_CNODE;
+    if (f->x[2] >= OBJ_COUNT)
+        return CAP_ERR_RETYPE_TYPE;
+    struct retype_args a = {
+        .type = (enum objtype)f->x[2], .offset = f->x[3], .objsize = f->x[4],
+        .count = f->x[5], .dest_first = f->x[7],
+    };
+    return cap_retype(target, &dest_cnode->cap, &a);
+}
+
+static errval_t invoke_identify(const struct cte *target, struct trap_frame *f)
+{
+    f->x[1] = target->cap.type | ((uint64_t)target->cap.rights << 8);
+    f->x[2] = target->cap.base;
+    f->x[3] = target->cap.size;
+    return SYS_ERR_OK;
+}
+
+static errval_t dispatch(const struct capability *root, struct cte *target, struct trap_frame *f)
+{
+    switch (f->x[1]) {
+    case CNODE_CMD_COPY: case CNODE_CMD_MINT: case CNODE_CMD_DELETE: case CNODE_CMD_REVOKE:
+        return is_cnode_type(target->cap.type) ? invoke_cnode(root, target, f) : CAP_ERR_WRONG_TYPE;
+    case RAM_CMD_RETYPE:
+        return (target->cap.type == OBJ_RAM || target->cap.type == OBJ_PHYSADDR)
+               ? invoke_retype(root, target, f) : CAP_ERR_WRONG_TYPE;
+    case CAP_CMD_IDENTIFY:
+        return invoke_identify(target, f);
+    case KERNEL_CMD_CORE_ID:
+        if (target->cap.type != OBJ_KERNEL)
+            return CAP_ERR_WRONG_TYPE;
+        f->x[1] = READ_SYSREG(mpidr_el1) & 0xff;
+        return SYS_ERR_OK;
+    default:
+        return CAP_ERR_UNKNOWN_COMMAND;
+    }
+}
+
+void sys_invoke(struct trap_frame *f)
+{
+    struct dcb *d = sched_current();
+    struct cte *target;
+    errval_t err = cspace_lookup(&d->cspace.cap, f->x[0], &target);
+    if (err_is_ok(err))
+        err = cte_is_empty(target) ? CAP_ERR_SLOT_EMPTY : dispatch(&d->cspace.cap, target, f);
+    f->x[0] = err;
+    sched_continue_or_switch(f);
+}
