@@ -1,0 +1,235 @@
+/*
+ * captest.c — the capability system tested from inside, case by case.
+ *
+ * Run as the first program (init=captest), it holds init's capabilities and
+ * exercises every invocation with valid and invalid arguments; each case
+ * prints "CAPTESTnnnn <description>: ok" or "... FAILED (...)". Run beside
+ * it (also=captest), it has no memory capabilities and checks that it can
+ * reach nothing it was not given. Scratch space: the slot-allocator CNodes
+ * (which nothing else uses yet) and free root slots.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cap.h"
+#include "os.h"
+
+#define SCRATCH   ROOTCN_SLOT_SLOT_ALLOC0
+#define SCRATCH2  ROOTCN_SLOT_SLOT_ALLOC1
+#define NEW_L2    20                        /* free root slots used by the tests */
+#define NEW_L2B   21
+#define MiB       (1024ull * 1024)
+
+static unsigned cases, failures;
+
+static void report(const char *desc, bool ok, const char *detail)
+{
+    cases++;
+    failures += !ok;
+    printf("CAPTEST%04u %s: %s%s%s\n", cases, desc, ok ? "ok" : "FAILED (", ok ? "" : detail,
+           ok ? "" : ")");
+}
+
+/* One case: `err` must be exactly the error `want`. */
+static void expect(const char *desc, errval_t err, enum err_code want)
+{
+    char detail[96];
+    snprintf(detail, sizeof detail, "got %s, want %s", err_getcode(err_no(err)), err_getcode(want));
+    report(desc, err_no(err) == want, detail);
+}
+
+/* One case: a condition on state the previous calls left. */
+static void check(const char *desc, bool ok)
+{
+    report(desc, ok, "state differs");
+}
+
+static struct capref s(uint32_t slot) { return capref_l2(SCRATCH, slot); }
+
+static bool is(struct capref c, enum objtype type, uint64_t size)
+{
+    struct capinfo ci;
+    return err_is_ok(cap_identify(c, &ci)) && ci.type == type && (size == 0 || ci.size == size);
+}
+
+static bool empty(struct capref c)
+{
+    struct capinfo ci;
+    return err_no(cap_identify(c, &ci)) == CAP_ERR_SLOT_EMPTY;
+}
+
+static uint64_t base_of(struct capref c)
+{
+    struct capinfo ci;
+    return err_is_ok(cap_identify(c, &ci)) ? ci.base : 0;
+}
+
+/* The largest RAM capability init was given. */
+static struct capref biggest_ram(void)
+{
+    struct capref best = capref_l2(ROOTCN_SLOT_MEMCN, 0);
+    uint64_t best_size = 0;
+    for (uint32_t i = 0; i < L2_CNODE_SLOTS; i++) {
+        struct capinfo ci;
+        struct capref c = capref_l2(ROOTCN_SLOT_MEMCN, i);
+        if (err_is_ok(cap_identify(c, &ci)) && ci.type == OBJ_RAM && ci.size > best_size) {
+            best = c;
+            best_size = ci.size;
+        }
+    }
+    return best;
+}
+
+static void test_addressing(struct capref ram)
+{
+    struct capinfo ci;
+    expect("identify a RAM capability", cap_identify(ram, &ci), SYS_ERR_OK);
+    check("identify reports type RAM, all rights, page-aligned size",
+          ci.type == OBJ_RAM && ci.rights == CAPRIGHTS_ALL && ci.size % 4096 == 0 && ci.size > 0);
+    expect("identify an empty slot", cap_identify(s(200), &ci), CAP_ERR_SLOT_EMPTY);
+    expect("address beyond the root CNode", cap_identify(capref_l2(1000, 0), &ci), CAP_ERR_ADDR_OUT_OF_RANGE);
+    expect("root slot without an L2 CNode", cap_identify(capref_l2(30, 0), &ci), CAP_ERR_L1_SLOT_EMPTY);
+    expect("address with junk in the high bits",
+           sys_invoke(0x500000000ull, CAP_CMD_IDENTIFY, 0, 0, 0, 0, 0, 0).err, CAP_ERR_ADDR_OUT_OF_RANGE);
+    expect("level-1 address of a root slot", cap_identify(capref_root_slot(SCRATCH), &ci), SYS_ERR_OK);
+    check("a root slot holds an L2 CNode of 16 KiB", ci.type == OBJ_L2CNODE && ci.size == 16384);
+    expect("unknown command", sys_invoke(capref_addr(ram), 999, 0, 0, 0, 0, 0, 0).err, CAP_ERR_UNKNOWN_COMMAND);
+}
+
+static void test_retype(struct capref ram)
+{
+    expect("retype 1 MiB of RAM into smaller RAM", cap_retype(s(0), ram, OBJ_RAM, 0, MiB, 1), SYS_ERR_OK);
+    check("the new RAM capability has 1 MiB", is(s(0), OBJ_RAM, MiB));
+    expect("retype four 4 KiB frames at once", cap_retype(s(1), s(0), OBJ_FRAME, 0, 4096, 4), SYS_ERR_OK);
+    check("the frames are consecutive", base_of(s(4)) == base_of(s(1)) + 3 * 4096 && base_of(s(1)) == base_of(s(0)));
+    expect("retype overlapping an existing frame", cap_retype(s(5), s(0), OBJ_FRAME, 8192, 4096, 1), CAP_ERR_RETYPE_OVERLAP);
+    check("a refused retype creates nothing", empty(s(5)));
+    expect("a second, disjoint retype from the same RAM", cap_retype(s(5), s(0), OBJ_FRAME, 65536, 8192, 1), SYS_ERR_OK);
+    expect("misaligned offset", cap_retype(s(6), s(0), OBJ_FRAME, 100, 4096, 1), CAP_ERR_RETYPE_ALIGN);
+    expect("offset at the end of the source", cap_retype(s(6), s(0), OBJ_FRAME, MiB, 4096, 1), CAP_ERR_RETYPE_RANGE);
+    expect("objects running past the source", cap_retype(s(6), s(0), OBJ_FRAME, MiB - 4096, 8192, 1), CAP_ERR_RETYPE_RANGE);
+    expect("object larger than the source", cap_retype(s(6), s(0), OBJ_FRAME, 0, 2 * MiB, 1), CAP_ERR_RETYPE_RANGE);
+    expect("count of zero", cap_retype(s(6), s(0), OBJ_FRAME, 0, 4096, 0), CAP_ERR_RETYPE_COUNT);
+    expect("count larger than a CNode", cap_retype(s(6), s(0), OBJ_FRAME, 0, 4096, 257), CAP_ERR_RETYPE_COUNT);
+    expect("frame size not a page multiple", cap_retype(s(6), s(0), OBJ_FRAME, 131072, 5000, 1), CAP_ERR_RETYPE_SIZE);
+    expect("VNode of the wrong size", cap_retype(s(6), s(0), OBJ_VNODE_L3, 131072, 8192, 1), CAP_ERR_RETYPE_SIZE);
+    expect("L1 CNode below the minimum size", cap_retype(s(6), s(0), OBJ_L1CNODE, 131072, 16 * 64, 1), CAP_ERR_RETYPE_SIZE);
+    expect("RAM into a Kernel capability", cap_retype(s(6), s(0), OBJ_KERNEL, 131072, 4096, 1), CAP_ERR_RETYPE_TYPE);
+    expect("type number out of range", cap_retype(s(6), s(0), (enum objtype)99, 131072, 4096, 1), CAP_ERR_RETYPE_TYPE);
+    expect("RAM into RAM of the same size", cap_retype(s(6), s(0), OBJ_RAM, 0, MiB, 1), CAP_ERR_RETYPE_SIZE);
+    expect("retype from a Frame", cap_retype(s(6), s(1), OBJ_FRAME, 0, 4096, 1), CAP_ERR_WRONG_TYPE);
+    expect("retype from an empty slot", cap_retype(s(6), s(199), OBJ_FRAME, 0, 4096, 1), CAP_ERR_SLOT_EMPTY);
+    expect("destination slot occupied (second of two)", cap_retype(s(4), s(0), OBJ_FRAME, 131072, 4096, 2), CAP_ERR_SLOT_OCCUPIED);
+    expect("destination slots past the CNode's end", cap_retype(s(255), s(0), OBJ_FRAME, 131072, 4096, 2), CAP_ERR_SLOT_OUT_OF_RANGE);
+    expect("destination is not a CNode",
+           sys_invoke(capref_addr(s(0)), RAM_CMD_RETYPE, OBJ_FRAME, 131072, 4096, 1, capref_addr(s(1)), 0).err,
+           CAP_ERR_NOT_A_CNODE);
+    expect("retype a VNode (L3)", cap_retype(s(6), s(0), OBJ_VNODE_L3, 131072, 0, 1), SYS_ERR_OK);
+    check("the VNode is 4 KiB", is(s(6), OBJ_VNODE_L3, 4096));
+    expect("retype a Dispatcher", cap_retype(s(7), s(0), OBJ_DISPATCHER, 135168, 0, 1), SYS_ERR_OK);
+    expect("retype an L1 CNode of 64 slots", cap_retype(s(8), s(0), OBJ_L1CNODE, 139264, 64 * 64, 1), SYS_ERR_OK);
+}
+
+static void test_copy_mint(void)
+{
+    struct capinfo ci;
+    expect("copy a frame", cap_copy(s(10), s(1)), SYS_ERR_OK);
+    check("the copy names the same frame", base_of(s(10)) == base_of(s(1)) && is(s(10), OBJ_FRAME, 4096));
+    expect("copy into an occupied slot", cap_copy(s(10), s(2)), CAP_ERR_SLOT_OCCUPIED);
+    expect("copy from an empty slot", cap_copy(s(11), s(198)), CAP_ERR_SLOT_EMPTY);
+    expect("mint with fewer rights", cap_mint(s(11), s(1), CAPRIGHTS_READ | CAPRIGHTS_GRANT, 0), SYS_ERR_OK);
+    check("the minted copy has only read and grant",
+          err_is_ok(cap_identify(s(11), &ci)) && ci.rights == (CAPRIGHTS_READ | CAPRIGHTS_GRANT));
+    expect("mint adding a right", cap_mint(s(12), s(11), CAPRIGHTS_ALL, 0), CAP_ERR_RIGHTS_INCREASE);
+    expect("mint with a parameter on a frame", cap_mint(s(12), s(1), CAPRIGHTS_ALL, 7), CAP_ERR_MINT_PARAM);
+    expect("mint without grant", cap_mint(s(12), s(1), CAPRIGHTS_READ, 0), SYS_ERR_OK);
+    expect("copy of a capability without grant", cap_copy(s(13), s(12)), CAP_ERR_NO_RIGHTS);
+    expect("mint RAM without write", cap_mint(s(13), s(0), CAPRIGHTS_READ | CAPRIGHTS_GRANT, 0), SYS_ERR_OK);
+    expect("retype from RAM without write", cap_retype(s(14), s(13), OBJ_FRAME, 262144, 4096, 1), CAP_ERR_NO_RIGHTS);
+    expect("CNode command on a frame",
+           sys_invoke(capref_addr(s(1)), CNODE_CMD_COPY, 0, capref_addr(s(2)), 0, 0, 0, 0).err, CAP_ERR_WRONG_TYPE);
+    expect("CNode slot index past the end",
+           sys_invoke(capaddr_level1(SCRATCH), CNODE_CMD_DELETE, 256, 0, 0, 0, 0, 0).err, CAP_ERR_SLOT_OUT_OF_RANGE);
+    expect("mint a CNode capability without write", cap_mint(s(14), capref_root_slot(SCRATCH2), CAPRIGHTS_READ | CAPRIGHTS_GRANT, 0), SYS_ERR_OK);
+    expect("retype into a CNode without write",
+           sys_invoke(capref_addr(s(0)), RAM_CMD_RETYPE, OBJ_FRAME, 262144, 4096, 1, capref_addr(s(14)), 0).err,
+           CAP_ERR_NO_RIGHTS);
+    check("that refused retype left the CNode empty", empty(capref_l2(SCRATCH2, 0)));
+}
+
+static void test_delete_revoke(void)
+{
+    expect("delete an empty slot", cap_delete(s(197)), CAP_ERR_SLOT_EMPTY);
+    expect("delete a copy", cap_delete(s(10)), SYS_ERR_OK);
+    check("the original survives its copy", is(s(1), OBJ_FRAME, 4096) && empty(s(10)));
+    expect("delete the original while minted copies remain", cap_delete(s(1)), SYS_ERR_OK);
+    expect("the frame lives on in its copies: no retype", cap_retype(s(1), s(0), OBJ_FRAME, 0, 4096, 1), CAP_ERR_RETYPE_OVERLAP);
+    expect("delete one minted copy", cap_delete(s(11)), SYS_ERR_OK);
+    expect("delete the last copy of the frame", cap_delete(s(12)), SYS_ERR_OK);
+    expect("retype the freed range again", cap_retype(s(1), s(0), OBJ_FRAME, 0, 4096, 1), SYS_ERR_OK);
+    expect("revoke RAM with many descendants", cap_revoke(s(0)), SYS_ERR_OK);
+    check("every descendant is gone (use after revoke)", empty(s(1)) && empty(s(4)) && empty(s(5)) && empty(s(6)) && empty(s(8)));
+    check("the revoked capability itself remains", is(s(0), OBJ_RAM, MiB));
+    check("its copies with fewer rights are gone too", empty(s(13)));
+    struct capinfo ci;
+    expect("use of a revoked frame", cap_identify(s(2), &ci), CAP_ERR_SLOT_EMPTY);
+    expect("retype after revoke", cap_retype(s(1), s(0), OBJ_FRAME, 0, 4096, 4), SYS_ERR_OK);
+}
+
+static void test_cnodes(struct capref ram)
+{
+    expect("retype RAM for a new CNode", cap_retype(s(20), ram, OBJ_RAM, 16 * MiB, 2 * MiB, 1), SYS_ERR_OK);
+    expect("retype an L2 CNode into a root slot",
+           cap_retype(capref_root_slot(NEW_L2), s(20), OBJ_L2CNODE, 0, 0, 1), SYS_ERR_OK);
+    expect("copy into the new CNode", cap_copy(capref_l2(NEW_L2, 5), s(0)), SYS_ERR_OK);
+    check("the new CNode's slot is reachable by address", is(capref_l2(NEW_L2, 5), OBJ_RAM, MiB));
+    expect("fill the whole new CNode (256 frames)", cap_retype(capref_l2(NEW_L2, 0), s(20), OBJ_FRAME, 16384, 4096, 5), SYS_ERR_OK);
+    cap_retype(capref_l2(NEW_L2, 6), s(20), OBJ_FRAME, 65536, 4096, 250);
+    expect("CNode full: no slot left for a copy", cap_copy(capref_l2(NEW_L2, 255), s(0)), CAP_ERR_SLOT_OCCUPIED);
+    expect("revoke the RAM under a CNode full of capabilities", cap_revoke(s(20)), SYS_ERR_OK);
+    struct capinfo ci;
+    expect("the CNode went with it", cap_identify(capref_l2(NEW_L2, 5), &ci), CAP_ERR_L1_SLOT_EMPTY);
+    check("the RAM copy it held is gone, the original stays", is(s(0), OBJ_RAM, MiB));
+    expect("reuse the root slot after the revoke",
+           cap_retype(capref_root_slot(NEW_L2B), s(20), OBJ_L2CNODE, 0, 0, 1), SYS_ERR_OK);
+    expect("delete the last copy of a CNode", cap_delete(capref_root_slot(NEW_L2B)), SYS_ERR_OK);
+    expect("its memory is retypeable again", cap_retype(capref_l2(SCRATCH2, 1), s(20), OBJ_FRAME, 0, 16384, 1), SYS_ERR_OK);
+}
+
+static void test_kernel_cap(void)
+{
+    uint64_t core = 99;
+    expect("Kernel capability: core id", kernel_core_id(capref_l2(ROOTCN_SLOT_TASKCN, TASKCN_SLOT_KERNELCAP), &core), SYS_ERR_OK);
+    check("the core id is 0", core == 0);
+    expect("Kernel command on a RAM capability", kernel_core_id(s(0), &core), CAP_ERR_WRONG_TYPE);
+}
+
+/* Without init's capabilities: everything not given must be out of reach. */
+static int spy(void)
+{
+    struct capinfo ci;
+    uint64_t core;
+    expect("no RAM capabilities are reachable", cap_identify(capref_l2(ROOTCN_SLOT_MEMCN, 0), &ci), CAP_ERR_L1_SLOT_EMPTY);
+    expect("no device frames are reachable", cap_identify(capref_l2(ROOTCN_SLOT_DEVCN, 0), &ci), CAP_ERR_L1_SLOT_EMPTY);
+    expect("no Kernel capability", kernel_core_id(capref_l2(ROOTCN_SLOT_TASKCN, TASKCN_SLOT_KERNELCAP), &core), CAP_ERR_SLOT_EMPTY);
+    expect("no retype without RAM", cap_retype(s(0), capref_l2(ROOTCN_SLOT_MEMCN, 0), OBJ_FRAME, 0, 4096, 1), CAP_ERR_L1_SLOT_EMPTY);
+    expect("its own dispatcher is there", cap_identify(capref_l2(ROOTCN_SLOT_TASKCN, TASKCN_SLOT_DISPATCHER), &ci), SYS_ERR_OK);
+    printf("captest (pid %u, no resources): %u cases, %u failed\n", os_args()->pid, cases, failures);
+    return failures != 0;
+}
+
+int main(void)
+{
+    struct capinfo ci;
+    if (err_is_fail(cap_identify(capref_l2(ROOTCN_SLOT_MEMCN, 0), &ci)))
+        return spy();
+    struct capref ram = biggest_ram();
+    test_addressing(ram);
+    test_retype(ram);
+    test_copy_mint();
+    test_delete_revoke();
+    test_cnodes(ram);
+    test_kernel_cap();
+    printf("captest: %u cases, %u failed\n", cases, failures);
+    return failures != 0;
+}
