@@ -1,0 +1,479 @@
+/*
+ * mdb.c — the derivation database: an AVL tree of capability nodes ordered
+ * by (base ascending, size descending, type ascending, address ascending),
+ * in which every node also records the largest end address in its subtree.
+ *
+ * Nodes have no parent pointers (a node is half of a 64-byte table entry),
+ * so insert and remove recurse from the root and rebalance on the way back
+ * up, and the neighbour queries search again from the root with the node's
+ * full key. The depth is at most about 1.44 log2(n), so recursion is
+ * shallow. The owner's key function is the only way to learn a node's
+ * range; nothing here allocates, and nothing calls out of this file.
+ *
+ * The queries use two kinds of descent, both O(log n):
+ *   - boundary descents, which find the first or last node on one side of a
+ *     key and look at one node per level. They compare (base, size, type)
+ *     without the address, so a run of copies is stepped over in one descent
+ *     however long it is;
+ *   - augmented descents, which find the first (or last) node of an
+ *     in-order interval whose end is above some address. They skip every
+ *     subtree whose subtree_end rules it out, so they follow one path per
+ *     bound of the interval, plus one last path down to the answer.
+ * Everything relies on mdb.h's contract for keys: size > 0 and base + size
+ * does not overflow.
+ */
+#include "mdb.h"
+
+/* AVL heights fit in int8_t up to 127, far above any tree that fits in
+ * memory (height 93 already needs more than 2^64 nodes). mdb_check uses it
+ * as a depth bound, so a corrupted tree cannot send it into endless
+ * recursion. */
+#define MDB_MAX_DEPTH 127
+
+static uint64_t key_end(const struct mdb_key *k)
+{
+    return k->base + k->size;
+}
+
+static uint64_t max_u64(uint64_t a, uint64_t b)
+{
+    return a > b ? a : b;
+}
+
+/* Order by (base asc, size desc, type asc). Copies compare equal. Size
+ * descends so that, at one base, a container comes before what it holds. */
+static int cmp_range_type(const struct mdb_key *a, const struct mdb_key *b)
+{
+    if (a->base != b->base)
+        return a->base < b->base ? -1 : 1;
+    if (a->size != b->size)
+        return a->size > b->size ? -1 : 1;
+    if (a->type != b->type)
+        return a->type < b->type ? -1 : 1;
+    return 0;
+}
+
+/* The full order. The address tie-break gives each copy a place of its own,
+ * which is how remove and the neighbour queries find one exact node. */
+static int cmp_full(const struct mdb_key *a, const struct mdb_node *an,
+                    const struct mdb_key *b, const struct mdb_node *bn)
+{
+    int c = cmp_range_type(a, b);
+    if (c != 0)
+        return c;
+    uintptr_t x = (uintptr_t)an, y = (uintptr_t)bn;
+    return x < y ? -1 : (x > y ? 1 : 0);
+}
+
+/* Compare tree node n against (k, kn), reading n's key from its owner. */
+static int cmp_node(const struct mdb *t, const struct mdb_node *n,
+                    const struct mdb_key *k, const struct mdb_node *kn)
+{
+    struct mdb_key nk;
+    t->key(n, &nk);
+    return cmp_full(&nk, n, k, kn);
+}
+
+static int height(const struct mdb_node *n)
+{
+    return n != NULL ? n->height : 0;
+}
+
+static uint64_t subtree_end(const struct mdb_node *n)
+{
+    return n != NULL ? n->subtree_end : 0;
+}
+
+static int balance(const struct mdb_node *n)
+{
+    return height(n->left) - height(n->right);
+}
+
+/* Recompute n's height and subtree_end from its children, which must
+ * already be correct, and from n's own key. */
+static void update(const struct mdb *t, struct mdb_node *n)
+{
+    struct mdb_key k;
+    t->key(n, &k);
+    int hl = height(n->left), hr = height(n->right);
+    n->height = (int8_t)(1 + (hl > hr ? hl : hr));
+    n->subtree_end = max_u64(key_end(&k),
+                             max_u64(subtree_end(n->left), subtree_end(n->right)));
+}
+
+static struct mdb_node *rotate_right(const struct mdb *t, struct mdb_node *n)
+{
+    struct mdb_node *l = n->left;
+    n->left = l->right;
+    l->right = n;
+    update(t, n);       /* n is now below l, so it must be updated first */
+    update(t, l);
+    return l;
+}
+
+static struct mdb_node *rotate_left(const struct mdb *t, struct mdb_node *n)
+{
+    struct mdb_node *r = n->right;
+    n->right = r->left;
+    r->left = n;
+    update(t, n);
+    update(t, r);
+    return r;
+}
+
+/* Restore the AVL property at n after one of its subtrees changed height by
+ * at most one; return the subtree's new root. The double rotation is needed
+ * when the taller child leans the other way, or a single rotation would
+ * only move the imbalance across. */
+static struct mdb_node *rebalance(const struct mdb *t, struct mdb_node *n)
+{
+    update(t, n);
+    int b = balance(n);
+    if (b > 1) {
+        if (balance(n->left) < 0)
+            n->left = rotate_left(t, n->left);
+        return rotate_right(t, n);
+    }
+    if (b < -1) {
+        if (balance(n->right) > 0)
+            n->right = rotate_right(t, n->right);
+        return rotate_left(t, n);
+    }
+    return n;
+}
+
+void mdb_init(struct mdb *t, mdb_key_fn key)
+{
+    t->root = NULL;
+    t->key = key;
+    t->count = 0;
+}
+
+static struct mdb_node *insert_at(const struct mdb *t, struct mdb_node *root,
+                                  struct mdb_node *node, const struct mdb_key *k)
+{
+    if (root == NULL)
+        return node;
+    if (cmp_node(t, root, k, node) > 0)
+        root->left = insert_at(t, root->left, node, k);
+    else
+        root->right = insert_at(t, root->right, node, k);
+    return rebalance(t, root);
+}
+
+void mdb_insert(struct mdb *t, struct mdb_node *node)
+{
+    struct mdb_key k;
+    t->key(node, &k);
+    node->left = NULL;
+    node->right = NULL;
+    node->height = 1;
+    node->subtree_end = key_end(&k);
+    t->root = insert_at(t, t->root, node, &k);
+    t->count++;
+}
+
+/* Detach the leftmost node of a non-empty subtree into *min and return the
+ * rest of the subtree, rebalanced. */
+static struct mdb_node *remove_min(const struct mdb *t, struct mdb_node *root,
+                                   struct mdb_node **min)
+{
+    if (root->left == NULL) {
+        *min = root;
+        return root->right;
+    }
+    root->left = remove_min(t, root->left, min);
+    return rebalance(t, root);
+}
+
+/* Take n, the root of a subtree, out of it and return the new root. With
+ * two children, n's successor moves into n's place: the usual trick of
+ * copying the successor's key into n is not open to us, because each node
+ * is embedded in its owner and must stay where it is. */
+static struct mdb_node *unlink_root(const struct mdb *t, struct mdb_node *n)
+{
+    if (n->left == NULL)
+        return n->right;
+    if (n->right == NULL)
+        return n->left;
+    struct mdb_node *succ;
+    struct mdb_node *right = remove_min(t, n->right, &succ);
+    succ->left = n->left;
+    succ->right = right;
+    return rebalance(t, succ);
+}
+
+static struct mdb_node *remove_at(const struct mdb *t, struct mdb_node *root,
+                                  const struct mdb_node *node, const struct mdb_key *k,
+                                  bool *found)
+{
+    if (root == NULL)
+        return NULL;
+    if (root == node) {
+        *found = true;
+        return unlink_root(t, root);
+    }
+    if (cmp_node(t, root, k, node) > 0)
+        root->left = remove_at(t, root->left, node, k, found);
+    else
+        root->right = remove_at(t, root->right, node, k, found);
+    return rebalance(t, root);
+}
+
+/* A node that is not in the tree is not found, and then nothing changes;
+ * the count stays right even when a caller breaks the contract. The removed
+ * node's links are cleared so that a stale walk from it stops at once. */
+void mdb_remove(struct mdb *t, struct mdb_node *node)
+{
+    struct mdb_key k;
+    bool found = false;
+    t->key(node, &k);
+    t->root = remove_at(t, t->root, node, &k, &found);
+    if (!found)
+        return;
+    t->count--;
+    node->left = NULL;
+    node->right = NULL;
+    node->height = 0;
+}
+
+/* Searching by key rather than following node's own links means node need
+ * not be in the tree: the answer is then its would-be neighbour. */
+struct mdb_node *mdb_next(const struct mdb *t, const struct mdb_node *node)
+{
+    struct mdb_key k;
+    struct mdb_node *best = NULL;
+    t->key(node, &k);
+    for (struct mdb_node *n = t->root; n != NULL;) {
+        if (cmp_node(t, n, &k, node) > 0) {
+            best = n;
+            n = n->left;
+        } else {
+            n = n->right;
+        }
+    }
+    return best;
+}
+
+struct mdb_node *mdb_prev(const struct mdb *t, const struct mdb_node *node)
+{
+    struct mdb_key k;
+    struct mdb_node *best = NULL;
+    t->key(node, &k);
+    for (struct mdb_node *n = t->root; n != NULL;) {
+        if (cmp_node(t, n, &k, node) < 0) {
+            best = n;
+            n = n->right;
+        } else {
+            n = n->left;
+        }
+    }
+    return best;
+}
+
+struct mdb_node *mdb_first(const struct mdb *t)
+{
+    struct mdb_node *n = t->root;
+    if (n == NULL)
+        return NULL;
+    while (n->left != NULL)
+        n = n->left;
+    return n;
+}
+
+/* Copies are exactly the nodes equal in (base, size, type), and the address
+ * tie-break keeps them in one run, so if node has a copy, one of them sits
+ * right next to it. */
+bool mdb_has_copies(const struct mdb *t, const struct mdb_node *node)
+{
+    struct mdb_key k, nk;
+    t->key(node, &k);
+    const struct mdb_node *near = mdb_prev(t, node);
+    if (near != NULL) {
+        t->key(near, &nk);
+        if (cmp_range_type(&nk, &k) == 0)
+            return true;
+    }
+    near = mdb_next(t, node);
+    if (near == NULL)
+        return false;
+    t->key(near, &nk);
+    return cmp_range_type(&nk, &k) == 0;
+}
+
+/* The first node whose (base, size, type) is greater than k: the first node
+ * after k's whole run of copies, found without walking that run. */
+static struct mdb_node *first_after_copies(const struct mdb *t, const struct mdb_key *k)
+{
+    struct mdb_node *best = NULL;
+    for (struct mdb_node *n = t->root; n != NULL;) {
+        struct mdb_key nk;
+        t->key(n, &nk);
+        if (cmp_range_type(&nk, k) > 0) {
+            best = n;
+            n = n->left;
+        } else {
+            n = n->right;
+        }
+    }
+    return best;
+}
+
+struct mdb_node *mdb_first_descendant(const struct mdb *t, const struct mdb_node *node)
+{
+    struct mdb_key k, ck;
+    t->key(node, &k);
+    struct mdb_node *c = first_after_copies(t, &k);
+    if (c == NULL)
+        return NULL;
+    t->key(c, &ck);
+    return ck.base < key_end(&k) ? c : NULL;
+}
+
+/* An in-order interval of the tree — the nodes whose (base, size, type) is
+ * greater than *after and whose base is below base_below — and the address
+ * that a wanted node's end must be above. */
+struct span {
+    const struct mdb_key *after;
+    uint64_t base_below;
+    uint64_t end_above;
+};
+
+/* The first node of the span in n's subtree that ends above s->end_above.
+ * Below the node where the span's two bounds part, each subtree met is
+ * bounded on one side only, and the child on the other side lies wholly
+ * inside the span: there subtree_end alone says whether an answer exists,
+ * so a call on it either returns at once or succeeds. Hence one path per
+ * bound, O(log n). */
+static struct mdb_node *first_in_span(const struct mdb *t, struct mdb_node *n,
+                                      const struct span *s)
+{
+    if (n == NULL || n->subtree_end <= s->end_above)
+        return NULL;
+    struct mdb_key k;
+    t->key(n, &k);
+    if (cmp_range_type(&k, s->after) <= 0)
+        return first_in_span(t, n->right, s);
+    if (k.base >= s->base_below)
+        return first_in_span(t, n->left, s);
+    struct mdb_node *found = first_in_span(t, n->left, s);
+    if (found != NULL)
+        return found;
+    if (key_end(&k) > s->end_above)
+        return n;
+    return first_in_span(t, n->right, s);
+}
+
+/* Interpretation of the contract: the query range need not lie inside
+ * node's range (only descendants are ever returned, so the part outside
+ * cannot match); an empty range (size 0) overlaps nothing; a range that
+ * would run past 2^64 is cut at UINT64_MAX, which loses nothing because no
+ * key may end above it. Of several overlapping descendants, the first in
+ * tree order is returned, so the answer is deterministic. */
+struct mdb_node *mdb_find_overlapping_descendant(const struct mdb *t, const struct mdb_node *node,
+                                                 uint64_t base, uint64_t size)
+{
+    if (size == 0)
+        return NULL;
+    struct mdb_key k;
+    t->key(node, &k);
+    uint64_t query_end = base + size < base ? UINT64_MAX : base + size;
+    struct span s = {
+        .after = &k,
+        .base_below = key_end(&k) < query_end ? key_end(&k) : query_end,
+        .end_above = base,
+    };
+    return first_in_span(t, t->root, &s);
+}
+
+/* The last node in n's subtree whose (base, size, type) is less than *k and
+ * whose end is at or above k's end. Such a node's base is at most k's base,
+ * so it contains k's range. The span is bounded on one side only: the same
+ * argument as for first_in_span makes this one path, O(log n). */
+static struct mdb_node *last_container(const struct mdb *t, struct mdb_node *n,
+                                       const struct mdb_key *k)
+{
+    if (n == NULL || n->subtree_end < key_end(k))
+        return NULL;
+    struct mdb_key nk;
+    t->key(n, &nk);
+    if (cmp_range_type(&nk, k) >= 0)
+        return last_container(t, n->left, k);
+    struct mdb_node *found = last_container(t, n->right, k);
+    if (found != NULL)
+        return found;
+    if (key_end(&nk) >= key_end(k))
+        return n;
+    return last_container(t, n->left, k);
+}
+
+/* "Strictly less" compares (base, size, type) only, so node's copies are
+ * never its ancestors. Containers nest, and the innermost one sorts last,
+ * which is why the last match is the nearest ancestor. */
+struct mdb_node *mdb_find_ancestor(const struct mdb *t, const struct mdb_node *node)
+{
+    struct mdb_key k;
+    t->key(node, &k);
+    return last_container(t, t->root, &k);
+}
+
+/* What mdb_check carries along its in-order walk. */
+struct check_walk {
+    const struct mdb_node *prev;
+    struct mdb_key prev_key;
+    size_t visited;
+    size_t limit;       /* more nodes than the count means a cycle */
+};
+
+/* Check n's own fields given its children's checked heights. */
+static bool check_fields(const struct mdb_node *n, const struct mdb_key *k, int hl, int hr)
+{
+    if (hl - hr > 1 || hr - hl > 1)
+        return false;
+    if (n->height != 1 + (hl > hr ? hl : hr))
+        return false;
+    uint64_t end = max_u64(key_end(k), max_u64(subtree_end(n->left), subtree_end(n->right)));
+    return n->subtree_end == end;
+}
+
+/* Check one key against the contract and against its in-order predecessor. */
+static bool check_order(struct check_walk *w, const struct mdb_node *n, const struct mdb_key *k)
+{
+    if (k->size == 0 || key_end(k) < k->base)
+        return false;
+    if (w->prev != NULL && cmp_full(&w->prev_key, w->prev, k, n) >= 0)
+        return false;
+    w->prev = n;
+    w->prev_key = *k;
+    return true;
+}
+
+/* Check the subtree at n in order; return its height, or -1 if any
+ * invariant fails. */
+static int check_subtree(const struct mdb *t, const struct mdb_node *n,
+                         struct check_walk *w, int depth)
+{
+    if (n == NULL)
+        return 0;
+    if (depth > MDB_MAX_DEPTH || ++w->visited > w->limit)
+        return -1;
+    int hl = check_subtree(t, n->left, w, depth + 1);
+    if (hl < 0)
+        return -1;
+    struct mdb_key k;
+    t->key(n, &k);
+    if (!check_order(w, n, &k))
+        return -1;
+    int hr = check_subtree(t, n->right, w, depth + 1);
+    if (hr < 0 || !check_fields(n, &k, hl, hr))
+        return -1;
+    return n->height;
+}
+
+bool mdb_check(const struct mdb *t)
+{
+    struct check_walk w = { .prev = NULL, .visited = 0, .limit = t->count };
+    if (check_subtree(t, t->root, &w, 1) < 0)
+        return false;
+    return w.visited == t->count;
+}
