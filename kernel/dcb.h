@@ -27,6 +27,7 @@ struct dcb {
     struct fpu_state fpu;       /* first: its 16-byte alignment */
     struct trap_frame regs;     /* user state while not running */
     struct cte cspace;          /* the root CNode (L1CNode capability) */
+    struct cte vspace;          /* the level-0 VNode in TTBR0, kept alive by this copy */
     struct dcb *next, *prev;    /* the run queue, while DCB_RUNNABLE */
     enum dcb_state state;
     uint32_t pid;

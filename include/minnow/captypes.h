@@ -63,6 +63,12 @@ enum cap_cmd {
                                x6 dest CNode address, x7 first dest slot */
     /* on any capability */
     CAP_CMD_IDENTIFY,       /* -> x1 type | rights << 8, x2 base, x3 size */
+    /* on a VNode (page table) */
+    VNODE_CMD_MAP,          /* x2 first entry, x3 source (Frame, DevFrame or
+                               next-level VNode), x4 rights for the pages,
+                               x5 offset into the frame, x6 count | dest slot << 32,
+                               x7 CNode for the mapping capability */
+    VNODE_CMD_UNMAP,        /* x2 mapping capability address */
     /* on the Kernel capability */
     KERNEL_CMD_CORE_ID,     /* -> x1 this core's id */
     CAP_CMD_COUNT

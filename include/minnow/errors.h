@@ -44,6 +44,12 @@ typedef uint64_t errval_t;
     X(CAP_ERR_RETYPE_ALIGN, "retype offset is not page aligned")                  \
     X(CAP_ERR_RETYPE_RANGE, "retyped objects would extend past the source")       \
     X(CAP_ERR_RETYPE_OVERLAP, "retype range overlaps an existing descendant")     \
+    X(CAP_ERR_VNODE_ENTRY, "page-table entries lie outside the table")           \
+    X(CAP_ERR_VNODE_IN_USE, "a page-table entry in the range is already in use")  \
+    X(CAP_ERR_MAP_TYPE, "that capability cannot be mapped in this table")         \
+    X(CAP_ERR_MAP_RIGHTS, "the mapping asks for rights the frame lacks")          \
+    X(CAP_ERR_MAP_RANGE, "mapped pages lie outside the frame or are misaligned")  \
+    X(CAP_ERR_NOT_MAPPED_HERE, "the mapping does not belong to this table")       \
     /* kernel boot */                                                             \
     X(KERN_ERR_NO_MEMORY, "kernel boot allocator has no memory left")             \
     X(KERN_ERR_NO_INIT_MODULE, "boot module for the first program not found")     \

@@ -64,6 +64,7 @@ errval_t bootstrap_cspace(struct dcb *d, uint64_t dcb_pa, uint64_t l0_pa, uint64
     give(slot(d, ROOTCN_SLOT_TASKCN, TASKCN_SLOT_ARGSPAGE), OBJ_FRAME, CAPRIGHTS_ALL,
          args_pa, PAGE_SIZE);
     give(slot(d, ROOTCN_SLOT_PAGECN, 0), OBJ_VNODE_L0, CAPRIGHTS_ALL, l0_pa, OBJSIZE_VNODE);
+    give(&d->vspace, OBJ_VNODE_L0, CAPRIGHTS_ALL, l0_pa, OBJSIZE_VNODE);
     return SYS_ERR_OK;
 }
 

@@ -11,12 +11,12 @@ static errval_t check_copy(struct cte *dest, const struct cte *src)
 {
     if (cte_is_empty(src))
         return CAP_ERR_SLOT_EMPTY;
+    if (src->cap.type == OBJ_FRAME_MAPPING || src->cap.type == OBJ_VNODE_MAPPING)
+        return CAP_ERR_WRONG_TYPE;      /* a mapping stands for page-table entries: not copyable */
     if (!(src->cap.rights & CAPRIGHTS_GRANT))
         return CAP_ERR_NO_RIGHTS;
     if (!cte_is_empty(dest))
         return CAP_ERR_SLOT_OCCUPIED;
-    if (src->cap.type == OBJ_FRAME_MAPPING || src->cap.type == OBJ_VNODE_MAPPING)
-        return CAP_ERR_WRONG_TYPE;      /* a mapping is one page-table entry: not copyable */
     return SYS_ERR_OK;
 }
 

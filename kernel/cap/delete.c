@@ -15,6 +15,7 @@
 #include "ops.h"
 
 #include "cspace.h"
+#include "map.h"
 #include "dcb.h"
 #include "sched.h"
 #include "mmu.h"
@@ -45,6 +46,8 @@ static void destroy_dispatcher(struct dcb *d)
     sched_dcb_destroyed(d);
     if (!cte_is_empty(&d->cspace))
         delete_one(&d->cspace);
+    if (!cte_is_empty(&d->vspace))
+        delete_one(&d->vspace);
 }
 
 /* Remove one capability, cleaning up the object if it was its last copy. */
@@ -60,6 +63,8 @@ static void delete_one(struct cte *c)
     }
     struct capability gone = c->cap;
     clear(c);
+    if (gone.type == OBJ_FRAME_MAPPING || gone.type == OBJ_VNODE_MAPPING)
+        mapping_remove(&gone);
     if (last && gone.type == OBJ_DISPATCHER)
         destroy_dispatcher(phys_to_virt(gone.base));
 }

@@ -8,6 +8,7 @@
 #include "invoke.h"
 
 #include "cspace.h"
+#include "map.h"
 #include "ops.h"
 #include "sched.h"
 #include "sysreg.h"
@@ -62,6 +63,53 @@ static errval_t invoke_retype(const struct capability *root, struct cte *target,
     return cap_retype(target, &dest_cnode->cap, &a);
 }
 
+/* x2 entry, x3 source, x4 rights, x5 offset, x6 count | dest slot << 32, x7 dest CNode. */
+static errval_t invoke_map(const struct capability *root, struct cte *target, struct trap_frame *f)
+{
+    struct cte *src, *dest_cnode, *dest;
+    errval_t err = cspace_lookup(root, f->x[3], &src);
+    if (err_is_ok(err))
+        err = cspace_lookup(root, f->x[7], &dest_cnode);
+    if (err_is_fail(err))
+        return err;
+    if (!is_cnode_type(dest_cnode->cap.type))
+        return cte_is_empty(dest_cnode) ? CAP_ERR_SLOT_EMPTY : CAP_ERR_NOT_A_CNODE;
+    if (!(dest_cnode->cap.rights & CAPRIGHTS_WRITE))
+        return CAP_ERR_NO_RIGHTS;
+    err = cnode_slot(&dest_cnode->cap, f->x[6] >> 32, &dest);
+    if (err_is_fail(err))
+        return err;
+    if (f->x[4] > CAPRIGHTS_ALL)
+        return CAP_ERR_MAP_RIGHTS;
+    struct map_args a = {
+        .entry = f->x[2], .count = (uint32_t)f->x[6], .offset = f->x[5], .rights = (uint8_t)f->x[4],
+    };
+    return cap_map(target, src, &a, dest);
+}
+
+/* x2 the mapping capability, which must map entries of the target VNode. */
+static errval_t invoke_unmap(const struct capability *root, struct cte *target, struct trap_frame *f)
+{
+    struct cte *m;
+    errval_t err = cspace_lookup(root, f->x[2], &m);
+    if (err_is_fail(err))
+        return err;
+    if (cte_is_empty(m))
+        return CAP_ERR_SLOT_EMPTY;
+    if (m->cap.type != OBJ_FRAME_MAPPING && m->cap.type != OBJ_VNODE_MAPPING)
+        return CAP_ERR_WRONG_TYPE;
+    if ((m->cap.param & ~(uint64_t)0xfff) != target->cap.base)
+        return CAP_ERR_NOT_MAPPED_HERE;
+    if (!(target->cap.rights & CAPRIGHTS_WRITE))
+        return CAP_ERR_NO_RIGHTS;
+    return cap_delete(m);
+}
+
+static bool is_vnode_type(uint8_t type)
+{
+    return type >= OBJ_VNODE_L0 && type <= OBJ_VNODE_L3;
+}
+
 static errval_t invoke_identify(const struct cte *target, struct trap_frame *f)
 {
     f->x[1] = target->cap.type | ((uint64_t)target->cap.rights << 8);
@@ -78,6 +126,10 @@ static errval_t dispatch(const struct capability *root, struct cte *target, stru
     case RAM_CMD_RETYPE:
         return (target->cap.type == OBJ_RAM || target->cap.type == OBJ_PHYSADDR)
                ? invoke_retype(root, target, f) : CAP_ERR_WRONG_TYPE;
+    case VNODE_CMD_MAP:
+        return is_vnode_type(target->cap.type) ? invoke_map(root, target, f) : CAP_ERR_WRONG_TYPE;
+    case VNODE_CMD_UNMAP:
+        return is_vnode_type(target->cap.type) ? invoke_unmap(root, target, f) : CAP_ERR_WRONG_TYPE;
     case CAP_CMD_IDENTIFY:
         return invoke_identify(target, f);
     case KERNEL_CMD_CORE_ID:

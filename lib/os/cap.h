@@ -84,6 +84,21 @@ static inline errval_t cap_retype(struct capref dest, struct capref src, enum ob
                       capref_cnode(dest), capref_index(dest)).err;
 }
 
+/* Map `count` pages of `frame` from `offset` (or, for a lower-level table,
+ * that table) into entries entry.. of `vnode`; the mapping capability goes
+ * into `mapping`, and deleting it unmaps. */
+static inline errval_t vnode_map(struct capref vnode, uint64_t entry, struct capref src, uint8_t rights,
+                                 uint64_t offset, uint32_t count, struct capref mapping)
+{
+    return sys_invoke(capref_addr(vnode), VNODE_CMD_MAP, entry, capref_addr(src), rights, offset,
+                      count | ((uint64_t)capref_index(mapping) << 32), capref_cnode(mapping)).err;
+}
+
+static inline errval_t vnode_unmap(struct capref vnode, struct capref mapping)
+{
+    return sys_invoke(capref_addr(vnode), VNODE_CMD_UNMAP, capref_addr(mapping), 0, 0, 0, 0, 0).err;
+}
+
 static inline errval_t cap_identify(struct capref c, struct capinfo *info)
 {
     struct sysret4 r = sys_invoke(capref_addr(c), CAP_CMD_IDENTIFY, 0, 0, 0, 0, 0, 0);

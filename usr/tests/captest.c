@@ -196,6 +196,62 @@ static void test_cnodes(struct capref ram)
     expect("its memory is retypeable again", cap_retype(capref_l2(SCRATCH2, 1), s(20), OBJ_FRAME, 0, 16384, 1), SYS_ERR_OK);
 }
 
+#define MAP_VA 0x200000000000ull     /* 32 TiB: level-0 entry 64, nothing else there */
+
+static void build_tables(void)
+{
+    expect("retype a level-1 table", cap_retype(s(30), s(0), OBJ_VNODE_L1, 512 * 1024, 0, 1), SYS_ERR_OK);
+    expect("retype a level-2 and a level-3 table", cap_retype(s(31), s(0), OBJ_VNODE_L2, 516 * 1024, 0, 1), SYS_ERR_OK);
+    cap_retype(s(32), s(0), OBJ_VNODE_L3, 520 * 1024, 0, 1);
+    expect("retype a frame to map", cap_retype(s(33), s(0), OBJ_FRAME, 524 * 1024, 4096, 1), SYS_ERR_OK);
+    expect("map the level-1 table into the process's own level-0 table",
+           vnode_map(capref_l2(ROOTCN_SLOT_PAGECN, 0), MAP_VA >> 39, s(30), 0, 0, 1, s(40)), SYS_ERR_OK);
+    expect("map level 2 into level 1", vnode_map(s(30), 0, s(31), 0, 0, 1, s(41)), SYS_ERR_OK);
+    expect("map level 3 into level 2", vnode_map(s(31), 0, s(32), 0, 0, 1, s(42)), SYS_ERR_OK);
+    check("a table mapping is a VNodeMapping capability", is(s(40), OBJ_VNODE_MAPPING, 4096));
+}
+
+static void test_map_frames(void)
+{
+    volatile uint64_t *rw = (volatile uint64_t *)MAP_VA, *ro = (volatile uint64_t *)(MAP_VA + 4096);
+    expect("map a frame read-write at 32 TiB", vnode_map(s(32), 0, s(33), CAPRIGHTS_RW, 0, 1, s(43)), SYS_ERR_OK);
+    check("a new frame reads as zero", *rw == 0);
+    *rw = 0x6d696e6e6f77ull;
+    check("a write through the mapping reads back", *rw == 0x6d696e6e6f77ull);
+    expect("map the same frame again, read-only", vnode_map(s(32), 1, s(33), CAPRIGHTS_READ, 0, 1, s(44)), SYS_ERR_OK);
+    check("the write is seen through the second mapping", *ro == 0x6d696e6e6f77ull);
+    check("a frame mapping is a FrameMapping capability", is(s(43), OBJ_FRAME_MAPPING, 4096));
+    expect("map over an existing mapping", vnode_map(s(32), 0, s(33), CAPRIGHTS_READ, 0, 1, s(45)), CAP_ERR_VNODE_IN_USE);
+    check("the refused map created no capability", empty(s(45)));
+    expect("entries past the end of the table", vnode_map(s(32), 511, s(33), CAPRIGHTS_READ, 0, 2, s(45)), CAP_ERR_VNODE_ENTRY);
+    expect("zero entries", vnode_map(s(32), 5, s(33), CAPRIGHTS_READ, 0, 0, s(45)), CAP_ERR_VNODE_ENTRY);
+    expect("pages past the end of the frame", vnode_map(s(32), 5, s(33), CAPRIGHTS_READ, 4096, 1, s(45)), CAP_ERR_MAP_RANGE);
+    expect("a mapping without read", vnode_map(s(32), 5, s(33), CAPRIGHTS_WRITE, 0, 1, s(45)), CAP_ERR_MAP_RIGHTS);
+    cap_mint(s(34), s(33), CAPRIGHTS_READ | CAPRIGHTS_GRANT, 0);
+    expect("a writable mapping of a read-only frame", vnode_map(s(32), 5, s(34), CAPRIGHTS_RW, 0, 1, s(45)), CAP_ERR_MAP_RIGHTS);
+    expect("map RAM", vnode_map(s(32), 5, s(0), CAPRIGHTS_READ, 0, 1, s(45)), CAP_ERR_MAP_TYPE);
+    expect("map a level-3 table into level 0",
+           vnode_map(capref_l2(ROOTCN_SLOT_PAGECN, 0), 65, s(32), 0, 0, 1, s(45)), CAP_ERR_MAP_TYPE);
+    expect("map a frame into level 0", vnode_map(capref_l2(ROOTCN_SLOT_PAGECN, 0), 65, s(33), CAPRIGHTS_READ, 0, 1, s(45)), CAP_ERR_MAP_TYPE);
+    expect("map on a frame instead of a table", vnode_map(s(33), 0, s(33), CAPRIGHTS_READ, 0, 1, s(45)), CAP_ERR_WRONG_TYPE);
+    expect("map into an occupied capability slot", vnode_map(s(32), 5, s(33), CAPRIGHTS_READ, 0, 1, s(44)), CAP_ERR_SLOT_OCCUPIED);
+    expect("copy a mapping capability", cap_copy(s(45), s(43)), CAP_ERR_WRONG_TYPE);
+    expect("unmap through the wrong table", vnode_unmap(s(31), s(44)), CAP_ERR_NOT_MAPPED_HERE);
+    expect("unmap something that is not a mapping", vnode_unmap(s(32), s(33)), CAP_ERR_WRONG_TYPE);
+    expect("delete a frame's last capability while it is mapped", cap_delete(s(34)), SYS_ERR_OK);
+    cap_delete(s(33));
+    expect("a mapped frame's memory cannot be retyped", cap_retype(s(33), s(0), OBJ_FRAME, 524 * 1024, 4096, 1), CAP_ERR_RETYPE_OVERLAP);
+    check("the mapping still works", *ro == 0x6d696e6e6f77ull);
+    expect("unmap the read-only mapping", vnode_unmap(s(32), s(44)), SYS_ERR_OK);
+    expect("delete the read-write mapping (unmaps)", cap_delete(s(43)), SYS_ERR_OK);
+    expect("the frame's memory is free again", cap_retype(s(33), s(0), OBJ_FRAME, 524 * 1024, 4096, 1), SYS_ERR_OK);
+    expect("the entries are free again", vnode_map(s(32), 0, s(33), CAPRIGHTS_RW, 0, 1, s(43)), SYS_ERR_OK);
+    check("the new frame is zero where the old one had data", *rw == 0);
+    expect("revoke the frame: its mappings go", cap_revoke(s(33)), SYS_ERR_OK);
+    check("the mapping capability is gone", empty(s(43)));
+    expect("and its entry is free", vnode_map(s(32), 0, s(33), CAPRIGHTS_RW, 0, 1, s(43)), SYS_ERR_OK);
+}
+
 static void test_kernel_cap(void)
 {
     uint64_t core = 99;
@@ -229,6 +285,8 @@ int main(void)
     test_copy_mint();
     test_delete_revoke();
     test_cnodes(ram);
+    build_tables();
+    test_map_frames();
     test_kernel_cap();
     printf("captest: %u cases, %u failed\n", cases, failures);
     return failures != 0;
