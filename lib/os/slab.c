@@ -1,0 +1,211 @@
+/*
+ * slab.c — the slab allocator of slab.h.
+ *
+ * Free objects form a singly linked list through their first word, so
+ * alloc and free are a pop and a push under the lock. Buffers are split
+ * into objects (and, in debug builds, filled with junk) before the lock is
+ * taken, and the refill callback runs with the lock released, so the lock
+ * is only ever held for a few instructions and never across a call out.
+ *
+ * Debug builds — any build without NDEBUG, which today is every build —
+ * fill a freed object with SLAB_JUNK_FREED (like xv6's kfree) so that a
+ * dangling read sees nonsense, check on allocation that the junk is still
+ * there so that a write after free stops the program, and fill a new
+ * object with SLAB_JUNK_ALLOCATED so that reading it before writing it is
+ * visible too. Uses no libc: it is also built for the kernel.
+ */
+#include "os/slab.h"
+
+#ifndef NDEBUG
+#define SLAB_DEBUG 1
+#else
+#define SLAB_DEBUG 0
+#endif
+
+#define SLAB_JUNK_FREED     0x6b
+#define SLAB_JUNK_ALLOCATED 0xa5
+
+/* An invariant the slab relies on; when one is broken, memory is already
+ * corrupt, so stop at once rather than hand out overlapping objects. */
+#define SLAB_INVARIANT(cond)        \
+    do {                            \
+        if (!(cond))                \
+            __builtin_trap();       \
+    } while (0)
+
+_Static_assert(sizeof(struct slab_free_obj) <= SLAB_ALIGN,
+               "a free object must have room for its link");
+_Static_assert((SLAB_ALIGN & (SLAB_ALIGN - 1)) == 0, "SLAB_ALIGN is a power of two");
+
+static void slab_lock(const struct slab_allocator *slab)
+{
+    if (slab->lock.acquire != NULL)
+        slab->lock.acquire(slab->lock.arg);
+}
+
+static void slab_unlock(const struct slab_allocator *slab)
+{
+    if (slab->lock.release != NULL)
+        slab->lock.release(slab->lock.arg);
+}
+
+static void fill_bytes(void *p, uint8_t value, size_t n)
+{
+    uint8_t *b = p;
+    for (size_t i = 0; i < n; i++)
+        b[i] = value;
+}
+
+/* The junk of a freed object lies after its link word. */
+static void junk_freed(const struct slab_allocator *slab, void *obj)
+{
+    if (SLAB_DEBUG)
+        fill_bytes((uint8_t *)obj + sizeof(struct slab_free_obj), SLAB_JUNK_FREED,
+                   slab->objsize - sizeof(struct slab_free_obj));
+}
+
+/* Check that nobody wrote to a free object, then mark it newly allocated. */
+static void junk_allocated(const struct slab_allocator *slab, void *obj)
+{
+    if (!SLAB_DEBUG)
+        return;
+    const uint8_t *b = obj;
+    for (size_t i = sizeof(struct slab_free_obj); i < slab->objsize; i++)
+        SLAB_INVARIANT(b[i] == SLAB_JUNK_FREED);    /* written after free */
+    fill_bytes(obj, SLAB_JUNK_ALLOCATED, slab->objsize);
+}
+
+errval_t slab_init(struct slab_allocator *slab, size_t objsize,
+                   slab_refill_fn refill, void *refill_arg)
+{
+    if (objsize == 0 || objsize > SIZE_MAX - (SLAB_ALIGN - 1))
+        return LIB_ERR_SLAB_BAD_SIZE;
+    *slab = (struct slab_allocator){
+        .objsize = (objsize + SLAB_ALIGN - 1) & ~(size_t)(SLAB_ALIGN - 1),
+        .watermark = SLAB_DEFAULT_WATERMARK,
+        .refill = refill,
+        .refill_arg = refill_arg,
+        .refill_err = SYS_ERR_OK,
+    };
+    return SYS_ERR_OK;
+}
+
+void slab_set_watermark(struct slab_allocator *slab, size_t watermark)
+{
+    slab->watermark = watermark;
+}
+
+void slab_set_refill(struct slab_allocator *slab, slab_refill_fn refill, void *refill_arg)
+{
+    slab->refill = refill;
+    slab->refill_arg = refill_arg;
+}
+
+void slab_set_lock(struct slab_allocator *slab, const struct alloc_lock *lock)
+{
+    /* Half a lock would acquire without releasing, or the reverse. */
+    SLAB_INVARIANT((lock->acquire == NULL) == (lock->release == NULL));
+    slab->lock = *lock;
+}
+
+/*
+ * Split the buffer into a chain of objects, lowest address first, before
+ * taking the lock; then splice the chain onto the free list.
+ */
+errval_t slab_grow(struct slab_allocator *slab, void *buf, size_t bytes)
+{
+    if (buf == NULL)
+        return LIB_ERR_SLAB_BAD_BUFFER;
+    size_t pad = (size_t)(-(uintptr_t)buf & (SLAB_ALIGN - 1));
+    if (bytes < pad || (bytes - pad) / slab->objsize == 0)
+        return LIB_ERR_SLAB_BAD_BUFFER;
+
+    size_t count = (bytes - pad) / slab->objsize;
+    uint8_t *first = (uint8_t *)buf + pad;
+    struct slab_free_obj *last = (struct slab_free_obj *)(first + (count - 1) * slab->objsize);
+    for (size_t i = 0; i < count; i++) {
+        struct slab_free_obj *obj = (struct slab_free_obj *)(first + i * slab->objsize);
+        obj->next = (obj == last) ? NULL : (struct slab_free_obj *)((uint8_t *)obj + slab->objsize);
+        junk_freed(slab, obj);
+    }
+
+    slab_lock(slab);
+    last->next = slab->free;
+    slab->free = (struct slab_free_obj *)first;
+    slab->nfree += count;
+    slab->ntotal += count;
+    slab_unlock(slab);
+    return SYS_ERR_OK;
+}
+
+/* With the lock held: is this allocation the one that should refill? */
+static bool slab_should_refill(const struct slab_allocator *slab)
+{
+    return slab->refill != NULL && !slab->refilling && slab->nfree <= slab->watermark;
+}
+
+/* With the lock held: pop the free list. */
+static void *slab_take(struct slab_allocator *slab)
+{
+    struct slab_free_obj *obj = slab->free;
+    if (obj == NULL) {
+        SLAB_INVARIANT(slab->nfree == 0);
+        return NULL;
+    }
+    slab->free = obj->next;
+    slab->nfree--;
+    return obj;
+}
+
+/*
+ * The refilling flag, set and cleared under the lock, makes this thread
+ * the only one running the callback. The callback runs unlocked, so it may
+ * allocate from this slab: that nested call sees the flag, skips the
+ * refill and takes one of the objects the watermark kept back. Other
+ * threads do the same meanwhile instead of waiting.
+ */
+void *slab_alloc(struct slab_allocator *slab)
+{
+    slab_lock(slab);
+    if (slab_should_refill(slab)) {
+        slab->refilling = true;
+        slab_unlock(slab);
+        errval_t err = slab->refill(slab, slab->refill_arg);
+        slab_lock(slab);
+        slab->refilling = false;
+        slab->refill_err = err;
+    }
+    void *obj = slab_take(slab);
+    slab_unlock(slab);
+
+    if (obj != NULL)
+        junk_allocated(slab, obj);
+    return obj;
+}
+
+void slab_free(struct slab_allocator *slab, void *obj)
+{
+    if (obj == NULL)
+        return;
+    /* Every object starts at a multiple of SLAB_ALIGN; anything else did
+     * not come from a slab. */
+    SLAB_INVARIANT(((uintptr_t)obj & (SLAB_ALIGN - 1)) == 0);
+    junk_freed(slab, obj);
+
+    struct slab_free_obj *f = obj;
+    slab_lock(slab);
+    /* More free objects than were ever carved means a double free. */
+    SLAB_INVARIANT(slab->nfree < slab->ntotal);
+    f->next = slab->free;
+    slab->free = f;
+    slab->nfree++;
+    slab_unlock(slab);
+}
+
+size_t slab_freecount(const struct slab_allocator *slab)
+{
+    slab_lock(slab);
+    size_t n = slab->nfree;
+    slab_unlock(slab);
+    return n;
+}
