@@ -58,6 +58,8 @@ enum cap_cmd {
     CNODE_CMD_MINT,         /* x2 dest slot, x3 source, x4 rights, x5 param */
     CNODE_CMD_DELETE,       /* x2 slot */
     CNODE_CMD_REVOKE,       /* x2 slot */
+    CNODE_CMD_RESIZE,       /* on the caller's root L1 CNode: x2 a larger, empty
+                               L1 CNode that becomes the new root */
     /* on a RAM capability */
     RAM_CMD_RETYPE,         /* x2 type, x3 offset, x4 object size, x5 count,
                                x6 dest CNode address, x7 first dest slot */

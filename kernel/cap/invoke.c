@@ -110,6 +110,15 @@ static bool is_vnode_type(uint8_t type)
     return type >= OBJ_VNODE_L0 && type <= OBJ_VNODE_L3;
 }
 
+/* x2 the new root. Works on the caller's own CSpace (sched_current()). */
+static errval_t invoke_resize(struct cte *target, struct trap_frame *f)
+{
+    struct dcb *d = sched_current();
+    struct cte *new;
+    errval_t err = cspace_lookup(&d->cspace.cap, f->x[2], &new);
+    return err_is_ok(err) ? cap_resize_root(&d->cspace, target, new) : err;
+}
+
 static errval_t invoke_identify(const struct cte *target, struct trap_frame *f)
 {
     f->x[1] = target->cap.type | ((uint64_t)target->cap.rights << 8);
@@ -123,6 +132,8 @@ static errval_t dispatch(const struct capability *root, struct cte *target, stru
     switch (f->x[1]) {
     case CNODE_CMD_COPY: case CNODE_CMD_MINT: case CNODE_CMD_DELETE: case CNODE_CMD_REVOKE:
         return is_cnode_type(target->cap.type) ? invoke_cnode(root, target, f) : CAP_ERR_WRONG_TYPE;
+    case CNODE_CMD_RESIZE:
+        return invoke_resize(target, f);
     case RAM_CMD_RETYPE:
         return (target->cap.type == OBJ_RAM || target->cap.type == OBJ_PHYSADDR)
                ? invoke_retype(root, target, f) : CAP_ERR_WRONG_TYPE;

@@ -28,3 +28,7 @@ struct retype_args {
     uint64_t dest_first;
 };
 errval_t cap_retype(struct cte *src, const struct capability *dest_cnode, const struct retype_args *a);
+
+/* Make the larger, empty L1 CNode `new` the root of the CSpace whose root
+ * copy is `root` (a dispatcher's), moving every root slot from `old`. */
+errval_t cap_resize_root(struct cte *root, struct cte *old, struct cte *new);

@@ -99,6 +99,20 @@ static inline errval_t vnode_unmap(struct capref vnode, struct capref mapping)
     return sys_invoke(capref_addr(vnode), VNODE_CMD_UNMAP, capref_addr(mapping), 0, 0, 0, 0, 0).err;
 }
 
+/* Grow this process's CSpace: `new_root` (a larger, empty L1 CNode) becomes
+ * the root; every root slot moves to the same index in it. The task CNode's
+ * ROOTCN slot is then pointed at the new root, so CAP_ROOTCN stays true. */
+static inline errval_t cnode_resize_root(struct capref old_root, struct capref new_root)
+{
+    errval_t err = sys_invoke(capref_addr(old_root), CNODE_CMD_RESIZE, capref_addr(new_root),
+                              0, 0, 0, 0, 0).err;
+    if (err_is_fail(err))
+        return err;
+    struct capref rootcn = capref_l2(ROOTCN_SLOT_TASKCN, TASKCN_SLOT_ROOTCN);
+    err = cap_delete(rootcn);
+    return err_is_ok(err) ? cap_copy(rootcn, new_root) : err;
+}
+
 static inline errval_t cap_identify(struct capref c, struct capinfo *info)
 {
     struct sysret4 r = sys_invoke(capref_addr(c), CAP_CMD_IDENTIFY, 0, 0, 0, 0, 0, 0);

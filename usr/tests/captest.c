@@ -252,6 +252,25 @@ static void test_map_frames(void)
     expect("and its entry is free", vnode_map(s(32), 0, s(33), CAPRIGHTS_RW, 0, 1, s(43)), SYS_ERR_OK);
 }
 
+static void test_resize(void)
+{
+    struct capref root = capref_l2(ROOTCN_SLOT_TASKCN, TASKCN_SLOT_ROOTCN);
+    struct capinfo ci;
+    expect("retype a 64-slot L1 CNode", cap_retype(s(50), s(0), OBJ_L1CNODE, 600 * 1024, 64 * 64, 1), SYS_ERR_OK);
+    expect("resize a CNode that is not the caller's root", cnode_resize_root(s(50), s(50)), CAP_ERR_RESIZE_NOT_ROOT);
+    expect("resize to a root that is not larger", cnode_resize_root(root, root), CAP_ERR_RESIZE_TARGET);
+    expect("resize to an empty slot", cnode_resize_root(root, s(51)), CAP_ERR_SLOT_EMPTY);
+    expect("address beyond the 32-slot root", cap_identify(capref_l2(40, 0), &ci), CAP_ERR_ADDR_OUT_OF_RANGE);
+    expect("keep a capability to the old root", cap_copy(s(52), root), SYS_ERR_OK);
+    expect("grow the root CNode to 64 slots", cnode_resize_root(root, s(50)), SYS_ERR_OK);
+    check("CAP_ROOTCN names the new root", is(root, OBJ_L1CNODE, 64 * 64));
+    check("old addresses still work after the move", is(s(0), OBJ_RAM, MiB) && is(capref_l2(ROOTCN_SLOT_MEMCN, 0), OBJ_RAM, 0));
+    expect("root slot 40 now exists (empty)", cap_identify(capref_l2(40, 0), &ci), CAP_ERR_L1_SLOT_EMPTY);
+    expect("put an L2 CNode in root slot 40", cap_retype(capref_root_slot(40), s(0), OBJ_L2CNODE, 640 * 1024, 0, 1), SYS_ERR_OK);
+    expect("use a slot in it", cap_copy(capref_l2(40, 1), s(0)), SYS_ERR_OK);
+    expect("the old root object no longer is the root", cnode_resize_root(s(52), s(50)), CAP_ERR_RESIZE_NOT_ROOT);
+}
+
 static void test_kernel_cap(void)
 {
     uint64_t core = 99;
@@ -287,6 +306,7 @@ int main(void)
     test_cnodes(ram);
     build_tables();
     test_map_frames();
+    test_resize();
     test_kernel_cap();
     printf("captest: %u cases, %u failed\n", cases, failures);
     return failures != 0;

@@ -1,0 +1,59 @@
+/*
+ * resize.c — growing a process's root CNode: every capability in the old
+ * root moves to the same index of a larger, empty L1 CNode (made by retype),
+ * which becomes the dispatcher's root. Addresses keep their meaning; the old
+ * root object stays until its last capability is deleted.
+ */
+#include "ops.h"
+
+#include "cspace.h"
+#include "mmu.h"
+#include "string.h"
+
+static bool same_object(const struct capability *a, const struct capability *b)
+{
+    return a->type == b->type && a->base == b->base && a->size == b->size;
+}
+
+static errval_t check_resize(const struct cte *root, const struct cte *old, const struct cte *new)
+{
+    if (old->cap.type != OBJ_L1CNODE || !same_object(&old->cap, &root->cap))
+        return CAP_ERR_RESIZE_NOT_ROOT;
+    if (cte_is_empty(new))
+        return CAP_ERR_SLOT_EMPTY;
+    if (new->cap.type != OBJ_L1CNODE || same_object(&new->cap, &old->cap) ||
+        cnode_slots(&new->cap) <= cnode_slots(&old->cap))
+        return CAP_ERR_RESIZE_TARGET;
+    if (!(old->cap.rights & CAPRIGHTS_WRITE) || !(new->cap.rights & CAPRIGHTS_WRITE))
+        return CAP_ERR_NO_RIGHTS;
+    const struct cte *slots = phys_to_virt(new->cap.base);
+    for (uint64_t i = 0; i < cnode_slots(&new->cap); i++)
+        if (!cte_is_empty(&slots[i]))
+            return CAP_ERR_RESIZE_TARGET;
+    return SYS_ERR_OK;
+}
+
+static void move(struct cte *to, struct cte *from)
+{
+    struct capability cap = from->cap;
+    mdb_remove(&cap_mdb, &from->mdb);
+    memset(from, 0, sizeof *from);
+    cap_insert(to, &cap);
+}
+
+errval_t cap_resize_root(struct cte *root, struct cte *old, struct cte *new)
+{
+    errval_t err = check_resize(root, old, new);
+    if (err_is_fail(err))
+        return err;
+    struct cte *from = phys_to_virt(old->cap.base), *to = phys_to_virt(new->cap.base);
+    for (uint64_t i = 0; i < cnode_slots(&old->cap); i++)
+        if (!cte_is_empty(&from[i]))
+            move(&to[i], &from[i]);
+    /* Only the root's own slots moved; `new` lives in an L2 CNode and stayed. */
+    struct capability cap = new->cap;
+    mdb_remove(&cap_mdb, &root->mdb);
+    memset(root, 0, sizeof *root);
+    cap_insert(root, &cap);
+    return SYS_ERR_OK;
+}
