@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cap.h"
+#include "initcaps.h"
 #include "os.h"
 
 #define SCRATCH   ROOTCN_SLOT_SLOT_ALLOC0
@@ -62,22 +63,6 @@ static uint64_t base_of(struct capref c)
 {
     struct capinfo ci;
     return err_is_ok(cap_identify(c, &ci)) ? ci.base : 0;
-}
-
-/* The largest RAM capability init was given. */
-static struct capref biggest_ram(void)
-{
-    struct capref best = capref_l2(ROOTCN_SLOT_MEMCN, 0);
-    uint64_t best_size = 0;
-    for (uint32_t i = 0; i < L2_CNODE_SLOTS; i++) {
-        struct capinfo ci;
-        struct capref c = capref_l2(ROOTCN_SLOT_MEMCN, i);
-        if (err_is_ok(cap_identify(c, &ci)) && ci.type == OBJ_RAM && ci.size > best_size) {
-            best = c;
-            best_size = ci.size;
-        }
-    }
-    return best;
 }
 
 static void test_addressing(struct capref ram)
@@ -295,10 +280,10 @@ static int spy(void)
 
 int main(void)
 {
-    struct capinfo ci;
-    if (err_is_fail(cap_identify(capref_l2(ROOTCN_SLOT_MEMCN, 0), &ci)))
+    struct capref ram;
+    uint64_t size;
+    if (err_is_fail(initcaps_largest_ram(&ram, &size)))
         return spy();
-    struct capref ram = biggest_ram();
     test_addressing(ram);
     test_retype(ram);
     test_copy_mint();

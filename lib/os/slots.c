@@ -1,0 +1,106 @@
+/*
+ * slots.c — the default slot allocator's callbacks (slots.h).
+ *
+ * RAM is carved from the given capability front to back: each new L2 CNode
+ * is retyped straight into its root slot, and a new root CNode into a slot
+ * the allocator hands out while it refills (it keeps a reserve for that).
+ * The records of the allocator's bookkeeping come from a static pool until
+ * the heap exists (paging milestone).
+ */
+#include "slots.h"
+
+#include <stdint.h>
+
+#define RECORD_POOL_BYTES (64 * 1024)
+
+static struct slot_allocator allocator;
+static struct capref ram_source;
+static uint64_t ram_size, ram_used;
+static uint8_t record_pool[RECORD_POOL_BYTES] __attribute__((aligned(16)));
+static size_t record_used;
+
+static errval_t carve(uint64_t bytes, uint64_t *offset)
+{
+    bytes = (bytes + OBJSIZE_PAGE - 1) & ~(uint64_t)(OBJSIZE_PAGE - 1);
+    if (bytes > ram_size - ram_used)
+        return CAP_ERR_RETYPE_RANGE;
+    *offset = ram_used;
+    ram_used += bytes;
+    return SYS_ERR_OK;
+}
+
+static errval_t new_cnode(void *arg, uint32_t l1_index, capaddr_t scratch)
+{
+    (void)arg;
+    (void)scratch;      /* the CNode is retyped straight into its root slot */
+    uint64_t offset;
+    errval_t err = carve(OBJSIZE_L2CNODE, &offset);
+    if (err_is_ok(err))
+        err = cap_retype(capref_root_slot(l1_index), ram_source, OBJ_L2CNODE, offset, 0, 1);
+    return err;
+}
+
+static errval_t grow_l1(void *arg, uint32_t new_slots)
+{
+    (void)arg;
+    capaddr_t slot;
+    uint64_t offset;
+    errval_t err = slot_alloc(&allocator, &slot);
+    if (err_is_ok(err))
+        err = carve((uint64_t)new_slots * OBJSIZE_CTE, &offset);
+    struct capref root = capref_l2(capaddr_l1(slot), capaddr_l2(slot));
+    if (err_is_ok(err))
+        err = cap_retype(root, ram_source, OBJ_L1CNODE, offset, (uint64_t)new_slots * OBJSIZE_CTE, 1);
+    if (err_is_ok(err))
+        err = cnode_resize_root(capref_l2(ROOTCN_SLOT_TASKCN, TASKCN_SLOT_ROOTCN), root);
+    return err;
+}
+
+static errval_t record_refill(struct slab_allocator *slab, void *arg)
+{
+    (void)arg;
+    if (RECORD_POOL_BYTES - record_used < 4096)
+        return LIB_ERR_SLAB_EMPTY;
+    errval_t err = slab_grow(slab, record_pool + record_used, 4096);
+    record_used += 4096;
+    return err;
+}
+
+errval_t os_slots_init(struct capref ram)
+{
+    struct capinfo ci;
+    errval_t err = cap_identify(capref_l2(ROOTCN_SLOT_TASKCN, TASKCN_SLOT_ROOTCN), &ci);
+    if (err_is_fail(err))
+        return err_push(err, LIB_ERR_SLOT_INIT);
+    uint32_t l1_slots = (uint32_t)(ci.size / OBJSIZE_CTE);
+    err = cap_identify(ram, &ci);
+    if (err_is_fail(err) || ci.type != OBJ_RAM)
+        return err_push(err_is_fail(err) ? err : CAP_ERR_WRONG_TYPE, LIB_ERR_SLOT_INIT);
+    ram_source = ram;
+    ram_size = ci.size;
+    static const uint32_t cnodes[] = { ROOTCN_SLOT_SLOT_ALLOC0, ROOTCN_SLOT_SLOT_ALLOC1 };
+    struct slot_alloc_config cfg = {
+        .cnodes = cnodes, .ncnodes = 2, .l1_slots = l1_slots, .first_free_l1 = ROOTCN_SLOTS_USER,
+        .new_cnode = new_cnode, .grow_l1 = grow_l1, .record_refill = record_refill,
+    };
+    return slot_alloc_init(&allocator, &cfg);
+}
+
+errval_t os_slot_alloc(struct capref *slot)
+{
+    capaddr_t a;
+    errval_t err = slot_alloc(&allocator, &a);
+    if (err_is_ok(err))
+        *slot = capref_l2(capaddr_l1(a), capaddr_l2(a));
+    return err;
+}
+
+errval_t os_slot_free(struct capref slot)
+{
+    return slot_free(&allocator, capaddr_make(slot.l1, slot.slot));
+}
+
+struct slot_allocator *os_slots(void)
+{
+    return &allocator;
+}
