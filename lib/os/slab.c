@@ -39,14 +39,12 @@ _Static_assert((SLAB_ALIGN & (SLAB_ALIGN - 1)) == 0, "SLAB_ALIGN is a power of t
 
 static void slab_lock(const struct slab_allocator *slab)
 {
-    if (slab->lock.acquire != NULL)
-        slab->lock.acquire(slab->lock.arg);
+    alloc_lock_acquire(&slab->lock);
 }
 
 static void slab_unlock(const struct slab_allocator *slab)
 {
-    if (slab->lock.release != NULL)
-        slab->lock.release(slab->lock.arg);
+    alloc_lock_release(&slab->lock);
 }
 
 static void fill_bytes(void *p, uint8_t value, size_t n)

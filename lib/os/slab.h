@@ -51,6 +51,18 @@ struct alloc_lock {
     void *arg;
 };
 
+static inline void alloc_lock_acquire(const struct alloc_lock *l)
+{
+    if (l->acquire != NULL)
+        l->acquire(l->arg);
+}
+
+static inline void alloc_lock_release(const struct alloc_lock *l)
+{
+    if (l->release != NULL)
+        l->release(l->arg);
+}
+
 struct slab_allocator;
 
 /*

@@ -32,14 +32,12 @@ _Static_assert(SLOT_DIR_BITS * SLOT_DIR_MAX_HEIGHT >= L1_INDEX_BITS,
 
 static void sa_lock(const struct slot_allocator *sa)
 {
-    if (sa->lock.acquire != NULL)
-        sa->lock.acquire(sa->lock.arg);
+    alloc_lock_acquire(&sa->lock);
 }
 
 static void sa_unlock(const struct slot_allocator *sa)
 {
-    if (sa->lock.release != NULL)
-        sa->lock.release(sa->lock.arg);
+    alloc_lock_release(&sa->lock);
 }
 
 /* ---- A CNode record and the list of records with a free slot. ---- */
