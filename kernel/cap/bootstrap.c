@@ -6,6 +6,7 @@
  */
 #include "bootstrap.h"
 
+#include "base/cpio.h"
 #include "cspace.h"
 #include "memlayout.h"
 #include "mmu.h"
@@ -91,6 +92,38 @@ static struct phys_range page_round(struct phys_range r)
     return (struct phys_range){ lo, hi - lo };
 }
 
+static bool is_padding(const char *name)
+{
+    static const char pad[] = ".pad-";
+    for (unsigned i = 0; i < sizeof pad - 1; i++)
+        if (name[i] != pad[i])
+            return false;
+    return true;
+}
+
+/* MODULECN: slot 0 the whole archive (read-only), then one Frame per module
+ * whose data starts on a page (tools/mkinitrd.py arranges that), in archive
+ * order, skipping the packer's ".pad-" entries. */
+static unsigned give_modules(struct dcb *init, struct phys_range initrd)
+{
+    struct phys_range archive = page_round(initrd);
+    give(slot(init, ROOTCN_SLOT_MODULECN, 0), OBJ_FRAME, CAPRIGHTS_READ | CAPRIGHTS_GRANT,
+         archive.base, archive.size);
+    const uint8_t *va = phys_to_virt(initrd.base);
+    struct cpio_file f;
+    size_t offset = 0;
+    unsigned n = 0;
+    while (n + 1 < L2_CNODE_SLOTS && err_is_ok(cpio_next(va, initrd.size, &offset, &f))) {
+        uint64_t pa = initrd.base + (uint64_t)((const uint8_t *)f.data - va);
+        if ((f.mode & 0170000) != 0100000 || f.size == 0 || pa % PAGE_SIZE != 0 || is_padding(f.name))
+            continue;
+        struct phys_range r = page_round((struct phys_range){ pa, f.size });
+        give(slot(init, ROOTCN_SLOT_MODULECN, ++n), OBJ_FRAME, CAPRIGHTS_READ | CAPRIGHTS_GRANT,
+             r.base, r.size);
+    }
+    return n;
+}
+
 errval_t bootstrap_init_resources(struct dcb *init, const struct platform *p, unsigned nirqs,
                                   struct init_grant *grant)
 {
@@ -105,11 +138,8 @@ errval_t bootstrap_init_resources(struct dcb *init, const struct platform *p, un
     struct phys_range uart = page_round(p->uart);
     give(slot(init, ROOTCN_SLOT_DEVCN, 0), OBJ_DEVFRAME, CAPRIGHTS_RW | CAPRIGHTS_GRANT,
          uart.base, uart.size);
-    if (p->initrd.size > 0) {
-        struct phys_range mods = page_round(p->initrd);
-        give(slot(init, ROOTCN_SLOT_MODULECN, 0), OBJ_FRAME, CAPRIGHTS_READ | CAPRIGHTS_GRANT,
-             mods.base, mods.size);
-    }
+    if (p->initrd.size > 0)
+        grant->module_frames = give_modules(init, p->initrd);
     for (unsigned i = 0; i < nirqs && i < L2_CNODE_SLOTS; i++, grant->irq_caps++)
         give(slot(init, ROOTCN_SLOT_IRQCN, i), OBJ_IRQ, CAPRIGHTS_ALL, CAP_TAG_IRQ + 32 + i, 1);
     struct ram_sink sink = { init, grant };

@@ -256,6 +256,24 @@ static void test_resize(void)
     expect("the old root object no longer is the root", cnode_resize_root(s(52), s(50)), CAP_ERR_RESIZE_NOT_ROOT);
 }
 
+/* MODULECN: the archive's Frame, then one page-aligned Frame per module,
+ * each inside the archive and after the one before. */
+static void test_module_frames(void)
+{
+    struct capinfo archive, prev = { 0 }, ci;
+    expect("the boot-module archive is a Frame", cap_identify(capref_l2(ROOTCN_SLOT_MODULECN, 0), &archive), SYS_ERR_OK);
+    check("the archive Frame is read-only", archive.type == OBJ_FRAME && !(archive.rights & CAPRIGHTS_WRITE));
+    unsigned n = 0;
+    bool ok = true;
+    for (uint32_t i = 1; err_is_ok(cap_identify(capref_l2(ROOTCN_SLOT_MODULECN, i), &ci)); i++, n++) {
+        ok &= ci.type == OBJ_FRAME && ci.base % 4096 == 0 && ci.base >= archive.base &&
+              ci.base + ci.size <= archive.base + archive.size && ci.base >= prev.base + prev.size;
+        prev = ci;
+    }
+    check("one Frame per boot module, page aligned, disjoint, inside the archive", ok && n >= 7);
+    expect("a module Frame is not writable", vnode_map(s(32), 7, capref_l2(ROOTCN_SLOT_MODULECN, 1), CAPRIGHTS_RW, 0, 1, s(45)), CAP_ERR_MAP_RIGHTS);
+}
+
 static void test_kernel_cap(void)
 {
     uint64_t core = 99;
@@ -292,6 +310,7 @@ int main(void)
     build_tables();
     test_map_frames();
     test_resize();
+    test_module_frames();
     test_kernel_cap();
     printf("captest: %u cases, %u failed\n", cases, failures);
     return failures != 0;
