@@ -112,8 +112,8 @@ static void grant_init(struct dcb *init)
     struct init_grant g;
     check(bootstrap_init_resources(init, &platform, gic_num_spis(), &g), "giving init its capabilities");
     printk("kernel: init gets %u RAM capabilities, %lu bytes (%lu MiB) of free memory, "
-           "%u boot-module frames, %u IRQ capabilities\n",
-           g.ram_caps, g.ram_bytes, g.ram_bytes >> 20, g.module_frames, g.irq_caps);
+           "%u device frames, %u boot-module frames, %u IRQ capabilities\n",
+           g.ram_caps, g.ram_bytes, g.ram_bytes >> 20, g.dev_frames, g.module_frames, g.irq_caps);
 }
 
 void kernel_main(uint64_t dtb_pa, uint64_t image_pa)

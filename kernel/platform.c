@@ -145,6 +145,62 @@ static void read_chosen(const struct fdt *fdt, struct platform *p)
         p->initrd = (struct phys_range){ start, end - start };
 }
 
+static bool overlaps(struct phys_range a, struct phys_range b)
+{
+    return b.size != 0 && a.base < b.base + b.size && b.base < a.base + a.size;
+}
+
+static struct phys_range pages_of(uint64_t base, uint64_t size)
+{
+    uint64_t lo = base & ~0xfffull, hi = (base + size + 0xfff) & ~0xfffull;
+    return (struct phys_range){ lo, hi - lo };
+}
+
+/* Insert keeping the list sorted by base, merging with overlapping ranges. */
+static void add_device(struct platform *p, struct phys_range r)
+{
+    for (unsigned i = 0; i < p->ndevices; i++) {
+        struct phys_range *d = &p->devices[i];
+        if (overlaps(*d, r)) {
+            uint64_t end = d->base + d->size > r.base + r.size ? d->base + d->size : r.base + r.size;
+            d->base = d->base < r.base ? d->base : r.base;
+            d->size = end - d->base;
+            return;
+        }
+    }
+    if (p->ndevices == PLATFORM_MAX_DEVICES)
+        return;
+    unsigned i = p->ndevices++;
+    for (; i > 0 && p->devices[i - 1].base > r.base; i--)
+        p->devices[i] = p->devices[i - 1];
+    p->devices[i] = r;
+}
+
+static bool is_kernel_device(const struct platform *p, struct phys_range r)
+{
+    return overlaps(r, p->gicd) || overlaps(r, p->gicc_or_gicr);
+}
+
+static void read_devices(const struct fdt *fdt, struct platform *p)
+{
+    int node = -1, depth;
+    while (err_is_ok(fdt_next_node(fdt, &node, &depth))) {
+        const char *type;
+        const void *compat;
+        uint32_t len;
+        if (err_is_fail(fdt_prop(fdt, node, "compatible", &compat, &len)) ||
+            (err_is_ok(fdt_prop_string(fdt, node, "device_type", &type)) &&
+             (strcmp(type, "memory") == 0 || strcmp(type, "cpu") == 0)))
+            continue;
+        uint64_t base, size;
+        for (unsigned i = 0; err_is_ok(fdt_reg(fdt, node, i, &base, &size)); i++) {
+            struct phys_range r = pages_of(base, size);
+            if (size != 0 && base + size > base && !is_kernel_device(p, r))
+                add_device(p, r);
+        }
+    }
+}
+
 errval_t platform_read(const struct fdt *fdt, struct platform *p)
 {
     memset(p, 0, sizeof *p);
@@ -157,5 +213,6 @@ errval_t platform_read(const struct fdt *fdt, struct platform *p)
         return err;
     read_reserved(fdt, p);
     read_chosen(fdt, p);
+    read_devices(fdt, p);
     return SYS_ERR_OK;
 }

@@ -13,6 +13,7 @@
 
 #define PLATFORM_MAX_RAM      16
 #define PLATFORM_MAX_RESERVED 16
+#define PLATFORM_MAX_DEVICES  64
 
 struct phys_range {
     uint64_t base, size;
@@ -34,6 +35,10 @@ struct platform {
     unsigned timer_intid;               /* virtual timer interrupt (a PPI) */
     struct phys_range initrd;           /* size 0 if none */
     const char *cmdline;                /* "" if none; lives in the device tree */
+    /* Register ranges of the other devices (not RAM, CPUs or the GIC the
+     * kernel drives), page-rounded, sorted, overlapping pages merged. */
+    struct phys_range devices[PLATFORM_MAX_DEVICES];
+    unsigned ndevices;
 };
 
 errval_t platform_read(const struct fdt *fdt, struct platform *p);

@@ -37,7 +37,7 @@ static inline uint32_t capaddr_l2(capaddr_t a) { return a & (L2_CNODE_SLOTS - 1)
 #define ROOTCN_SLOT_SLOT_ALLOC0 2   /* the slot allocator's first CNode */
 #define ROOTCN_SLOT_SLOT_ALLOC1 3   /* ... and its reserve */
 #define ROOTCN_SLOT_MEMCN       4   /* init: RAM capabilities to all free memory */
-#define ROOTCN_SLOT_DEVCN       5   /* init: DevFrames for device registers */
+#define ROOTCN_SLOT_DEVCN       5   /* init: DevFrames for device registers, by address */
 #define ROOTCN_SLOT_MODULECN    6   /* init: the boot-module archive (slot 0), then a
                                        Frame per module in archive order */
 #define ROOTCN_SLOT_IRQCN       7   /* init: IRQ capabilities */

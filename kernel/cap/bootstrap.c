@@ -135,9 +135,9 @@ errval_t bootstrap_init_resources(struct dcb *init, const struct platform *p, un
     *grant = (struct init_grant){0};
     give(slot(init, ROOTCN_SLOT_TASKCN, TASKCN_SLOT_KERNELCAP), OBJ_KERNEL, CAPRIGHTS_ALL,
          CAP_TAG_KERNEL, 1);
-    struct phys_range uart = page_round(p->uart);
-    give(slot(init, ROOTCN_SLOT_DEVCN, 0), OBJ_DEVFRAME, CAPRIGHTS_RW | CAPRIGHTS_GRANT,
-         uart.base, uart.size);
+    for (unsigned i = 0; i < p->ndevices && i < L2_CNODE_SLOTS; i++, grant->dev_frames++)
+        give(slot(init, ROOTCN_SLOT_DEVCN, i), OBJ_DEVFRAME, CAPRIGHTS_RW | CAPRIGHTS_GRANT,
+             p->devices[i].base, p->devices[i].size);
     if (p->initrd.size > 0)
         grant->module_frames = give_modules(init, p->initrd);
     for (unsigned i = 0; i < nirqs && i < L2_CNODE_SLOTS; i++, grant->irq_caps++)

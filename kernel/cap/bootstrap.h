@@ -14,13 +14,15 @@
 errval_t bootstrap_cspace(struct dcb *d, uint64_t dcb_pa, uint64_t l0_pa, uint64_t args_pa);
 
 /* What init receives, after every boot program has its memory: RAM caps to
- * all remaining free memory, a DevFrame for the console UART, Frames for the
+ * all remaining free memory, DevFrames for the device registers
+ * (platform.h: everything but RAM, CPUs and the GIC), Frames for the
  * boot-module archive and for each module in it, IRQ caps and the Kernel cap. */
 struct init_grant {
     unsigned ram_caps;
     uint64_t ram_bytes;
     unsigned irq_caps;
     unsigned module_frames;     /* besides the archive's own Frame */
+    unsigned dev_frames;
 };
 errval_t bootstrap_init_resources(struct dcb *init, const struct platform *p, unsigned nirqs,
                                   struct init_grant *grant);

@@ -274,6 +274,33 @@ static void test_module_frames(void)
     expect("a module Frame is not writable", vnode_map(s(32), 7, capref_l2(ROOTCN_SLOT_MODULECN, 1), CAPRIGHTS_RW, 0, 1, s(45)), CAP_ERR_MAP_RIGHTS);
 }
 
+static bool overlaps_ram(struct capinfo d)
+{
+    for (uint32_t i = 0; i < L2_CNODE_SLOTS; i++) {
+        struct capinfo r;
+        if (err_is_ok(cap_identify(capref_l2(ROOTCN_SLOT_MEMCN, i), &r)) &&
+            d.base < r.base + r.size && r.base < d.base + d.size)
+            return true;
+    }
+    return false;
+}
+
+static void test_device_frames(void)
+{
+    struct capinfo prev = { 0 }, ci;
+    unsigned n = 0;
+    bool ok = true;
+    for (uint32_t i = 0; err_is_ok(cap_identify(capref_l2(ROOTCN_SLOT_DEVCN, i), &ci)); i++, n++) {
+        ok &= ci.type == OBJ_DEVFRAME && ci.base % 4096 == 0 && ci.size % 4096 == 0 &&
+              ci.base >= prev.base + prev.size && !overlaps_ram(ci);
+        prev = ci;
+    }
+    check("device frames: page aligned, sorted, disjoint, none in RAM", ok && n > 0);
+    expect("a device frame cannot be retyped", cap_retype(s(45), capref_l2(ROOTCN_SLOT_DEVCN, 0), OBJ_FRAME, 0, 4096, 1), CAP_ERR_WRONG_TYPE);
+    expect("a device frame cannot be mapped executable",
+           vnode_map(s(32), 7, capref_l2(ROOTCN_SLOT_DEVCN, 0), CAPRIGHTS_READ | CAPRIGHTS_EXECUTE, 0, 1, s(45)), CAP_ERR_MAP_RIGHTS);
+}
+
 static void test_kernel_cap(void)
 {
     uint64_t core = 99;
@@ -311,6 +338,7 @@ int main(void)
     test_map_frames();
     test_resize();
     test_module_frames();
+    test_device_frames();
     test_kernel_cap();
     printf("captest: %u cases, %u failed\n", cases, failures);
     return failures != 0;
