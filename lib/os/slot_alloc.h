@@ -47,7 +47,7 @@
 #include <minnow/cspace.h>
 #include <minnow/errors.h>
 
-#include "os/slab.h"
+#include "base/slab.h"
 
 /*
  * Refill below 64 free slots. A refill takes one scratch slot itself; what

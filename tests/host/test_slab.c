@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "os/slab.h"
+#include "base/slab.h"
 
 static _Alignas(SLAB_ALIGN) uint8_t arena[64 * 1024];
 

@@ -14,7 +14,7 @@
  * object with SLAB_JUNK_ALLOCATED so that reading it before writing it is
  * visible too. Uses no libc: it is also built for the kernel.
  */
-#include "os/slab.h"
+#include "slab.h"
 
 #ifndef NDEBUG
 #define SLAB_DEBUG 1
