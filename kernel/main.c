@@ -82,12 +82,20 @@ static void pmu_allow_user(void)
     isb();
 }
 
-/* kernel.selftest=panic: fault on purpose so tests can check the report. */
+/* kernel.selftest=panic: fault on purpose so tests can check the report;
+ * kernel.selftest=write-text: the kernel's code must be read-only. */
 static __attribute__((noinline)) void selftest_panic(void)
 {
     volatile uint64_t *bad = (volatile uint64_t *)0xffff8000dead0000ul;
     printk("kernel: self-test: reading unmapped kernel address %p\n", (void *)bad);
     (void)*bad;
+}
+
+static __attribute__((noinline)) void selftest_write_text(void)
+{
+    volatile uint32_t *code = (volatile uint32_t *)(uintptr_t)kernel_main;
+    printk("kernel: self-test: writing to kernel code at %p\n", (void *)code);
+    *code = 0xd503201f;     /* nop */
 }
 
 /* Returns the first program, which becomes init. */
@@ -132,8 +140,12 @@ void kernel_main(uint64_t dtb_pa, uint64_t image_pa)
     timer_init(platform.timer_intid);                       /* the periodic tick */
     pmu_allow_user();
     char test[16];
-    if (cmdline_get(platform.cmdline, "kernel.selftest", test, sizeof test) && strcmp(test, "panic") == 0)
-        selftest_panic();
+    if (cmdline_get(platform.cmdline, "kernel.selftest", test, sizeof test)) {
+        if (strcmp(test, "panic") == 0)
+            selftest_panic();
+        if (strcmp(test, "write-text") == 0)
+            selftest_write_text();
+    }
     cap_mdb_init();                                         /* capabilities from here */
     grant_init(start_boot_processes());
     sched_start();

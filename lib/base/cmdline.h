@@ -7,6 +7,7 @@
  *   also=<m1>,<m2>,...   more boot processes to start beside it (bring-up and
  *                        tests, until init can spawn programs itself)
  *   kernel.selftest=panic   panic on purpose, to test the panic report
+ *   kernel.selftest=write-text   write to kernel code (must fault: W^X)
  * Every process receives the whole command line in its argument page.
  * Pure code (lib/base), shared by the kernel and the host tests.
  */

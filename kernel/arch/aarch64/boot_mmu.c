@@ -23,10 +23,27 @@ struct boot_roots boot_mmu_setup(uint64_t image_pa, uint64_t dtb_pa);
 pte_t boot_l0_kernel[512] __attribute__((aligned(4096)));
 static pte_t boot_l1_image[512] __attribute__((aligned(4096)));
 static pte_t boot_l2_image[512] __attribute__((aligned(4096)));
+#define BOOT_IMAGE_L3_TABLES 2      /* 4 MiB of image; kernel.ld checks */
+static pte_t boot_l3_image[BOOT_IMAGE_L3_TABLES][512] __attribute__((aligned(4096)));
 static pte_t boot_l0_ident[512] __attribute__((aligned(4096)));
 static pte_t boot_l1_ident[512] __attribute__((aligned(4096)));
 
-extern char _kernel_start[], _kernel_end[];
+extern char _kernel_start[], _kernel_end[], _text_end[], _rodata_end[];
+
+#define PROT_KERNEL_TEXT   (PTE_ATTR(MT_NORMAL) | PTE_SH_INNER | PTE_AF | PTE_UXN | PTE_AP_RO)
+#define PROT_KERNEL_RODATA (PROT_KERNEL_TEXT | PTE_PXN)
+#define PROT_KERNEL_DATA   (PROT_KERNEL_RW | PTE_PXN)
+
+/* The protection of the image page at `offset`: by section. */
+__attribute__((section(".text.boot")))
+static uint64_t image_prot(uint64_t offset)
+{
+    if (offset < (uint64_t)(_text_end - _kernel_start))
+        return PROT_KERNEL_TEXT;
+    if (offset < (uint64_t)(_rodata_end - _kernel_start))
+        return PROT_KERNEL_RODATA;
+    return PROT_KERNEL_DATA;
+}
 
 #define IDX(va, level) (((va) >> (39 - 9 * (level))) & 511)
 
@@ -35,13 +52,15 @@ struct boot_roots boot_mmu_setup(uint64_t image_pa, uint64_t dtb_pa)
 {
     (void)dtb_pa;
     uint64_t size = (uint64_t)(_kernel_end - _kernel_start);
-    uint64_t blocks = (size + BLOCK_2M - 1) / BLOCK_2M;
     uint64_t va = KERNEL_IMAGE_BASE;
 
     boot_l0_kernel[IDX(va, 0)] = (uint64_t)boot_l1_image | PTE_VALID | PTE_TABLE;
     boot_l1_image[IDX(va, 1)] = (uint64_t)boot_l2_image | PTE_VALID | PTE_TABLE;
-    for (uint64_t i = 0; i < blocks; i++)
-        boot_l2_image[IDX(va, 2) + i] = (image_pa + i * BLOCK_2M) | PROT_KERNEL_RW | PTE_VALID;
+    for (uint64_t t = 0; t < BOOT_IMAGE_L3_TABLES; t++)
+        boot_l2_image[IDX(va, 2) + t] = (uint64_t)boot_l3_image[t] | PTE_VALID | PTE_TABLE;
+    for (uint64_t off = 0; off < size; off += PAGE_SIZE)
+        boot_l3_image[off / BLOCK_2M][(off / PAGE_SIZE) % 512] =
+            (image_pa + off) | image_prot(off) | PTE_VALID | PTE_TABLE;
 
     /* Identity: the GiB holding the image and the next, in case it straddles. */
     uint64_t gib = image_pa & ~(BLOCK_1G - 1);
