@@ -7,19 +7,39 @@
 
 #include "string.h"
 
+/* Walk every node in document order, knowing each one's parent (a stack of
+ * the current path), so reading "reg" costs no parent search. */
+struct walk {
+    int node, depth, parent;
+    int path[FDT_MAX_DEPTH];
+};
+
+static bool walk_next(const struct fdt *fdt, struct walk *w)
+{
+    if (err_is_fail(fdt_next_node(fdt, &w->node, &w->depth)) || w->depth >= FDT_MAX_DEPTH)
+        return false;
+    w->path[w->depth] = w->node;
+    w->parent = w->depth > 0 ? w->path[w->depth - 1] : -1;
+    return true;
+}
+
 static errval_t read_memory(const struct fdt *fdt, struct platform *p)
 {
-    int node = -1, depth;
-    while (err_is_ok(fdt_next_node(fdt, &node, &depth))) {
+    struct walk w = { .node = -1 };
+    while (walk_next(fdt, &w)) {
+        int node = w.node;
         const char *type;
         if (err_is_fail(fdt_prop_string(fdt, node, "device_type", &type)) || strcmp(type, "memory") != 0)
             continue;
-        uint64_t base, size;
-        for (unsigned i = 0; err_is_ok(fdt_reg(fdt, node, i, &base, &size)); i++) {
-            if (size == 0 || p->nram == PLATFORM_MAX_RAM)
+        struct fdt_range regs[PLATFORM_MAX_RAM];
+        unsigned n;
+        if (err_is_fail(fdt_reg_all_under(fdt, w.parent, node, regs, PLATFORM_MAX_RAM, &n)))
+            continue;
+        for (unsigned i = 0; i < n && i < PLATFORM_MAX_RAM; i++) {
+            if (regs[i].size == 0 || p->nram == PLATFORM_MAX_RAM)
                 continue;
-            p->ram[p->nram++] = (struct phys_range){ base, size };
-            p->ram_total += size;
+            p->ram[p->nram++] = (struct phys_range){ regs[i].base, regs[i].size };
+            p->ram_total += regs[i].size;
         }
     }
     return p->nram > 0 ? SYS_ERR_OK : err_push(FDT_ERR_NOT_FOUND, KERN_ERR_NO_DEVICE);
@@ -183,8 +203,9 @@ static bool is_kernel_device(const struct platform *p, struct phys_range r)
 
 static void read_devices(const struct fdt *fdt, struct platform *p)
 {
-    int node = -1, depth;
-    while (err_is_ok(fdt_next_node(fdt, &node, &depth))) {
+    struct walk w = { .node = -1 };
+    while (walk_next(fdt, &w)) {
+        int node = w.node;
         const char *type;
         const void *compat;
         uint32_t len;
@@ -192,10 +213,13 @@ static void read_devices(const struct fdt *fdt, struct platform *p)
             (err_is_ok(fdt_prop_string(fdt, node, "device_type", &type)) &&
              (strcmp(type, "memory") == 0 || strcmp(type, "cpu") == 0)))
             continue;
-        uint64_t base, size;
-        for (unsigned i = 0; err_is_ok(fdt_reg(fdt, node, i, &base, &size)); i++) {
-            struct phys_range r = pages_of(base, size);
-            if (size != 0 && base + size > base && !is_kernel_device(p, r))
+        struct fdt_range regs[8];
+        unsigned n;
+        if (err_is_fail(fdt_reg_all_under(fdt, w.parent, node, regs, 8, &n)))
+            continue;
+        for (unsigned i = 0; i < n && i < 8; i++) {
+            struct phys_range r = pages_of(regs[i].base, regs[i].size);
+            if (regs[i].size != 0 && regs[i].base + regs[i].size > regs[i].base && !is_kernel_device(p, r))
                 add_device(p, r);
         }
     }

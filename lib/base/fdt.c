@@ -689,33 +689,87 @@ static errval_t cell_count(const struct fdt *fdt, int parent, const char *name,
 
 /* The root has no parent and decodes its own "reg" with the defaults. An
  * address needs at least one cell; a size may have none (as for CPUs). */
-errval_t fdt_reg(const struct fdt *fdt, int node, unsigned idx, uint64_t *base, uint64_t *size)
+/* The node's "reg" property and the cell counts that decode it. */
+struct reg_layout {
+    const uint8_t *value;
+    uint32_t acells, scells, count;
+};
+
+static errval_t reg_layout_under(const struct fdt *fdt, int parent, int node, struct reg_layout *r)
 {
-    int parent = -1;
-    uint32_t acells = 0, scells = 0, len = 0;
+    uint32_t len = 0;
     const void *value = NULL;
-    errval_t err = fdt_parent(fdt, node, &parent);
-    if (err_no(err) == FDT_ERR_NOT_FOUND)
-        err = SYS_ERR_OK;
+    errval_t err = cell_count(fdt, parent, "#address-cells", 2, &r->acells);
     if (err_is_ok(err))
-        err = cell_count(fdt, parent, "#address-cells", 2, &acells);
-    if (err_is_ok(err))
-        err = cell_count(fdt, parent, "#size-cells", 1, &scells);
+        err = cell_count(fdt, parent, "#size-cells", 1, &r->scells);
     if (err_is_ok(err))
         err = fdt_prop(fdt, node, "reg", &value, &len);
     if (err_is_fail(err))
         return err;
-    uint32_t stride = (acells + scells) * 4;
-    if (acells == 0 || len % stride != 0)
+    uint32_t stride = (r->acells + r->scells) * 4;
+    if (r->acells == 0 || len % stride != 0)
         return FDT_ERR_BAD_VALUE;
-    if (idx >= len / stride)
-        return FDT_ERR_NOT_FOUND;
-    const uint8_t *entry = (const uint8_t *)value + (size_t)idx * stride;
-    if (base != NULL)
-        *base = fdt_read_cells(entry, acells);
-    if (size != NULL)
-        *size = fdt_read_cells(entry + acells * 4, scells);
+    r->value = value;
+    r->count = len / stride;
     return SYS_ERR_OK;
+}
+
+static errval_t reg_layout(const struct fdt *fdt, int node, struct reg_layout *r)
+{
+    int parent = -1;
+    errval_t err = fdt_parent(fdt, node, &parent);
+    if (err_no(err) == FDT_ERR_NOT_FOUND)
+        err = SYS_ERR_OK;
+    return err_is_ok(err) ? reg_layout_under(fdt, parent, node, r) : err;
+}
+
+static struct fdt_range reg_entry(const struct reg_layout *r, unsigned idx)
+{
+    const uint8_t *entry = r->value + (size_t)idx * (r->acells + r->scells) * 4;
+    return (struct fdt_range){ fdt_read_cells(entry, r->acells),
+                               fdt_read_cells(entry + r->acells * 4, r->scells) };
+}
+
+errval_t fdt_reg(const struct fdt *fdt, int node, unsigned idx, uint64_t *base, uint64_t *size)
+{
+    struct reg_layout r;
+    errval_t err = reg_layout(fdt, node, &r);
+    if (err_is_fail(err))
+        return err;
+    if (idx >= r.count)
+        return FDT_ERR_NOT_FOUND;
+    struct fdt_range e = reg_entry(&r, idx);
+    if (base != NULL)
+        *base = e.base;
+    if (size != NULL)
+        *size = e.size;
+    return SYS_ERR_OK;
+}
+
+static void copy_entries(const struct reg_layout *r, struct fdt_range *out, unsigned max, unsigned *n)
+{
+    for (unsigned i = 0; i < r->count && i < max; i++)
+        out[i] = reg_entry(r, i);
+    *n = r->count;
+}
+
+errval_t fdt_reg_all_under(const struct fdt *fdt, int parent, int node, struct fdt_range *out,
+                           unsigned max, unsigned *n)
+{
+    struct reg_layout r;
+    errval_t err = reg_layout_under(fdt, parent, node, &r);
+    if (err_is_ok(err))
+        copy_entries(&r, out, max, n);
+    return err;
+}
+
+errval_t fdt_reg_all(const struct fdt *fdt, int node, struct fdt_range *out, unsigned max, unsigned *n)
+{
+    struct reg_layout r;
+    errval_t err = reg_layout(fdt, node, &r);
+    if (err_is_ok(err))
+        copy_entries(&r, out, max, n);
+    return err;
 }
 
 errval_t fdt_mem_rsv(const struct fdt *fdt, unsigned idx, uint64_t *base, uint64_t *size)

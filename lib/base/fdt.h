@@ -75,6 +75,18 @@ errval_t fdt_find_compatible(const struct fdt *fdt, int start, const char *compa
  * counts above 2 give FDT_ERR_BAD_VALUE; idx past the end FDT_ERR_NOT_FOUND. */
 errval_t fdt_reg(const struct fdt *fdt, int node, unsigned idx, uint64_t *base, uint64_t *size);
 
+/* All (base, size) pairs of the node's "reg" at once (one parent lookup,
+ * where fdt_reg pays one per entry): at most `max` go to out, *n says how
+ * many the property has. A node without "reg" gives FDT_ERR_NOT_FOUND. */
+struct fdt_range {
+    uint64_t base, size;
+};
+errval_t fdt_reg_all(const struct fdt *fdt, int node, struct fdt_range *out, unsigned max, unsigned *n);
+/* The same when the caller knows the parent (a walk with fdt_next_node can
+ * keep the path): no O(n) parent search. parent -1: node is the root. */
+errval_t fdt_reg_all_under(const struct fdt *fdt, int parent, int node, struct fdt_range *out,
+                           unsigned max, unsigned *n);
+
 /* Big-endian cell reads from property values (which may be unaligned). */
 uint32_t fdt_be32(const void *p);
 uint64_t fdt_be64(const void *p);

@@ -471,3 +471,26 @@ Test(fdt_qemu, queries_on_a_shrunk_block_report_errors)
     cr_assert_eq(err_no(fdt_first_child(&shrunk, 0, &node)), FDT_ERR_BAD_STRUCTURE);
     cr_assert_eq(err_no(fdt_path(&shrunk, "/chosen", &node)), FDT_ERR_BAD_STRUCTURE);
 }
+
+Test(fdt_qemu, reg_all_decodes_every_entry_like_fdt_reg)
+{
+    int node;
+    cr_assert(err_is_ok(fdt_find_compatible(&qemu, -1, "arm,gic-v3", &node)));
+    struct fdt_range r[4];
+    unsigned n = 0;
+    cr_assert(err_is_ok(fdt_reg_all(&qemu, node, r, 4, &n)));
+    cr_assert_geq(n, 2);
+    for (unsigned i = 0; i < n && i < 4; i++) {
+        uint64_t base, size;
+        cr_assert(err_is_ok(fdt_reg(&qemu, node, i, &base, &size)));
+        cr_assert_eq(r[i].base, base);
+        cr_assert_eq(r[i].size, size);
+    }
+}
+
+Test(fdt_qemu, reg_all_of_a_node_without_reg_is_not_found)
+{
+    struct fdt_range r[1];
+    unsigned n;
+    cr_assert_eq(err_no(fdt_reg_all(&qemu, path_node("/chosen"), r, 1, &n)), FDT_ERR_NOT_FOUND);
+}
