@@ -8,8 +8,7 @@
  * CNode's memory stays in use in the derivation database), marks it with
  * CAP_ZOMBIE and pushes it on a stack threaded through the zombies' own
  * `param` fields, with `extra` as the cursor of slots already emptied. The
- * stack is drained before the invocation returns; a zombie leaves the mdb
- * only when all its slots are empty. The work is proportional to the number
+ * stack is drained before the invocation returns (drain_zombies). The work is proportional to the number
  * of capabilities deleted (docs/capabilities.md, known gaps: no budget yet).
  */
 #include "ops.h"
@@ -69,18 +68,29 @@ static void delete_one(struct cte *c)
         destroy_dispatcher(phys_to_virt(gone.base));
 }
 
-/* Empty the zombie on top of the stack one slot at a time; pop it when empty. */
+static bool is_zombie(const struct cte *c)
+{
+    return (c->cap.reserved & CAP_ZOMBIE) != 0;
+}
+
+/*
+ * Empty the zombie on top of the stack one slot at a time; pop it when done.
+ * A slot that holds another zombie is skipped: that zombie is on the stack
+ * and clears its own CTE when it is done. Popping a CNode whose memory still
+ * holds such a CTE is safe because the whole stack drains within this one
+ * system call (the kernel is not preemptible), before anything could retype
+ * that memory; and it is what lets cycles (CNodes holding each other's last
+ * capability) end.
+ */
 static void drain_zombies(void)
 {
     while (zombies != NULL) {
         struct cte *z = zombies;
         struct cte *slots = phys_to_virt(z->cap.base);
         uint64_t n = cnode_slots(&z->cap);
-        while (z->cap.extra < n && cte_is_empty(&slots[z->cap.extra]))
+        while (z->cap.extra < n && (cte_is_empty(&slots[z->cap.extra]) || is_zombie(&slots[z->cap.extra])))
             z->cap.extra++;
         if (z->cap.extra < n) {
-            kassert(!(slots[z->cap.extra].cap.reserved & CAP_ZOMBIE),
-                    "a zombie inside a zombie is drained first (it is above it on the stack)");
             delete_one(&slots[z->cap.extra]);
             continue;
         }

@@ -46,12 +46,14 @@ errval_t cap_resize_root(struct cte *root, struct cte *old, struct cte *new)
     errval_t err = check_resize(root, old, new);
     if (err_is_fail(err))
         return err;
-    struct cte *from = phys_to_virt(old->cap.base), *to = phys_to_virt(new->cap.base);
-    for (uint64_t i = 0; i < cnode_slots(&old->cap); i++)
+    /* `old` and `new` may themselves sit in root slots and move with the
+     * rest, so take everything needed from them first. */
+    struct capability cap = new->cap;
+    uint64_t n = cnode_slots(&old->cap);
+    struct cte *from = phys_to_virt(old->cap.base), *to = phys_to_virt(cap.base);
+    for (uint64_t i = 0; i < n; i++)
         if (!cte_is_empty(&from[i]))
             move(&to[i], &from[i]);
-    /* Only the root's own slots moved; `new` lives in an L2 CNode and stayed. */
-    struct capability cap = new->cap;
     mdb_remove(&cap_mdb, &root->mdb);
     memset(root, 0, sizeof *root);
     cap_insert(root, &cap);

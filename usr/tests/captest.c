@@ -254,6 +254,16 @@ static void test_resize(void)
     expect("put an L2 CNode in root slot 40", cap_retype(capref_root_slot(40), s(0), OBJ_L2CNODE, 640 * 1024, 0, 1), SYS_ERR_OK);
     expect("use a slot in it", cap_copy(capref_l2(40, 1), s(0)), SYS_ERR_OK);
     expect("the old root object no longer is the root", cnode_resize_root(s(52), s(50)), CAP_ERR_RESIZE_NOT_ROOT);
+    /* Both capabilities in root slots, so they move during the resize. */
+    expect("retype a 128-slot L1 CNode into a root slot",
+           cap_retype(capref_root_slot(41), s(0), OBJ_L1CNODE, 656 * 1024, 128 * 64, 1), SYS_ERR_OK);
+    expect("copy the root capability into a root slot", cap_copy(capref_root_slot(42), root), SYS_ERR_OK);
+    expect("resize when old and new roots sit in root slots that move",
+           sys_invoke(capaddr_level1(42), CNODE_CMD_RESIZE, capaddr_level1(41), 0, 0, 0, 0, 0).err, SYS_ERR_OK);
+    check("every root slot moved", is(s(0), OBJ_RAM, MiB) && is(capref_l2(40, 1), OBJ_RAM, MiB) &&
+                                   is(capref_root_slot(41), OBJ_L1CNODE, 128 * 64));
+    expect("point CAP_ROOTCN at the new root", err_is_ok(cap_delete(root)) ? cap_copy(root, capref_root_slot(41))
+                                                                           : CAP_ERR_SLOT_EMPTY, SYS_ERR_OK);
 }
 
 /* MODULECN: the archive's Frame, then one page-aligned Frame per module,
@@ -301,6 +311,23 @@ static void test_device_frames(void)
            vnode_map(s(32), 7, capref_l2(ROOTCN_SLOT_DEVCN, 0), CAPRIGHTS_READ | CAPRIGHTS_EXECUTE, 0, 1, s(45)), CAP_ERR_MAP_RIGHTS);
 }
 
+/* Two CNodes holding each other's last capability: unreachable by address,
+ * but a revoke of the RAM under them must still reclaim both. */
+static void test_cnode_cycle(void)
+{
+    struct capref r = s(60);
+    expect("retype RAM for two CNodes", cap_retype(r, s(0), OBJ_RAM, 704 * 1024, 32 * 1024, 1), SYS_ERR_OK);
+    expect("two L2 CNodes in root slots 43 and 44", cap_retype(capref_root_slot(43), r, OBJ_L2CNODE, 0, 0, 2), SYS_ERR_OK);
+    expect("each holds the other's capability",
+           err_is_ok(cap_copy(capref_l2(43, 0), capref_root_slot(44))) ? cap_copy(capref_l2(44, 0), capref_root_slot(43))
+                                                                      : CAP_ERR_SLOT_EMPTY, SYS_ERR_OK);
+    cap_delete(capref_root_slot(43));
+    cap_delete(capref_root_slot(44));
+    expect("the cycle's memory is still in use", cap_retype(s(61), r, OBJ_FRAME, 0, 4096, 1), CAP_ERR_RETYPE_OVERLAP);
+    expect("revoke the RAM under the cycle", cap_revoke(r), SYS_ERR_OK);
+    expect("the cycle's memory is free again", cap_retype(s(61), r, OBJ_FRAME, 0, 32 * 1024, 1), SYS_ERR_OK);
+}
+
 static void test_kernel_cap(void)
 {
     uint64_t core = 99;
@@ -339,6 +366,7 @@ int main(void)
     test_resize();
     test_module_frames();
     test_device_frames();
+    test_cnode_cycle();
     test_kernel_cap();
     printf("captest: %u cases, %u failed\n", cases, failures);
     return failures != 0;
