@@ -9,12 +9,14 @@
 
 struct mdb cap_mdb;
 
+_Static_assert(OBJ_COUNT << 3 <= 256, "type and generation fit the mdb's 8-bit type key");
+
 static void cte_key(const struct mdb_node *node, struct mdb_key *key)
 {
     const struct cte *c = (const struct cte *)((const char *)node - offsetof(struct cte, mdb));
     key->base = c->cap.base;
     key->size = c->cap.size;
-    key->type = c->cap.type;
+    key->type = (uint8_t)(c->cap.type << 3 | cap_generation(&c->cap));
 }
 
 void cap_mdb_init(void)

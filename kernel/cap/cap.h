@@ -21,7 +21,7 @@
 struct capability {
     uint8_t type;           /* enum objtype; OBJ_NULL in an empty slot */
     uint8_t rights;         /* CAPRIGHTS_* */
-    uint16_t reserved;
+    uint16_t flags;         /* CAP_FLAG_*, and the RAM generation (cap_generation) */
     uint32_t extra;         /* mappings: number of entries; L1 CNode: slots */
     uint64_t base;          /* physical base of the object (or a tag, see cap_tag) */
     uint64_t size;          /* bytes */
@@ -44,6 +44,32 @@ _Static_assert(offsetof(struct cte, mdb) == 32, "CTE layout");
 #define CAP_TAG_IRQ    (1ull << 61)
 
 static inline bool cte_is_empty(const struct cte *c) { return c->cap.type == OBJ_NULL; }
+
+/* Bits of capability.flags. */
+#define CAP_FLAG_ZOMBIE        0x1u     /* a CNode being emptied (delete.c) */
+#define CAP_FLAG_MAP_LEVEL(l)  ((uint16_t)((l) << 4))   /* a mapping's table level */
+#define CAP_MAP_LEVEL(flags)   (((flags) >> 4) & 3)
+#define CAP_GEN_SHIFT          8
+#define CAP_GEN_MAX            7
+
+/*
+ * Retyping RAM into RAM of the very same range makes a child one generation
+ * deeper. The generation is part of the derivation database's type key
+ * (type << 3 | generation), so the child sorts after its parent and is its
+ * descendant, not a copy: a memory manager can hand out a whole region as an
+ * allocation and still revoke it without touching the region's capability.
+ */
+static inline unsigned cap_generation(const struct capability *c)
+{
+    return (c->flags >> CAP_GEN_SHIFT) & CAP_GEN_MAX;
+}
+
+/* Same object: what the derivation database calls a copy. */
+static inline bool cap_same_object(const struct capability *a, const struct capability *b)
+{
+    return a->type == b->type && a->base == b->base && a->size == b->size &&
+           cap_generation(a) == cap_generation(b);
+}
 
 /* This core's derivation database. */
 extern struct mdb cap_mdb;

@@ -6,7 +6,7 @@
  * do this without recursion and without memory of its own, the kernel turns
  * such a CNode's CTE into a *zombie*: it keeps the capability (so the
  * CNode's memory stays in use in the derivation database), marks it with
- * CAP_ZOMBIE and pushes it on a stack threaded through the zombies' own
+ * CAP_FLAG_ZOMBIE and pushes it on a stack threaded through the zombies' own
  * `param` fields, with `extra` as the cursor of slots already emptied. The
  * stack is drained before the invocation returns (drain_zombies). The work is proportional to the number
  * of capabilities deleted (docs/capabilities.md, known gaps: no budget yet).
@@ -21,7 +21,6 @@
 #include "panic.h"
 #include "string.h"
 
-#define CAP_ZOMBIE 0x1u     /* in capability.reserved */
 
 static struct cte *zombies;  /* top of the stack; core-local */
 
@@ -54,7 +53,7 @@ static void delete_one(struct cte *c)
 {
     bool last = !mdb_has_copies(&cap_mdb, &c->mdb);
     if (last && is_cnode(&c->cap)) {
-        c->cap.reserved |= CAP_ZOMBIE;
+        c->cap.flags |= CAP_FLAG_ZOMBIE;
         c->cap.extra = 0;
         c->cap.param = (uint64_t)zombies;
         zombies = c;
@@ -70,7 +69,7 @@ static void delete_one(struct cte *c)
 
 static bool is_zombie(const struct cte *c)
 {
-    return (c->cap.reserved & CAP_ZOMBIE) != 0;
+    return (c->cap.flags & CAP_FLAG_ZOMBIE) != 0;
 }
 
 /*
@@ -108,21 +107,16 @@ errval_t cap_delete(struct cte *c)
     return SYS_ERR_OK;
 }
 
-static bool same_object(const struct cte *a, const struct cte *b)
-{
-    return a->cap.type == b->cap.type && a->cap.base == b->cap.base && a->cap.size == b->cap.size;
-}
-
 /* Another copy of c, or NULL. */
 static struct cte *other_copy(struct cte *c)
 {
     struct mdb_node *n = mdb_next(&cap_mdb, &c->mdb);
-    if (n == NULL || !same_object((struct cte *)((char *)n - offsetof(struct cte, mdb)), c))
+    if (n == NULL || !cap_same_object(&((struct cte *)((char *)n - offsetof(struct cte, mdb)))->cap, &c->cap))
         n = mdb_prev(&cap_mdb, &c->mdb);
     if (n == NULL)
         return NULL;
     struct cte *o = (struct cte *)((char *)n - offsetof(struct cte, mdb));
-    return same_object(o, c) ? o : NULL;
+    return cap_same_object(&o->cap, &c->cap) ? o : NULL;
 }
 
 errval_t cap_revoke(struct cte *c)

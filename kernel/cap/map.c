@@ -6,7 +6,7 @@
  * deletes its mappings, and the frame's memory cannot be retyped while it is
  * mapped. A VNodeMapping's range is the lower table, likewise. The mapping
  * records its table and first entry in `param` (table address | entry) and
- * the table's level in `reserved` bits 4-5.
+ * the table's level in its flags (CAP_FLAG_MAP_LEVEL).
  */
 #include "map.h"
 
@@ -15,7 +15,6 @@
 #include "sysreg.h"
 
 #define ENTRIES 512u
-#define MAPPING_LEVEL_SHIFT 4
 
 static int vnode_level(uint8_t type)
 {
@@ -100,7 +99,7 @@ errval_t cap_map(struct cte *vnode, const struct cte *src, const struct map_args
     int level = vnode_level(vnode->cap.type);
     pte_t *table = phys_to_virt(vnode->cap.base);
     struct capability m = {
-        .rights = a->rights, .reserved = (uint16_t)(level << MAPPING_LEVEL_SHIFT),
+        .rights = a->rights, .flags = CAP_FLAG_MAP_LEVEL(level),
         .extra = (uint32_t)a->count, .param = vnode->cap.base | a->entry,
     };
     if (is_table_source(level, &src->cap)) {
@@ -132,7 +131,7 @@ static bool table_alive(uint64_t pa, int level)
 
 void mapping_remove(const struct capability *m)
 {
-    int level = (m->reserved >> MAPPING_LEVEL_SHIFT) & 3;
+    int level = CAP_MAP_LEVEL(m->flags);
     uint64_t table_pa = m->param & ~(uint64_t)(PAGE_SIZE - 1);
     uint64_t entry = m->param & (PAGE_SIZE - 1);
     if (!table_alive(table_pa, level))

@@ -10,18 +10,13 @@
 #include "mmu.h"
 #include "string.h"
 
-static bool same_object(const struct capability *a, const struct capability *b)
-{
-    return a->type == b->type && a->base == b->base && a->size == b->size;
-}
-
 static errval_t check_resize(const struct cte *root, const struct cte *old, const struct cte *new)
 {
-    if (old->cap.type != OBJ_L1CNODE || !same_object(&old->cap, &root->cap))
+    if (old->cap.type != OBJ_L1CNODE || !cap_same_object(&old->cap, &root->cap))
         return CAP_ERR_RESIZE_NOT_ROOT;
     if (cte_is_empty(new))
         return CAP_ERR_SLOT_EMPTY;
-    if (new->cap.type != OBJ_L1CNODE || same_object(&new->cap, &old->cap) ||
+    if (new->cap.type != OBJ_L1CNODE || cap_same_object(&new->cap, &old->cap) ||
         cnode_slots(&new->cap) <= cnode_slots(&old->cap))
         return CAP_ERR_RESIZE_TARGET;
     if (!(old->cap.rights & CAPRIGHTS_WRITE) || !(new->cap.rights & CAPRIGHTS_WRITE))

@@ -78,7 +78,8 @@ static errval_t check_range(const struct cte *src, const struct retype_args *a,
     *total = objsize * a->count;        /* no overflow: < 2^48 times <= 256 */
     if (a->offset >= src->cap.size || *total > src->cap.size - a->offset)
         return CAP_ERR_RETYPE_RANGE;
-    if (a->type == src->cap.type && objsize == src->cap.size)
+    if (a->type == src->cap.type && objsize == src->cap.size &&
+        (a->type != OBJ_RAM || cap_generation(&src->cap) == CAP_GEN_MAX))
         return CAP_ERR_RETYPE_SIZE;     /* would be indistinguishable from a copy */
     struct mdb_node *o = mdb_find_overlapping_descendant(&cap_mdb, &src->mdb,
                                                          src->cap.base + a->offset, *total);
@@ -127,6 +128,8 @@ errval_t cap_retype(struct cte *src, const struct capability *dest_cnode, const 
         };
         if (a->type == OBJ_L1CNODE)
             cap.extra = (uint32_t)(objsize / OBJSIZE_CTE);
+        if (a->type == src->cap.type && objsize == src->cap.size)
+            cap.flags = (uint16_t)((cap_generation(&src->cap) + 1) << CAP_GEN_SHIFT);
         cap_insert(&dest[i], &cap);
     }
     return SYS_ERR_OK;

@@ -101,7 +101,6 @@ static void test_retype(struct capref ram)
     expect("L1 CNode below the minimum size", cap_retype(s(6), s(0), OBJ_L1CNODE, 131072, 16 * 64, 1), CAP_ERR_RETYPE_SIZE);
     expect("RAM into a Kernel capability", cap_retype(s(6), s(0), OBJ_KERNEL, 131072, 4096, 1), CAP_ERR_RETYPE_TYPE);
     expect("type number out of range", cap_retype(s(6), s(0), (enum objtype)99, 131072, 4096, 1), CAP_ERR_RETYPE_TYPE);
-    expect("RAM into RAM of the same size", cap_retype(s(6), s(0), OBJ_RAM, 0, MiB, 1), CAP_ERR_RETYPE_SIZE);
     expect("retype from a Frame", cap_retype(s(6), s(1), OBJ_FRAME, 0, 4096, 1), CAP_ERR_WRONG_TYPE);
     expect("retype from an empty slot", cap_retype(s(6), s(199), OBJ_FRAME, 0, 4096, 1), CAP_ERR_SLOT_EMPTY);
     expect("destination slot occupied (second of two)", cap_retype(s(4), s(0), OBJ_FRAME, 131072, 4096, 2), CAP_ERR_SLOT_OCCUPIED);
@@ -328,6 +327,26 @@ static void test_cnode_cycle(void)
     expect("the cycle's memory is free again", cap_retype(s(61), r, OBJ_FRAME, 0, 32 * 1024, 1), SYS_ERR_OK);
 }
 
+/* RAM retyped into RAM of the same range: a descendant one generation
+ * deeper (so a memory manager can hand out a whole region), at most 7 deep. */
+static void test_ram_generations(void)
+{
+    expect("carve 64 KiB of RAM", cap_retype(s(70), s(0), OBJ_RAM, 960 * 1024, 64 * 1024, 1), SYS_ERR_OK);
+    bool ok = true;
+    for (uint32_t i = 0; i < 7; i++)
+        ok &= err_is_ok(cap_retype(s(71 + i), s(70 + i), OBJ_RAM, 0, 64 * 1024, 1)) && is(s(71 + i), OBJ_RAM, 64 * 1024);
+    check("RAM into RAM of the same size, seven generations deep", ok);
+    expect("an eighth generation", cap_retype(s(78), s(77), OBJ_RAM, 0, 64 * 1024, 1), CAP_ERR_RETYPE_SIZE);
+    expect("the parent cannot make a second child of the same range",
+           cap_retype(s(78), s(76), OBJ_RAM, 0, 64 * 1024, 1), CAP_ERR_RETYPE_OVERLAP);
+    expect("a frame from the deepest generation", cap_retype(s(78), s(77), OBJ_FRAME, 0, 4096, 1), SYS_ERR_OK);
+    expect("revoke the first generation", cap_revoke(s(71)), SYS_ERR_OK);
+    check("its descendants are gone, it and its parent stay", empty(s(72)) && empty(s(78)) &&
+                                                              is(s(71), OBJ_RAM, 0) && is(s(70), OBJ_RAM, 0));
+    expect("delete the same-range child", cap_delete(s(71)), SYS_ERR_OK);
+    expect("the range is retypeable from the parent", cap_retype(s(71), s(70), OBJ_FRAME, 0, 64 * 1024, 1), SYS_ERR_OK);
+}
+
 static void test_kernel_cap(void)
 {
     uint64_t core = 99;
@@ -367,6 +386,7 @@ int main(void)
     test_module_frames();
     test_device_frames();
     test_cnode_cycle();
+    test_ram_generations();
     test_kernel_cap();
     printf("captest: %u cases, %u failed\n", cases, failures);
     return failures != 0;
