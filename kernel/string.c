@@ -5,6 +5,7 @@
  */
 #include "string.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 void *memcpy(void *dst, const void *src, size_t n)
@@ -21,9 +22,36 @@ void *memcpy(void *dst, const void *src, size_t n)
     return dst;
 }
 
+/* Bytes one DC ZVA clears (DCZID_EL0), or 0 if it is not allowed. */
+static size_t zva_bytes(void)
+{
+    static size_t bytes = 1;    /* 1: not read yet */
+    if (bytes == 1) {
+        uint64_t dczid;
+        __asm__ volatile("mrs %0, dczid_el0" : "=r"(dczid));
+        bytes = (dczid & 16) ? 0 : (4u << (dczid & 15));
+    }
+    return bytes;
+}
+
+/* Clearing whole pages is the kernel's most common memset (new page
+ * tables, retyped objects, a program's pages): DC ZVA clears a cache line
+ * at a time. */
+static bool clear_by_lines(unsigned char *d, size_t n)
+{
+    size_t line = zva_bytes();
+    if (line == 0 || (((uintptr_t)d | n) & (line - 1)) != 0)
+        return false;
+    for (size_t i = 0; i < n; i += line)
+        __asm__ volatile("dc zva, %0" :: "r"(d + i) : "memory");
+    return true;
+}
+
 void *memset(void *dst, int c, size_t n)
 {
     unsigned char *d = dst;
+    if (c == 0 && clear_by_lines(d, n))
+        return dst;
     if (c == 0 && (((uintptr_t)d | n) & 15) == 0) {
         for (size_t i = 0; i < n; i += 16)
             __asm__ volatile("stp xzr, xzr, [%0]" :: "r"(d + i) : "memory");

@@ -9,7 +9,7 @@ print lines
 and then `BENCH-DONE`. Every BENCH line is echoed; the results are written
 as JSON to --json: {"<name>": {"instructions": n, "<key>": value, ...}}, with
 integer values as numbers. Fails, and writes no JSON, on a timeout, on a
-line other than a BENCH line that says panic, PANIC or fault, on a malformed
+line other than a BENCH line that says panic, PANIC, fault or FAILED, on a malformed
 or repeated BENCH line, or when no BENCH line came before BENCH-DONE. The
 full serial output goes to --log.
 Relies on qemu_run.py beside it; standard library only.
@@ -25,7 +25,7 @@ import qemu_run
 
 DONE = re.compile(r"^\s*BENCH-DONE\s*$")
 # A benchmark may well be named page_fault, so its own lines are exempt.
-TROUBLE = re.compile(r"^(?!BENCH ).*(panic|PANIC|fault)")
+TROUBLE = re.compile(r"^(?!BENCH ).*(panic|PANIC|fault|FAILED)")
 INTEGER = re.compile(r"-?[0-9]+")
 
 
