@@ -83,6 +83,7 @@ hobjs = $(patsubst %,$(BUILD)/host/%.o,$(basename $(1)))
 .DEFAULT_GOAL := all
 
 include lib/base/rules.mk
+include lib/mm/rules.mk
 include kernel/rules.mk
 include lib/os/rules.mk
 include usr/rules.mk

@@ -94,6 +94,23 @@ typedef uint64_t errval_t;
     X(ELF_ERR_SEGMENT_ADDRESS, "ELF segment lies outside the user address range") \
     X(ELF_ERR_SEGMENT_OVERLAP, "ELF segments overlap")                            \
     X(ELF_ERR_ENTRY_OUTSIDE, "ELF entry point is not in an executable segment")   \
+    /* physical memory manager (lib/mm) */                                        \
+    X(MM_ERR_ZERO_SIZE, "size is zero")                                           \
+    X(MM_ERR_BAD_ALIGNMENT, "alignment is not a power of two")                    \
+    X(MM_ERR_NOT_PAGE_ALIGNED, "address or size is not a multiple of the page size")\
+    X(MM_ERR_BAD_RANGE, "address range is empty or wraps around")                 \
+    X(MM_ERR_REGION_OVERLAP, "region overlaps one the manager already has")       \
+    X(MM_ERR_OUT_OF_MEMORY, "request is larger than any free block")              \
+    X(MM_ERR_NO_FIT, "no free block holds the request at that alignment and in that range")\
+    X(MM_ERR_NOT_MANAGED, "address lies in no region the manager was given")      \
+    X(MM_ERR_NOT_ALLOCATED, "memory to free is not allocated (never, or freed already)")\
+    X(MM_ERR_FREE_CROSSES, "range to free does not lie inside one allocation")    \
+    X(MM_ERR_BUSY, "allocation is being changed by another thread")               \
+    X(MM_ERR_NO_METADATA, "memory manager has no room left for its own records")  \
+    X(MM_ERR_RETYPE, "could not create the capability of an allocation")          \
+    X(MM_ERR_DESTROY, "could not revoke and delete the capability of an allocation")\
+    X(MM_ERR_PARTIAL_FREE, "partial free undone: the allocation stays whole, with a new capability")\
+    X(MM_ERR_CAP_LOST, "allocation's capability was lost and not remade, so all of it was freed")\
     /* user runtime */                                                            \
     X(LIB_ERR_BAD_ARGS, "malformed argument page")                                \
     /* user runtime: slab and slot allocators */                                  \
