@@ -8,6 +8,7 @@ $(eval $(call user_program,faulter,usr/tests/faulter.c))
 $(eval $(call user_program,regcheck,usr/tests/regcheck.c usr/tests/regcheck_asm.S))
 $(eval $(call user_program,captest,usr/tests/captest.c))
 $(eval $(call user_program,slottest,usr/tests/slottest.c))
+$(eval $(call user_program,mmtest,usr/tests/mmtest.c))
 $(eval $(call user_program,bench,usr/bench/bench.c))
 
 INITRD := $(BUILD)/initrd.cpio

@@ -43,6 +43,14 @@ static inline uint64_t capref_addr(struct capref r)
     return r.level == 1 ? capaddr_level1(r.l1) : capaddr_make(r.l1, r.slot);
 }
 
+/* Back from an address (as stored in 64-bit handles, e.g. by lib/mm). */
+static inline struct capref capref_from_addr(uint64_t a)
+{
+    if ((a >> 32) == (CAPADDR_LEVEL1 >> 32))
+        return capref_root_slot((uint32_t)a);
+    return capref_l2(capaddr_l1((capaddr_t)a), capaddr_l2((capaddr_t)a));
+}
+
 /* The CNode that holds the slot, and the slot's index in it. */
 static inline uint64_t capref_cnode(struct capref r)
 {

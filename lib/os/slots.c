@@ -1,11 +1,11 @@
 /*
  * slots.c — the default slot allocator's callbacks (slots.h).
  *
- * RAM is carved from the given capability front to back: each new L2 CNode
- * is retyped straight into its root slot, and a new root CNode into a slot
- * the allocator hands out while it refills (it keeps a reserve for that).
- * The records of the allocator's bookkeeping come from a static pool until
- * the heap exists (paging milestone).
+ * A new L2 CNode is a 16 KiB allocation from the memory manager retyped
+ * straight into its root slot; a larger root CNode is an allocation retyped
+ * into a slot the allocator hands out while it refills (it keeps a reserve
+ * for exactly this). The records of the allocator's bookkeeping come from a
+ * static pool until the heap exists (paging milestone).
  */
 #include "slots.h"
 
@@ -14,43 +14,40 @@
 #define RECORD_POOL_BYTES (64 * 1024)
 
 static struct slot_allocator allocator;
-static struct capref ram_source;
-static uint64_t ram_size, ram_used;
+static struct mm *ram;
 static uint8_t record_pool[RECORD_POOL_BYTES] __attribute__((aligned(16)));
 static size_t record_used;
 
-static errval_t carve(uint64_t bytes, uint64_t *offset)
+/* Retype a fresh allocation of `bytes` into one object at `dest`. */
+static errval_t make_object(struct capref dest, enum objtype type, uint64_t bytes, uint64_t objsize)
 {
-    bytes = (bytes + OBJSIZE_PAGE - 1) & ~(uint64_t)(OBJSIZE_PAGE - 1);
-    if (bytes > ram_size - ram_used)
-        return CAP_ERR_RETYPE_RANGE;
-    *offset = ram_used;
-    ram_used += bytes;
-    return SYS_ERR_OK;
+    struct mm_block b;
+    errval_t err = mm_alloc(ram, bytes, OBJSIZE_PAGE, &b);
+    if (err_is_fail(err))
+        return err;
+    err = cap_retype(dest, capref_from_addr(b.cap), type, 0, objsize, 1);
+    if (err_is_fail(err))
+        mm_free(ram, b.base, b.size);
+    return err;
 }
 
 static errval_t new_cnode(void *arg, uint32_t l1_index, capaddr_t scratch)
 {
     (void)arg;
     (void)scratch;      /* the CNode is retyped straight into its root slot */
-    uint64_t offset;
-    errval_t err = carve(OBJSIZE_L2CNODE, &offset);
-    if (err_is_ok(err))
-        err = cap_retype(capref_root_slot(l1_index), ram_source, OBJ_L2CNODE, offset, 0, 1);
-    return err;
+    return make_object(capref_root_slot(l1_index), OBJ_L2CNODE, OBJSIZE_L2CNODE, 0);
 }
 
 static errval_t grow_l1(void *arg, uint32_t new_slots)
 {
     (void)arg;
     capaddr_t slot;
-    uint64_t offset;
+    uint64_t bytes = (uint64_t)new_slots * OBJSIZE_CTE;
     errval_t err = slot_alloc(&allocator, &slot);
-    if (err_is_ok(err))
-        err = carve((uint64_t)new_slots * OBJSIZE_CTE, &offset);
+    if (err_is_fail(err))
+        return err;
     struct capref root = capref_l2(capaddr_l1(slot), capaddr_l2(slot));
-    if (err_is_ok(err))
-        err = cap_retype(root, ram_source, OBJ_L1CNODE, offset, (uint64_t)new_slots * OBJSIZE_CTE, 1);
+    err = make_object(root, OBJ_L1CNODE, (bytes + OBJSIZE_PAGE - 1) & ~(uint64_t)(OBJSIZE_PAGE - 1), bytes);
     if (err_is_ok(err))
         err = cnode_resize_root(capref_l2(ROOTCN_SLOT_TASKCN, TASKCN_SLOT_ROOTCN), root);
     return err;
@@ -66,21 +63,17 @@ static errval_t record_refill(struct slab_allocator *slab, void *arg)
     return err;
 }
 
-errval_t os_slots_init(struct capref ram)
+errval_t os_slots_init_mm(struct mm *mm)
 {
     struct capinfo ci;
     errval_t err = cap_identify(capref_l2(ROOTCN_SLOT_TASKCN, TASKCN_SLOT_ROOTCN), &ci);
     if (err_is_fail(err))
         return err_push(err, LIB_ERR_SLOT_INIT);
-    uint32_t l1_slots = (uint32_t)(ci.size / OBJSIZE_CTE);
-    err = cap_identify(ram, &ci);
-    if (err_is_fail(err) || ci.type != OBJ_RAM)
-        return err_push(err_is_fail(err) ? err : CAP_ERR_WRONG_TYPE, LIB_ERR_SLOT_INIT);
-    ram_source = ram;
-    ram_size = ci.size;
+    ram = mm;
     static const uint32_t cnodes[] = { ROOTCN_SLOT_SLOT_ALLOC0, ROOTCN_SLOT_SLOT_ALLOC1 };
     struct slot_alloc_config cfg = {
-        .cnodes = cnodes, .ncnodes = 2, .l1_slots = l1_slots, .first_free_l1 = ROOTCN_SLOTS_USER,
+        .cnodes = cnodes, .ncnodes = 2, .l1_slots = (uint32_t)(ci.size / OBJSIZE_CTE),
+        .first_free_l1 = ROOTCN_SLOTS_USER,
         .new_cnode = new_cnode, .grow_l1 = grow_l1, .record_refill = record_refill,
     };
     return slot_alloc_init(&allocator, &cfg);

@@ -1,18 +1,18 @@
 /*
  * slots.h — the process's default slot allocator (lib/os/slot_alloc.c)
  * wired to the kernel: new L2 CNodes and larger root CNodes are retyped from
- * a RAM capability the program hands over. (With the memory manager of the
- * next milestone the RAM will come from it instead.)
+ * RAM the process's memory manager (lib/mm, ram.h) hands out.
  */
 #pragma once
 
 #include <minnow/errors.h>
 #include "cap.h"
+#include "mm/mm.h"
 #include "os/slot_alloc.h"
 
 /* Start the allocator over the two slot-allocator CNodes of cspace.h,
- * carving CNodes from `ram` (which must stay untouched by anything else). */
-errval_t os_slots_init(struct capref ram);
+ * taking RAM for new CNodes from `mm`. */
+errval_t os_slots_init_mm(struct mm *mm);
 
 errval_t os_slot_alloc(struct capref *slot);
 errval_t os_slot_free(struct capref slot);

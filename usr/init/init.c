@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cap.h"
+#include "ram.h"
 #include "os.h"
 #include "syscall.h"
 
@@ -37,6 +38,22 @@ static void report_memory(void)
     }
     printf("init: received %u RAM capabilities, %llu bytes (%llu MiB)\n", n,
            (unsigned long long)total, (unsigned long long)(total >> 20));
+}
+
+/* All memory init hands out comes from its memory manager (lib/mm). */
+static int start_memory(void)
+{
+    errval_t err = ram_init_from_memcn();
+    if (err_is_fail(err)) {
+        DEBUG_ERR(err, "init: starting the memory manager");
+        return 1;
+    }
+    struct mm_stats st;
+    mm_stats(ram_mm(), &st);
+    printf("init: memory manager: %u regions, %llu bytes total, %llu free, largest free block %llu\n",
+           (unsigned)st.regions, (unsigned long long)st.total, (unsigned long long)st.free,
+           (unsigned long long)st.largest_free);
+    return 0;
 }
 
 static int expect_error(const char *what, errval_t got, enum err_code want)
@@ -90,6 +107,8 @@ int main(int argc, char **argv)
     char test[32];
     greet(argc, argv);
     report_memory();
+    if (start_memory() != 0)
+        return 1;
     if (os_getarg("test", test, sizeof test) == NULL)
         return echo();
     if (strcmp(test, "syscalls") == 0)

@@ -1,8 +1,8 @@
 /*
  * slottest.c — the slot allocator refilling itself in a real CSpace.
  *
- * Run as the first program (init=slottest) so it has RAM: it hands the
- * allocator a 4 MiB RAM capability, then takes SLOTS slots — far more than
+ * Run as the first program (init=slottest) so it has RAM: it starts the
+ * memory manager and slot allocator as init does, then takes SLOTS slots — far more than
  * the two initial CNodes hold, so the allocator must add L2 CNodes and grow
  * the root CNode — and puts a copy of a capability into each (which fails if
  * a slot is handed out twice or is not empty). Then it frees them all and
@@ -12,11 +12,12 @@
 
 #include "cap.h"
 #include "initcaps.h"
+#include "ram.h"
 #include "os.h"
 #include "slots.h"
 
 #define SLOTS 8000
-#define SOURCE capref_l2(ROOTCN_SLOT_TASKCN, TASKCN_SLOTS_USER)
+#define SOURCE capref_l2(ROOTCN_SLOT_TASKCN, TASKCN_SLOTS_USER)    /* the capability copied around */
 
 static struct capref taken[SLOTS];
 static unsigned failures;
@@ -61,9 +62,9 @@ int main(void)
     uint64_t size;
     errval_t err = initcaps_largest_ram(&ram, &size);
     if (err_is_ok(err))
-        err = cap_retype(SOURCE, ram, OBJ_RAM, 0, 4 << 20, 1);
+        err = cap_copy(SOURCE, ram);
     if (err_is_ok(err))
-        err = os_slots_init(SOURCE);
+        err = ram_init_from_memcn();
     if (err_is_fail(err)) {
         fail("setting up", err);
         return 1;

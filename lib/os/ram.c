@@ -1,0 +1,104 @@
+/*
+ * ram.c — the process's memory manager over its RAM capabilities (ram.h).
+ *
+ * Start-up order matters, because the two allocators lean on each other:
+ * the manager is set up first (its capability operations take slots from
+ * the slot allocator), then the slot allocator, whose refills take RAM for
+ * new CNodes from the manager. A refill keeps a reserve of slots, so the
+ * slot an allocation needs during a refill is always there. The manager's
+ * records come from a static pool until the heap exists (paging milestone).
+ */
+#include "ram.h"
+
+#include "initcaps.h"
+#include "slots.h"
+
+#define RECORD_POOL_BYTES (1024 * 1024)
+
+static struct mm manager;
+static uint8_t record_pool[RECORD_POOL_BYTES] __attribute__((aligned(16)));
+static size_t record_used;
+
+static errval_t retype_allocation(void *arg, uint64_t region, uint64_t offset, uint64_t size, uint64_t *cap)
+{
+    (void)arg;
+    struct capref slot;
+    errval_t err = os_slot_alloc(&slot);
+    if (err_is_fail(err))
+        return err;
+    err = cap_retype(slot, capref_from_addr(region), OBJ_RAM, offset, size, 1);
+    if (err_is_fail(err)) {
+        os_slot_free(slot);
+        return err;
+    }
+    *cap = capref_addr(slot);
+    return SYS_ERR_OK;
+}
+
+static errval_t destroy_allocation(void *arg, uint64_t cap)
+{
+    (void)arg;
+    struct capref c = capref_from_addr(cap);
+    errval_t err = cap_revoke(c);
+    if (err_is_ok(err))
+        err = cap_delete(c);
+    return err_is_ok(err) ? os_slot_free(c) : err;
+}
+
+const struct mm_cap_ops ram_cap_ops = { retype_allocation, destroy_allocation };
+
+static errval_t refill_records(struct slab_allocator *slab, void *arg)
+{
+    (void)arg;
+    if (RECORD_POOL_BYTES - record_used < 4096)
+        return MM_ERR_NO_METADATA;
+    errval_t err = slab_grow(slab, record_pool + record_used, 4096);
+    record_used += 4096;
+    return err;
+}
+
+static errval_t add_memcn(void)
+{
+    for (uint32_t i = 0; i < L2_CNODE_SLOTS; i++) {
+        struct capref c = capref_l2(ROOTCN_SLOT_MEMCN, i);
+        struct capinfo ci;
+        if (err_is_fail(cap_identify(c, &ci)) || ci.type != OBJ_RAM)
+            continue;
+        errval_t err = mm_add(&manager, capref_addr(c), ci.base, ci.size);
+        if (err_is_fail(err))
+            return err;
+    }
+    return SYS_ERR_OK;
+}
+
+errval_t ram_init_from_memcn(void)
+{
+    errval_t err = mm_init(&manager, &ram_cap_ops, NULL, refill_records, NULL);
+    if (err_is_ok(err))
+        err = add_memcn();
+    if (err_is_ok(err))
+        err = os_slots_init_mm(&manager);
+    return err;
+}
+
+struct mm *ram_mm(void)
+{
+    return &manager;
+}
+
+errval_t ram_alloc(uint64_t size, uint64_t align, struct capref *cap, uint64_t *base)
+{
+    struct mm_block b;
+    errval_t err = mm_alloc(&manager, size, align, &b);
+    if (err_is_fail(err))
+        return err;
+    *cap = capref_from_addr(b.cap);
+    if (base != NULL)
+        *base = b.base;
+    return SYS_ERR_OK;
+}
+
+errval_t ram_free(uint64_t base, uint64_t size)
+{
+    return mm_free(&manager, base, size);
+}

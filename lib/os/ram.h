@@ -1,0 +1,27 @@
+/*
+ * ram.h — this process's physical memory: lib/mm wired to capabilities.
+ *
+ * Every allocation is a RAM capability retyped from the region it came from
+ * into a slot from the default slot allocator (slots.h); freeing revokes
+ * and deletes it, so its range can be retyped again. init owns all RAM
+ * (ram_init_from_memcn); other processes will ask init's memory server.
+ */
+#pragma once
+
+#include <minnow/errors.h>
+#include "cap.h"
+#include "mm/mm.h"
+
+/* init: a manager holding every RAM capability in MEMCN, and the default
+ * slot allocator refilled from it. */
+errval_t ram_init_from_memcn(void);
+
+/* The process's memory manager (after ram_init_from_memcn). */
+struct mm *ram_mm(void);
+
+/* A RAM capability of `size` bytes (rounded up to pages), aligned to `align`. */
+errval_t ram_alloc(uint64_t size, uint64_t align, struct capref *cap, uint64_t *base);
+errval_t ram_free(uint64_t base, uint64_t size);
+
+/* The capability operations lib/mm calls (for programs with their own mm). */
+extern const struct mm_cap_ops ram_cap_ops;
