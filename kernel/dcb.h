@@ -35,6 +35,15 @@ struct dcb {
     uint64_t ttbr0;             /* level-0 table | ASID << 48 */
     int64_t exit_code;
     uint64_t tpidr_el0;         /* the user thread pointer */
+
+    /* The process's exception handler (SYS_EXCEPTION_SET): where a fault is
+     * delivered, on which stack, and the state of the faulting code, kept
+     * here until the handler resumes it (SYS_EXCEPTION_RESUME). */
+    uint64_t exc_entry;         /* 0: faults stop the process */
+    uint64_t exc_stack;
+    bool in_handler;            /* a fault now stops the process */
+    struct trap_frame exc_saved;
+    struct fpu_state exc_fpu;
 };
 
 _Static_assert(sizeof(struct dcb) <= OBJSIZE_DISPATCHER, "a DCB fits its Dispatcher object");

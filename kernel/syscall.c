@@ -14,6 +14,7 @@
 #include "pl011.h"
 #include "printk.h"
 #include "sched.h"
+#include "dcb.h"
 #include "sysreg.h"
 #include "trapframe.h"
 
@@ -80,6 +81,36 @@ static void sys_exit(struct trap_frame *f)
     sched_exit_current(f, (int64_t)f->x[0]);
 }
 
+static bool in_user_space(uint64_t va)
+{
+    return va != 0 && va < USER_TOP;
+}
+
+static void sys_exception_set(struct trap_frame *f)
+{
+    struct dcb *d = sched_current();
+    uint64_t entry = f->x[0], stack = f->x[1];
+    if (entry != 0 && (!in_user_space(entry) || !in_user_space(stack) || (stack & 15) != 0)) {
+        f->x[0] = SYS_ERR_BAD_HANDLER;
+        return;
+    }
+    d->exc_entry = entry;
+    d->exc_stack = stack;
+    f->x[0] = SYS_ERR_OK;
+}
+
+static void sys_exception_resume(struct trap_frame *f)
+{
+    struct dcb *d = sched_current();
+    if (!d->in_handler) {
+        f->x[0] = SYS_ERR_NOT_IN_HANDLER;
+        return;
+    }
+    d->in_handler = false;
+    *f = d->exc_saved;
+    fpu_restore(&d->exc_fpu);
+}
+
 void syscall_illegal(struct trap_frame *f)
 {
     f->x[0] = SYS_ERR_ILLEGAL_SYSCALL;
@@ -92,4 +123,6 @@ const syscall_fn syscall_table[SYS_COUNT] = {
     [SYS_YIELD] = sys_yield,
     [SYS_EXIT] = sys_exit,
     [SYS_INVOKE] = sys_invoke,
+    [SYS_EXCEPTION_SET] = sys_exception_set,
+    [SYS_EXCEPTION_RESUME] = sys_exception_resume,
 };

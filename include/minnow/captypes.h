@@ -46,7 +46,7 @@ enum objtype {
 #define OBJSIZE_L2CNODE     (OBJSIZE_CTE * 256u)        /* 16 KiB */
 #define L1_CNODE_MIN_SLOTS  32u
 #define OBJSIZE_VNODE       4096u
-#define OBJSIZE_DISPATCHER  1024u
+#define OBJSIZE_DISPATCHER  4096u
 
 /* Invocation commands: SYS_INVOKE with x0 = target capability address,
  * x1 = command, x2.. = arguments (docs/capabilities.md has each one).

@@ -26,6 +26,8 @@ typedef uint64_t errval_t;
     X(SYS_ERR_BAD_USER_POINTER, "user buffer is not mapped readable in the caller")\
     X(SYS_ERR_ARG_TOO_LONG, "argument longer than the system call allows")        \
     X(SYS_ERR_NO_INPUT, "no console input is waiting")                            \
+    X(SYS_ERR_NOT_IN_HANDLER, "resume is only allowed from the exception handler") \
+    X(SYS_ERR_BAD_HANDLER, "exception handler entry or stack is not in user space")\
     /* capabilities (kernel/cap) */                                               \
     X(CAP_ERR_ADDR_OUT_OF_RANGE, "capability address lies beyond the CSpace")     \
     X(CAP_ERR_L1_SLOT_EMPTY, "no L2 CNode at that root CNode slot")               \
@@ -111,6 +113,36 @@ typedef uint64_t errval_t;
     X(MM_ERR_DESTROY, "could not revoke and delete the capability of an allocation")\
     X(MM_ERR_PARTIAL_FREE, "partial free undone: the allocation stays whole, with a new capability")\
     X(MM_ERR_CAP_LOST, "allocation's capability was lost and not remade, so all of it was freed")\
+    /* page-table model (lib/os/pt_model) */                                      \
+    X(PT_ERR_BAD_VA, "virtual address is not page aligned or not below 2^48")     \
+    X(PT_ERR_BAD_SIZE, "size is zero, not a page multiple, or runs past 2^48")    \
+    X(PT_ERR_BAD_OFFSET, "frame offset is not a multiple of the page size")       \
+    X(PT_ERR_ALREADY_MAPPED, "a page in the range is already mapped")             \
+    X(PT_ERR_NOT_MAPPED, "a page in the range is not mapped")                     \
+    X(PT_ERR_SPLITS_RUN, "range starts or ends inside a mapped run (no partial unmap)")\
+    X(PT_ERR_NO_RECORDS, "no memory for page-table model records")                \
+    X(PT_ERR_NEW_TABLE, "could not create a page table")                          \
+    X(PT_ERR_LINK, "could not link a page table into its parent")                 \
+    X(PT_ERR_MAP, "could not map a run of pages")                                 \
+    X(PT_ERR_UNMAP, "could not delete a mapping capability")                      \
+    X(PT_ERR_FREE_TABLE, "could not delete an empty, unlinked page table")        \
+    X(PT_ERR_UNDO, "undoing a failed map failed too; the model shows what is left")\
+    X(PT_ERR_INVARIANT, "page-table model invariant broken")                      \
+    /* virtual regions (lib/os/vregion) */                                        \
+    X(VREGION_ERR_BAD_SPACE, "address space bounds are empty, not page aligned or beyond 2^48")\
+    X(VREGION_ERR_BAD_SIZE, "size is zero or not a multiple of the page size")    \
+    X(VREGION_ERR_MISALIGNED, "address is not page aligned")                      \
+    X(VREGION_ERR_BAD_ALIGNMENT, "alignment is not a power of two from 4 KiB to 1 GiB")\
+    X(VREGION_ERR_BAD_ATTRS, "region attributes are unknown or contradictory")    \
+    X(VREGION_ERR_NOT_CANONICAL, "address is not a canonical user address (below 2^48)")\
+    X(VREGION_ERR_OUTSIDE, "range lies outside the managed address space")        \
+    X(VREGION_ERR_OVERLAP, "range overlaps a region that is not free")            \
+    X(VREGION_ERR_ALREADY_MAPPED, "range overlaps an existing mapping")           \
+    X(VREGION_ERR_NOT_MAPPED, "range to unmap was never mapped (or is unmapped already)")\
+    X(VREGION_ERR_NOT_ALLOCATED, "range to free is free already (never reserved, or freed twice)")\
+    X(VREGION_ERR_CROSSES, "range does not lie inside one region")                \
+    X(VREGION_ERR_NO_SPACE, "no free gap is large enough: the address space is exhausted")\
+    X(VREGION_ERR_NO_RECORDS, "no memory left for virtual region records")        \
     /* user runtime */                                                            \
     X(LIB_ERR_BAD_ARGS, "malformed argument page")                                \
     /* user runtime: slab and slot allocators */                                  \

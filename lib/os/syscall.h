@@ -65,6 +65,17 @@ static inline errval_t sys_debug_getchar(char *c)
 
 static inline errval_t sys_yield(void) { return syscall2(SYS_YIELD, 0, 0).err; }
 
+static inline errval_t sys_exception_set(uint64_t entry, uint64_t stack_top)
+{
+    return syscall2(SYS_EXCEPTION_SET, entry, stack_top).err;
+}
+
+/* Returns only on error (not in the handler). */
+static inline errval_t sys_exception_resume(void)
+{
+    return syscall2(SYS_EXCEPTION_RESUME, 0, 0).err;
+}
+
 __attribute__((noreturn)) static inline void sys_exit(int code)
 {
     syscall2(SYS_EXIT, (uint64_t)(int64_t)code, 0);

@@ -95,12 +95,34 @@ static void print_exception_kind(uint64_t esr)
     printk(")");
 }
 
+/* Enter the process's exception handler: the faulting state is kept in the
+ * DCB until SYS_EXCEPTION_RESUME. */
+static void deliver(struct dcb *d, struct trap_frame *f, uint64_t far, uint64_t esr)
+{
+    d->exc_saved = *f;
+    fpu_save(&d->exc_fpu);
+    d->in_handler = true;
+    uint64_t pc = f->elr;
+    f->elr = d->exc_entry;
+    f->sp = d->exc_stack;
+    f->spsr = 0;                /* EL0t, interrupts on */
+    f->x[0] = far;
+    f->x[1] = esr;
+    f->x[2] = pc;
+    f->x[29] = f->x[30] = 0;    /* the handler's backtrace ends here */
+}
+
 void el0_exception(struct trap_frame *f, uint64_t esr)
 {
     struct dcb *d = sched_current();
     uint64_t far = READ_SYSREG(far_el1);
     unsigned ec = ESR_EC(esr);
-    printk("user fault in process %s (pid %u): ", d->name, d->pid);
+    if (d->exc_entry != 0 && !d->in_handler) {
+        deliver(d, f, is_abort(ec) ? far : f->elr, esr);
+        return;
+    }
+    printk("user fault in process %s (pid %u)%s: ", d->name, d->pid,
+           d->in_handler ? " in its exception handler" : "");
     print_exception_kind(esr);
     printk("\n  address 0x%016lx  pc 0x%016lx  esr 0x%08lx\n",
            is_abort(ec) ? far : f->elr, f->elr, esr);

@@ -1,0 +1,28 @@
+/*
+ * exception.h — this process's exception handler (include/minnow/syscall.h,
+ * SYS_EXCEPTION_SET): faults such as page faults are delivered to a C
+ * function on a separate stack, which can fix the cause and retry.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <minnow/errors.h>
+
+struct os_fault {
+    uint64_t addr;      /* the faulting address (the pc for instruction faults) */
+    uint64_t esr;       /* ESR_EL1: exception class and fault status */
+    uint64_t pc;
+};
+
+/* Return true to retry the faulting instruction, false to end the process
+ * (after a report naming the fault). */
+typedef bool (*os_fault_fn)(const struct os_fault *fault);
+
+errval_t os_exception_set(os_fault_fn fn);
+
+/* Words for a fault: "data abort, write, translation fault" etc. */
+const char *os_fault_kind(uint64_t esr);
+bool os_fault_is_write(uint64_t esr);
+bool os_fault_is_translation(uint64_t esr);   /* nothing mapped there */

@@ -1,0 +1,126 @@
+/*
+ * pftest.c — page faults delivered to the process and resolved by it.
+ *
+ * Run as the first program (init=pftest) so it has RAM. It sets up the
+ * tables for 2 MiB at 32 TiB, treats the first 1 MiB as a reserved region,
+ * and registers a fault handler that backs a faulting page of that region
+ * with a fresh frame. Then it touches pages there: each first touch faults,
+ * the handler maps a zeroed frame, the touch is retried. fault=<kind> then
+ * provokes the faults that must end the process instead:
+ *   outside    a read outside the reserved region
+ *   readonly   a write to a page mapped read-only
+ *   handler    a fault inside the handler itself (the kernel stops it)
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cap.h"
+#include "exception.h"
+#include "os.h"
+#include "ram.h"
+#include "slots.h"
+
+#define REGION      0x200000000000ull     /* 32 TiB: level-0 entry 64 */
+#define REGION_SIZE (1u << 20)
+#define PAGES       (REGION_SIZE / 4096)
+
+static struct capref l3;
+static unsigned faults_handled;
+static volatile bool fault_in_handler;   /* set by main, read in the handler */
+static volatile uintptr_t unmapped_address = 8;   /* volatile: not a provable NULL dereference */
+
+static errval_t new_object(enum objtype type, uint64_t bytes, struct capref *out)
+{
+    struct capref ram;
+    errval_t err = ram_alloc(bytes, 4096, &ram, NULL);
+    if (err_is_ok(err))
+        err = os_slot_alloc(out);
+    return err_is_ok(err) ? cap_retype(*out, ram, type, 0, bytes, 1) : err;
+}
+
+static errval_t link(struct capref parent, unsigned entry, struct capref child)
+{
+    struct capref mapping;
+    errval_t err = os_slot_alloc(&mapping);
+    return err_is_ok(err) ? vnode_map(parent, entry, child, 0, 0, 1, mapping) : err;
+}
+
+/* L1, L2 and L3 tables under level-0 entry 64: the region's 2 MiB. */
+static errval_t build_tables(void)
+{
+    struct capref l1, l2;
+    errval_t err = new_object(OBJ_VNODE_L1, 4096, &l1);
+    if (err_is_ok(err)) err = new_object(OBJ_VNODE_L2, 4096, &l2);
+    if (err_is_ok(err)) err = new_object(OBJ_VNODE_L3, 4096, &l3);
+    if (err_is_ok(err)) err = link(capref_l2(ROOTCN_SLOT_PAGECN, 0), REGION >> 39, l1);
+    if (err_is_ok(err)) err = link(l1, 0, l2);
+    if (err_is_ok(err)) err = link(l2, 0, l3);
+    return err;
+}
+
+static errval_t map_page(uint64_t va, uint8_t rights)
+{
+    struct capref frame, mapping;
+    errval_t err = new_object(OBJ_FRAME, 4096, &frame);
+    if (err_is_ok(err))
+        err = os_slot_alloc(&mapping);
+    return err_is_ok(err) ? vnode_map(l3, (va - REGION) >> 12, frame, rights, 0, 1, mapping) : err;
+}
+
+static bool on_fault(const struct os_fault *f)
+{
+    if (fault_in_handler)
+        (void)*(volatile int *)unmapped_address;
+    if (f->addr < REGION || f->addr >= REGION + REGION_SIZE || !os_fault_is_translation(f->esr))
+        return false;
+    errval_t err = map_page(f->addr & ~0xfffull, CAPRIGHTS_RW);
+    if (err_is_fail(err)) {
+        DEBUG_ERR(err, "pftest: backing a page");
+        return false;
+    }
+    faults_handled++;
+    return true;
+}
+
+static int touch_pages(void)
+{
+    unsigned bad = 0, touched = 0;
+    for (unsigned i = 0; i < PAGES; i += 4, touched++) {
+        volatile uint64_t *p = (volatile uint64_t *)(REGION + i * 4096ull + 8 * (i % 16));
+        bad += *p != 0;
+        *p = 0x5a5a0000ull + i;
+    }
+    for (unsigned i = 0; i < PAGES; i += 4)
+        bad += *(volatile uint64_t *)(REGION + i * 4096ull + 8 * (i % 16)) != 0x5a5a0000ull + i;
+    printf("pftest: touched %u pages, %u faults handled, %u wrong values\n", touched, faults_handled, bad);
+    return bad != 0 || faults_handled != touched;
+}
+
+int main(void)
+{
+    char kind[16];
+    errval_t err = ram_init_from_memcn();
+    if (err_is_ok(err)) err = build_tables();
+    if (err_is_ok(err)) err = os_exception_set(on_fault);
+    if (err_is_fail(err)) {
+        DEBUG_ERR(err, "pftest: setting up");
+        return 1;
+    }
+    if (touch_pages() != 0)
+        return 1;
+    if (os_getarg("fault", kind, sizeof kind) == NULL)
+        return 0;
+    printf("pftest: now a fault that must end the process (%s)\n", kind);
+    if (strcmp(kind, "outside") == 0)
+        return (int)*(volatile uint64_t *)(REGION + 2 * REGION_SIZE - 8);
+    if (strcmp(kind, "readonly") == 0) {
+        map_page(REGION + REGION_SIZE - 4096, CAPRIGHTS_READ);
+        *(volatile uint64_t *)(REGION + REGION_SIZE - 4096) = 1;
+    }
+    if (strcmp(kind, "handler") == 0) {
+        fault_in_handler = true;
+        return (int)*(volatile uint64_t *)(REGION + REGION_SIZE - 8192);
+    }
+    printf("pftest: FAILED: still running\n");
+    return 1;
+}
