@@ -10,6 +10,7 @@ $(eval $(call user_program,captest,usr/tests/captest.c))
 $(eval $(call user_program,slottest,usr/tests/slottest.c))
 $(eval $(call user_program,mmtest,usr/tests/mmtest.c))
 $(eval $(call user_program,pftest,usr/tests/pftest.c))
+$(eval $(call user_program,pagetest,usr/tests/pagetest.c))
 $(eval $(call user_program,bench,usr/bench/bench.c))
 
 INITRD := $(BUILD)/initrd.cpio

@@ -1,0 +1,152 @@
+/*
+ * pagetest.c — paging in the OS (lib/os/paging.c): lazily backed regions,
+ * fixed and anywhere mappings, 2 MiB blocks, one frame mapped many times,
+ * unmap with table reclaim, and the bad inputs. Run as init=pagetest.
+ */
+#include <stdio.h>
+
+#include "cap.h"
+#include "os.h"
+#include "paging.h"
+#include "ram.h"
+#include "slots.h"
+
+#define KiB 1024ull
+#define MiB (1024ull * KiB)
+#define TiB (1024ull * 1024 * MiB)
+
+static unsigned cases, failures;
+
+static void report(const char *desc, bool ok, const char *detail)
+{
+    cases++;
+    failures += !ok;
+    printf("PAGETEST%04u %s: %s%s%s\n", cases, desc, ok ? "ok" : "FAILED (", ok ? "" : detail, ok ? "" : ")");
+}
+
+static void expect(const char *desc, errval_t err, enum err_code want)
+{
+    char detail[96];
+    snprintf(detail, sizeof detail, "got %s, want %s", err_getcode(err_no(err)), err_getcode(want));
+    report(desc, err_no(err) == want, detail);
+}
+
+static void check(const char *desc, bool ok)
+{
+    report(desc, ok, "state differs");
+}
+
+static errval_t new_frame(uint64_t size, uint64_t align, struct capref *frame)
+{
+    struct capref ram;
+    errval_t err = ram_alloc(size, align, &ram, NULL);
+    if (err_is_ok(err))
+        err = os_slot_alloc(frame);
+    return err_is_ok(err) ? cap_retype(*frame, ram, OBJ_FRAME, 0, size, 1) : err;
+}
+
+/* Touch every `stride`-th page of a lazily backed region. */
+static void test_lazy_region(void)
+{
+    uint64_t base, before = paging_faults_handled();
+    struct mm_stats m0, m1;
+    expect("reserve 64 MiB anywhere", paging_reserve(64 * MiB, 4096, VREGION_ATTR_RW, &base), SYS_ERR_OK);
+    mm_stats(ram_mm(), &m0);
+    unsigned bad = 0;
+    for (uint64_t off = 0; off < 64 * MiB; off += 8 * 4096) {
+        volatile uint64_t *p = (volatile uint64_t *)(base + off);
+        bad += *p != 0;
+        *p = off;
+    }
+    for (uint64_t off = 0; off < 64 * MiB; off += 8 * 4096)
+        bad += *(volatile uint64_t *)(base + off) != off;
+    mm_stats(ram_mm(), &m1);
+    check("2,048 pages at a stride of 8 read zero, then what was written", bad == 0);
+    check("exactly the touched pages were backed (one fault each)", paging_faults_handled() - before == 2048);
+    /* Besides the pages: a few page tables, and CNodes for the 6,144 new
+     * capabilities (RAM, frame, mapping per page) at 16 KiB per 256. */
+    check("memory used: the 2,048 pages, plus page tables and CNodes (under 128 pages)",
+          m0.free - m1.free >= 2048 * 4096 && m0.free - m1.free < (2048 + 128) * 4096);
+}
+
+static void test_fixed_32tib(void)
+{
+    volatile uint64_t *p = (volatile uint64_t *)(32 * TiB + 12345 * 8);
+    expect("reserve at 32 TiB", paging_reserve_at(32 * TiB, 2 * MiB, VREGION_ATTR_RW), SYS_ERR_OK);
+    *p = 42;
+    check("a page at 32 TiB is backed on first touch", *p == 42);
+    expect("reserve at 32 TiB again", paging_reserve_at(32 * TiB, 4096, VREGION_ATTR_RW), VREGION_ERR_OVERLAP);
+}
+
+static void test_big_frame(void)
+{
+    struct capref frame;
+    uint64_t base;
+    expect("a 5 MiB frame", new_frame(5 * MiB, 2 * MiB, &frame), SYS_ERR_OK);
+    expect("map it anywhere", paging_map_frame(frame, 5 * MiB, VREGION_ATTR_RW, &base), SYS_ERR_OK);
+    struct pt_lookup_info info;
+    check("its first 2 MiB are one block", err_is_ok(pt_lookup(paging_tables(), base, &info)) && info.level == 2);
+    bool zero = true;
+    for (uint64_t off = 0; off < 5 * MiB; off += 4096)
+        zero &= *(volatile uint64_t *)(base + off) == 0;
+    check("all of it reads as zero", zero);
+    for (uint64_t off = 0; off < 5 * MiB; off += 4096)
+        *(volatile uint64_t *)(base + off) = off ^ 0xabcdef;
+    bool same = true;
+    for (uint64_t off = 0; off < 5 * MiB; off += 4096)
+        same &= *(volatile uint64_t *)(base + off) == (off ^ 0xabcdef);
+    check("writes read back", same);
+    expect("unmap it", paging_unmap(base, 5 * MiB), SYS_ERR_OK);
+    expect("unmap it again", paging_unmap(base, 5 * MiB), PT_ERR_NOT_MAPPED);
+    expect("map over it again at the same place", paging_map_fixed(base, frame, 5 * MiB, VREGION_ATTR_RW), SYS_ERR_OK);
+    check("the data survived in the frame", *(volatile uint64_t *)(base + 4096) == (4096 ^ 0xabcdef));
+}
+
+static void test_many_mappings(void)
+{
+    struct capref frame;
+    uint64_t va[17];
+    expect("a 4 KiB frame", new_frame(4096, 4096, &frame), SYS_ERR_OK);
+    bool ok = true;
+    for (unsigned i = 0; i < 17; i++)
+        ok &= err_is_ok(paging_map_frame(frame, 4096, VREGION_ATTR_RW, &va[i]));
+    check("map one frame 17 times", ok);
+    *(volatile uint64_t *)va[3] = 0x1717;
+    bool seen = true;
+    for (unsigned i = 0; i < 17; i++)
+        seen &= *(volatile uint64_t *)va[i] == 0x1717;
+    check("a write through one mapping is seen in all 17", seen);
+    expect("map over an existing mapping", paging_map_fixed(va[0], frame, 4096, VREGION_ATTR_RW), VREGION_ERR_ALREADY_MAPPED);
+    expect("a misaligned address", paging_map_fixed(va[0] + 100, frame, 4096, VREGION_ATTR_RW), VREGION_ERR_ALREADY_MAPPED);
+    expect("a non-canonical address", paging_reserve_at(1ull << 48, 4096, VREGION_ATTR_RW), VREGION_ERR_NOT_CANONICAL);
+    expect("a misaligned reservation", paging_reserve_at(40 * TiB + 100, 4096, VREGION_ATTR_RW), VREGION_ERR_MISALIGNED);
+    struct capref ram;
+    ram_alloc(4096, 4096, &ram, NULL);
+    uint64_t b;
+    expect("a RAM capability is not a frame", paging_map_frame(ram, 4096, VREGION_ATTR_RW, &b), CAP_ERR_MAP_TYPE);
+    expect("exhaust the address space", paging_reserve(200 * TiB, 4096, VREGION_ATTR_RW, &b), VREGION_ERR_NO_SPACE);
+    uint64_t never;
+    paging_reserve(4096, 4096, VREGION_ATTR_RW, &never);
+    expect("unmap what was never mapped", paging_unmap(never, 4096), PT_ERR_NOT_MAPPED);
+    ok = true;
+    for (unsigned i = 0; i < 17; i++)
+        ok &= err_is_ok(paging_unmap(va[i], 4096)) && err_is_ok(paging_free(va[i], 4096));
+    check("unmap and free all 17", ok && err_is_ok(pt_check(paging_tables())) && vregion_check(paging_regions()));
+}
+
+int main(void)
+{
+    errval_t err = ram_init_from_memcn();
+    if (err_is_ok(err))
+        err = paging_init();
+    if (err_is_fail(err)) {
+        DEBUG_ERR(err, "pagetest: starting paging");
+        return 1;
+    }
+    test_lazy_region();
+    test_fixed_32tib();
+    test_big_frame();
+    test_many_mappings();
+    printf("pagetest: %u cases, %u failed\n", cases, failures);
+    return failures != 0;
+}
