@@ -103,8 +103,8 @@ static uint8_t rights_of(uint32_t attrs)
                      ((attrs & VREGION_ATTR_EXEC) ? CAPRIGHTS_EXECUTE : 0));
 }
 
-/* Map [base, base + size) from `frame`, which the regions already allow. */
-static errval_t map_range(uint64_t base, struct capref frame, uint64_t size, uint32_t attrs)
+/* Put [base, base + size) of `frame` into the page tables. */
+static errval_t map_pages(uint64_t base, struct capref frame, uint64_t size, uint32_t attrs)
 {
     struct capinfo ci;
     errval_t err = cap_identify(frame, &ci);
@@ -114,11 +114,19 @@ static errval_t map_range(uint64_t base, struct capref frame, uint64_t size, uin
         return CAP_ERR_MAP_TYPE;
     if (size > ci.size)
         return CAP_ERR_MAP_RANGE;
-    err = pt_map(&tables, base, addr_of(frame), ci.base, 0, size, rights_of(attrs), NULL);
+    return pt_map(&tables, base, addr_of(frame), ci.base, 0, size, rights_of(attrs), NULL);
+}
+
+/* Map a frame where the regions allow it, and record the mapping there. */
+static errval_t map_range(uint64_t base, struct capref frame, uint64_t size, uint32_t attrs)
+{
+    errval_t err = map_pages(base, frame, size, attrs);
     return err_is_ok(err) ? vregion_mark_mapped(&regions, base, size, attrs, addr_of(frame)) : err;
 }
 
-/* Back the faulting page of a reserved region with a zeroed frame. */
+/* Back the faulting page of a reserved region with a zeroed frame. The
+ * region stays RESERVED (one record however many pages are backed); the
+ * page tables say which pages are. */
 static bool on_fault(const struct os_fault *f)
 {
     struct vregion_info info;
@@ -134,7 +142,7 @@ static bool on_fault(const struct os_fault *f)
     if (err_is_ok(err))
         err = cap_retype(frame, ram, OBJ_FRAME, 0, 4096, 1);
     if (err_is_ok(err))
-        err = map_range(page, frame, 4096, info.attrs);
+        err = map_pages(page, frame, 4096, info.attrs);
     if (err_is_fail(err)) {
         DEBUG_ERR(err, "paging: backing a page");
         return false;
