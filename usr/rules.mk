@@ -6,11 +6,11 @@
 $(eval $(call user_program,init,usr/init/init.c))
 $(eval $(call user_program,faulter,usr/tests/faulter.c))
 $(eval $(call user_program,regcheck,usr/tests/regcheck.c usr/tests/regcheck_asm.S))
-$(eval $(call user_program,captest,usr/tests/captest.c))
+$(eval $(call user_program,captest,usr/tests/captest.c usr/tests/ostest.c))
 $(eval $(call user_program,slottest,usr/tests/slottest.c))
-$(eval $(call user_program,mmtest,usr/tests/mmtest.c))
+$(eval $(call user_program,mmtest,usr/tests/mmtest.c usr/tests/ostest.c))
 $(eval $(call user_program,pftest,usr/tests/pftest.c))
-$(eval $(call user_program,pagetest,usr/tests/pagetest.c))
+$(eval $(call user_program,pagetest,usr/tests/pagetest.c usr/tests/ostest.c))
 $(eval $(call user_program,bench,usr/bench/bench.c))
 
 INITRD := $(BUILD)/initrd.cpio

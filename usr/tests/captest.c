@@ -14,36 +14,13 @@
 #include "cap.h"
 #include "initcaps.h"
 #include "os.h"
+#include "ostest.h"
 
 #define SCRATCH   ROOTCN_SLOT_SLOT_ALLOC0
 #define SCRATCH2  ROOTCN_SLOT_SLOT_ALLOC1
 #define NEW_L2    20                        /* free root slots used by the tests */
 #define NEW_L2B   21
 #define MiB       (1024ull * 1024)
-
-static unsigned cases, failures;
-
-static void report(const char *desc, bool ok, const char *detail)
-{
-    cases++;
-    failures += !ok;
-    printf("CAPTEST%04u %s: %s%s%s\n", cases, desc, ok ? "ok" : "FAILED (", ok ? "" : detail,
-           ok ? "" : ")");
-}
-
-/* One case: `err` must be exactly the error `want`. */
-static void expect(const char *desc, errval_t err, enum err_code want)
-{
-    char detail[96];
-    snprintf(detail, sizeof detail, "got %s, want %s", err_getcode(err_no(err)), err_getcode(want));
-    report(desc, err_no(err) == want, detail);
-}
-
-/* One case: a condition on state the previous calls left. */
-static void check(const char *desc, bool ok)
-{
-    report(desc, ok, "state differs");
-}
 
 static struct capref s(uint32_t slot) { return capref_l2(SCRATCH, slot); }
 
@@ -365,12 +342,14 @@ static int spy(void)
     expect("no Kernel capability", kernel_core_id(capref_l2(ROOTCN_SLOT_TASKCN, TASKCN_SLOT_KERNELCAP), &core), CAP_ERR_SLOT_EMPTY);
     expect("no retype without RAM", cap_retype(s(0), capref_l2(ROOTCN_SLOT_MEMCN, 0), OBJ_FRAME, 0, 4096, 1), CAP_ERR_L1_SLOT_EMPTY);
     expect("its own dispatcher is there", cap_identify(capref_l2(ROOTCN_SLOT_TASKCN, TASKCN_SLOT_DISPATCHER), &ci), SYS_ERR_OK);
-    printf("captest (pid %u, no resources): %u cases, %u failed\n", os_args()->pid, cases, failures);
-    return failures != 0;
+    printf("captest (pid %u, no resources): %u cases, %u failed\n", os_args()->pid, ostest_cases(),
+           ostest_failures());
+    return ostest_failures() != 0;
 }
 
 int main(void)
 {
+    ostest_begin("CAPTEST");
     struct capref ram;
     uint64_t size;
     if (err_is_fail(initcaps_largest_ram(&ram, &size)))
@@ -388,6 +367,5 @@ int main(void)
     test_cnode_cycle();
     test_ram_generations();
     test_kernel_cap();
-    printf("captest: %u cases, %u failed\n", cases, failures);
-    return failures != 0;
+    return ostest_summary("captest");
 }

@@ -13,6 +13,7 @@
 
 #include "cap.h"
 #include "os.h"
+#include "ostest.h"
 #include "ram.h"
 #include "slots.h"
 
@@ -20,28 +21,8 @@
 #define MiB (1024ull * 1024)
 #define MAX_BLOCKS 4096
 
-static unsigned cases, failures;
 static struct mm_block blocks[MAX_BLOCKS];
 static struct mm_stats start;
-
-static void report(const char *desc, bool ok, const char *detail)
-{
-    cases++;
-    failures += !ok;
-    printf("MMTEST%04u %s: %s%s%s\n", cases, desc, ok ? "ok" : "FAILED (", ok ? "" : detail, ok ? "" : ")");
-}
-
-static void expect(const char *desc, errval_t err, enum err_code want)
-{
-    char detail[96];
-    snprintf(detail, sizeof detail, "got %s, want %s", err_getcode(err_no(err)), err_getcode(want));
-    report(desc, err_no(err) == want, detail);
-}
-
-static void check(const char *desc, bool ok)
-{
-    report(desc, ok, "state differs");
-}
 
 static struct mm_stats now(void)
 {
@@ -203,6 +184,7 @@ static void test_bad_input(void)
 
 int main(void)
 {
+    ostest_begin("MMTEST");
     errval_t err = ram_init_from_memcn();
     if (err_is_fail(err)) {
         DEBUG_ERR(err, "mmtest: starting the memory manager");
@@ -224,6 +206,5 @@ int main(void)
     test_partial_free();
     test_bad_input();
     test_exhaustion();
-    printf("mmtest: %u cases, %u failed\n", cases, failures);
-    return failures != 0;
+    return ostest_summary("mmtest");
 }

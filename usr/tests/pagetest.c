@@ -7,6 +7,7 @@
 
 #include "cap.h"
 #include "os.h"
+#include "ostest.h"
 #include "paging.h"
 #include "ram.h"
 #include "slots.h"
@@ -14,27 +15,6 @@
 #define KiB 1024ull
 #define MiB (1024ull * KiB)
 #define TiB (1024ull * 1024 * MiB)
-
-static unsigned cases, failures;
-
-static void report(const char *desc, bool ok, const char *detail)
-{
-    cases++;
-    failures += !ok;
-    printf("PAGETEST%04u %s: %s%s%s\n", cases, desc, ok ? "ok" : "FAILED (", ok ? "" : detail, ok ? "" : ")");
-}
-
-static void expect(const char *desc, errval_t err, enum err_code want)
-{
-    char detail[96];
-    snprintf(detail, sizeof detail, "got %s, want %s", err_getcode(err_no(err)), err_getcode(want));
-    report(desc, err_no(err) == want, detail);
-}
-
-static void check(const char *desc, bool ok)
-{
-    report(desc, ok, "state differs");
-}
 
 static errval_t new_frame(uint64_t size, uint64_t align, struct capref *frame)
 {
@@ -136,6 +116,7 @@ static void test_many_mappings(void)
 
 int main(void)
 {
+    ostest_begin("PAGETEST");
     errval_t err = ram_init_from_memcn();
     if (err_is_ok(err))
         err = paging_init();
@@ -147,6 +128,5 @@ int main(void)
     test_fixed_32tib();
     test_big_frame();
     test_many_mappings();
-    printf("pagetest: %u cases, %u failed\n", cases, failures);
-    return failures != 0;
+    return ostest_summary("pagetest");
 }

@@ -1,0 +1,45 @@
+/*
+ * ostest.c — numbered test cases for in-OS test programs (ostest.h).
+ */
+#include "ostest.h"
+
+#include <stdio.h>
+
+static const char *prefix = "TEST";
+static unsigned cases, failures;
+
+void ostest_begin(const char *p)
+{
+    prefix = p;
+}
+
+static void report(const char *desc, bool ok, const char *detail)
+{
+    cases++;
+    failures += !ok;
+    if (ok)
+        printf("%s%04u %s: ok\n", prefix, cases, desc);
+    else
+        printf("%s%04u %s: FAILED (%s)\n", prefix, cases, desc, detail);
+}
+
+void expect(const char *desc, errval_t err, enum err_code want)
+{
+    char detail[96];
+    snprintf(detail, sizeof detail, "got %s, want %s", err_getcode(err_no(err)), err_getcode(want));
+    report(desc, err_no(err) == want, detail);
+}
+
+void check(const char *desc, bool ok)
+{
+    report(desc, ok, "state differs");
+}
+
+int ostest_summary(const char *program)
+{
+    printf("%s: %u cases, %u failed\n", program, cases, failures);
+    return failures != 0;
+}
+
+unsigned ostest_failures(void) { return failures; }
+unsigned ostest_cases(void) { return cases; }
