@@ -14,25 +14,14 @@
 #include "exception.h"
 #include "os.h"
 #include "ram.h"
+#include "record_pool.h"
 #include "slots.h"
 
-#define RECORD_POOL_BYTES (1024 * 1024)
+RECORD_POOL(records, 1024 * 1024, LIB_ERR_SLAB_EMPTY);
 
 static struct vregion_space regions;
 static struct pt_model tables;
 static uint64_t faults_handled;
-static uint8_t record_pool[RECORD_POOL_BYTES] __attribute__((aligned(16)));
-static size_t record_used;
-
-static errval_t refill(struct slab_allocator *slab, void *arg)
-{
-    (void)arg;
-    if (RECORD_POOL_BYTES - record_used < 4096)
-        return LIB_ERR_SLAB_EMPTY;
-    errval_t err = slab_grow(slab, record_pool + record_used, 4096);
-    record_used += 4096;
-    return err;
-}
 
 static capaddr_t addr_of(struct capref c) { return capaddr_make(c.l1, c.slot); }
 static struct capref ref_of(capaddr_t a) { return capref_l2(capaddr_l1(a), capaddr_l2(a)); }
@@ -153,9 +142,9 @@ static bool on_fault(const struct os_fault *f)
 
 errval_t paging_init(void)
 {
-    errval_t err = vregion_init(&regions, PAGING_LO, PAGING_HI, refill, NULL);
+    errval_t err = vregion_init(&regions, PAGING_LO, PAGING_HI, record_pool_refill, &records);
     if (err_is_ok(err))
-        err = pt_model_init(&tables, CAP_VROOT, &pt_cap_ops, NULL, refill, NULL);
+        err = pt_model_init(&tables, CAP_VROOT, &pt_cap_ops, NULL, record_pool_refill, &records);
     if (err_is_ok(err))
         err = os_exception_set(on_fault);
     return err;

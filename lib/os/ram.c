@@ -11,13 +11,12 @@
 #include "ram.h"
 
 #include "initcaps.h"
+#include "record_pool.h"
 #include "slots.h"
 
-#define RECORD_POOL_BYTES (1024 * 1024)
+RECORD_POOL(records, 1024 * 1024, MM_ERR_NO_METADATA);
 
 static struct mm manager;
-static uint8_t record_pool[RECORD_POOL_BYTES] __attribute__((aligned(16)));
-static size_t record_used;
 
 static errval_t retype_allocation(void *arg, uint64_t region, uint64_t offset, uint64_t size, uint64_t *cap)
 {
@@ -47,16 +46,6 @@ static errval_t destroy_allocation(void *arg, uint64_t cap)
 
 const struct mm_cap_ops ram_cap_ops = { retype_allocation, destroy_allocation };
 
-static errval_t refill_records(struct slab_allocator *slab, void *arg)
-{
-    (void)arg;
-    if (RECORD_POOL_BYTES - record_used < 4096)
-        return MM_ERR_NO_METADATA;
-    errval_t err = slab_grow(slab, record_pool + record_used, 4096);
-    record_used += 4096;
-    return err;
-}
-
 static errval_t add_memcn(void)
 {
     for (uint32_t i = 0; i < L2_CNODE_SLOTS; i++) {
@@ -73,7 +62,7 @@ static errval_t add_memcn(void)
 
 errval_t ram_init_from_memcn(void)
 {
-    errval_t err = mm_init(&manager, &ram_cap_ops, NULL, refill_records, NULL);
+    errval_t err = mm_init(&manager, &ram_cap_ops, NULL, record_pool_refill, &records);
     if (err_is_ok(err))
         err = add_memcn();
     if (err_is_ok(err))

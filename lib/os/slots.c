@@ -9,14 +9,13 @@
  */
 #include "slots.h"
 
-#include <stdint.h>
+#include "record_pool.h"
 
-#define RECORD_POOL_BYTES (64 * 1024)
+#include <stdint.h>
 
 static struct slot_allocator allocator;
 static struct mm *ram;
-static uint8_t record_pool[RECORD_POOL_BYTES] __attribute__((aligned(16)));
-static size_t record_used;
+RECORD_POOL(records, 64 * 1024, LIB_ERR_SLAB_EMPTY);
 
 /* Retype a fresh allocation of `bytes` into one object at `dest`. */
 static errval_t make_object(struct capref dest, enum objtype type, uint64_t bytes, uint64_t objsize)
@@ -53,16 +52,6 @@ static errval_t grow_l1(void *arg, uint32_t new_slots)
     return err;
 }
 
-static errval_t record_refill(struct slab_allocator *slab, void *arg)
-{
-    (void)arg;
-    if (RECORD_POOL_BYTES - record_used < 4096)
-        return LIB_ERR_SLAB_EMPTY;
-    errval_t err = slab_grow(slab, record_pool + record_used, 4096);
-    record_used += 4096;
-    return err;
-}
-
 errval_t os_slots_init_mm(struct mm *mm)
 {
     struct capinfo ci;
@@ -74,7 +63,8 @@ errval_t os_slots_init_mm(struct mm *mm)
     struct slot_alloc_config cfg = {
         .cnodes = cnodes, .ncnodes = 2, .l1_slots = (uint32_t)(ci.size / OBJSIZE_CTE),
         .first_free_l1 = ROOTCN_SLOTS_USER,
-        .new_cnode = new_cnode, .grow_l1 = grow_l1, .record_refill = record_refill,
+        .new_cnode = new_cnode, .grow_l1 = grow_l1,
+        .record_refill = record_pool_refill, .record_refill_arg = &records,
     };
     return slot_alloc_init(&allocator, &cfg);
 }

@@ -17,6 +17,7 @@
 #include "os.h"
 #include "paging.h"
 #include "ram.h"
+#include "record_pool.h"
 #include "slots.h"
 #include "syscall.h"
 
@@ -144,20 +145,7 @@ static void bench_cap_revoke_100(struct capref ram)
  */
 #define MM_BENCH_BASE   0x100000000ull
 #define MM_BENCH_SIZE   0x100000000ull
-#define MM_POOL_BYTES   (3u << 20)
-
-static uint8_t mm_pool[MM_POOL_BYTES] __attribute__((aligned(16)));
-static size_t mm_pool_used;
-
-static errval_t mm_pool_refill(struct slab_allocator *slab, void *arg)
-{
-    (void)arg;
-    if (MM_POOL_BYTES - mm_pool_used < 16384)
-        return MM_ERR_NO_METADATA;
-    errval_t err = slab_grow(slab, mm_pool + mm_pool_used, 16384);
-    mm_pool_used += 16384;
-    return err;
-}
+RECORD_POOL(mm_pool, 3u << 20, MM_ERR_NO_METADATA);
 
 struct mm_bench_ops {
     errval_t (*alloc)(void *m, struct mm_block *b);
@@ -221,30 +209,23 @@ static void time_pairs(const char *name, const struct mm_bench_ops *ops, void *m
     report(name, s, SAMPLES, 1);
 }
 
-static void bench_mm(unsigned live)
-{
-    static struct mm tree;
-    static const struct mm_bench_ops ops = { tree_alloc, tree_free };
-    char name[48];
-    mm_pool_used = 0;
-    mm_init(&tree, NULL, NULL, mm_pool_refill, NULL);
-    mm_add(&tree, MM_CAP_NONE, MM_BENCH_BASE, MM_BENCH_SIZE);
-    make_live(&ops, &tree, live);
-    snprintf(name, sizeof name, "mm_alloc_free_4k_live%u", live);
-    time_pairs(name, &ops, &tree);
-}
-
-static void bench_mm_holes(unsigned live)
+/* The manager on a fresh made-up region; `holes` picks the harder case. */
+static void bench_mm(unsigned live, bool holes)
 {
     static struct mm tree;
     static const struct mm_bench_ops ops = { tree_alloc, tree_free };
     char name[64];
-    mm_pool_used = 0;
-    mm_init(&tree, NULL, NULL, mm_pool_refill, NULL);
+    mm_pool.used = 0;
+    mm_init(&tree, NULL, NULL, record_pool_refill, &mm_pool);
     mm_add(&tree, MM_CAP_NONE, MM_BENCH_BASE, MM_BENCH_SIZE);
-    make_live_with_holes(&ops, &tree, live);
-    snprintf(name, sizeof name, "mm_alloc_free_4k_holes_live%u", live);
-    time_crossed_pairs(name, &ops, &tree);
+    snprintf(name, sizeof name, "mm_alloc_free_4k_%slive%u", holes ? "holes_" : "", live);
+    if (holes) {
+        make_live_with_holes(&ops, &tree, live);
+        time_crossed_pairs(name, &ops, &tree);
+    } else {
+        make_live(&ops, &tree, live);
+        time_pairs(name, &ops, &tree);
+    }
 }
 
 static void bench_firstfit(unsigned live)
@@ -252,8 +233,8 @@ static void bench_firstfit(unsigned live)
     static struct firstfit ff;
     static const struct mm_bench_ops ops = { ff_alloc, ff_free };
     char name[48];
-    mm_pool_used = 0;
-    firstfit_init(&ff, false, mm_pool_refill, NULL);
+    mm_pool.used = 0;
+    firstfit_init(&ff, false, record_pool_refill, &mm_pool);
     firstfit_add(&ff, MM_BENCH_BASE, MM_BENCH_SIZE);
     make_live(&ops, &ff, live);
     snprintf(name, sizeof name, "mm_firstfit_alloc_free_4k_live%u", live);
@@ -314,9 +295,9 @@ int main(void)
     bench_cap_revoke_100(ram);
     static const unsigned lives[] = { 1, 1000, 10000 };
     for (unsigned i = 0; i < 3; i++)
-        bench_mm(lives[i]);
+        bench_mm(lives[i], false);
     for (unsigned i = 0; i < 3; i++)
-        bench_mm_holes(lives[i]);
+        bench_mm(lives[i], true);
     for (unsigned i = 0; i < 3; i++)
         bench_firstfit(lives[i]);
     bench_mm_caps();
