@@ -29,18 +29,15 @@ static struct capref ref_of(capaddr_t a) { return capref_l2(capaddr_l1(a), capad
 static errval_t new_table(void *arg, int level, capaddr_t *vnode)
 {
     (void)arg;
-    struct capref ram, slot;
-    errval_t err = ram_alloc(4096, 4096, &ram, NULL);
-    if (err_is_ok(err))
-        err = os_slot_alloc(&slot);
-    if (err_is_ok(err))
-        err = cap_retype(slot, ram, (enum objtype)(OBJ_VNODE_L0 + level), 0, 0, 1);
+    struct capref slot;
+    errval_t err = ram_new_object((enum objtype)(OBJ_VNODE_L0 + level), OBJSIZE_VNODE, OBJSIZE_VNODE, &slot);
     if (err_is_ok(err))
         *vnode = addr_of(slot);
     return err;
 }
 
-/* Freeing the allocation revokes everything retyped from it: the VNode. */
+/* Freeing the allocation revokes everything retyped from it: the VNode
+ * (or, from the fault handler, a frame that could not be mapped). */
 static errval_t free_table(void *arg, capaddr_t vnode)
 {
     (void)arg;
@@ -124,14 +121,13 @@ static bool on_fault(const struct os_fault *f)
         info.state != VREGION_RESERVED || info.attrs == 0 ||
         (os_fault_is_write(f->esr) && !(info.attrs & VREGION_ATTR_WRITE)))
         return false;
-    struct capref ram, frame;
-    errval_t err = ram_alloc(4096, 4096, &ram, NULL);
-    if (err_is_ok(err))
-        err = os_slot_alloc(&frame);
-    if (err_is_ok(err))
-        err = cap_retype(frame, ram, OBJ_FRAME, 0, 4096, 1);
-    if (err_is_ok(err))
+    struct capref frame;
+    errval_t err = ram_new_object(OBJ_FRAME, 4096, 4096, &frame);
+    if (err_is_ok(err)) {
         err = map_pages(page, frame, 4096, info.attrs);
+        if (err_is_fail(err))
+            free_table(NULL, addr_of(frame));   /* gives the frame's memory back the same way */
+    }
     if (err_is_fail(err)) {
         DEBUG_ERR(err, "paging: backing a page");
         return false;

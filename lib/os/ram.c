@@ -91,3 +91,21 @@ errval_t ram_free(uint64_t base, uint64_t size)
 {
     return mm_free(&manager, base, size);
 }
+
+errval_t ram_new_object(enum objtype type, uint64_t size, uint64_t align, struct capref *out)
+{
+    struct capref ram;
+    uint64_t base;
+    errval_t err = ram_alloc(size, align, &ram, &base);
+    if (err_is_fail(err))
+        return err;
+    err = os_slot_alloc(out);
+    if (err_is_ok(err)) {
+        err = cap_retype(*out, ram, type, 0, size, 1);
+        if (err_is_fail(err))
+            os_slot_free(*out);
+    }
+    if (err_is_fail(err))
+        ram_free(base, size);
+    return err;
+}

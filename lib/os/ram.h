@@ -23,5 +23,10 @@ struct mm *ram_mm(void);
 errval_t ram_alloc(uint64_t size, uint64_t align, struct capref *cap, uint64_t *base);
 errval_t ram_free(uint64_t base, uint64_t size);
 
+/* A fresh object of `type` filling a new allocation of `size` bytes
+ * (aligned to `align`), in a new slot. On failure nothing is kept. Freeing
+ * the allocation (ram_free of the object's base) revokes the object. */
+errval_t ram_new_object(enum objtype type, uint64_t size, uint64_t align, struct capref *out);
+
 /* The capability operations lib/mm calls (for programs with their own mm). */
 extern const struct mm_cap_ops ram_cap_ops;

@@ -269,11 +269,9 @@ static void bench_page_fault_4k(void)
 /* Map a 4 KiB frame anywhere, then unmap it and give the range back. */
 static void bench_map_unmap_4k(void)
 {
-    struct capref ram, frame;
+    struct capref frame;
     uint64_t s[SAMPLES], va;
-    must(ram_alloc(4096, 4096, &ram, NULL), "allocating");
-    must(os_slot_alloc(&frame), "a slot");
-    must(cap_retype(frame, ram, OBJ_FRAME, 0, 4096, 1), "a frame");
+    must(ram_new_object(OBJ_FRAME, 4096, 4096, &frame), "a frame");
     for (unsigned k = 0; k < SAMPLES + 10; k++) {
         uint64_t t0 = os_cycles();
         must(paging_map_frame(frame, 4096, VREGION_ATTR_RW, &va), "map");

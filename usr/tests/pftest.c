@@ -31,11 +31,7 @@ static volatile uintptr_t unmapped_address = 8;   /* volatile: not a provable NU
 
 static errval_t new_object(enum objtype type, uint64_t bytes, struct capref *out)
 {
-    struct capref ram;
-    errval_t err = ram_alloc(bytes, 4096, &ram, NULL);
-    if (err_is_ok(err))
-        err = os_slot_alloc(out);
-    return err_is_ok(err) ? cap_retype(*out, ram, type, 0, bytes, 1) : err;
+    return ram_new_object(type, bytes, 4096, out);
 }
 
 static errval_t link(struct capref parent, unsigned entry, struct capref child)
