@@ -36,14 +36,13 @@ struct dcb {
     int64_t exit_code;
     uint64_t tpidr_el0;         /* the user thread pointer */
 
-    /* The process's exception handler (SYS_EXCEPTION_SET): where a fault is
-     * delivered, on which stack, and the state of the faulting code, kept
-     * here until the handler resumes it (SYS_EXCEPTION_RESUME). */
-    uint64_t exc_entry;         /* 0: faults stop the process */
-    uint64_t exc_stack;
-    bool in_handler;            /* a fault now stops the process */
-    struct trap_frame exc_saved;
-    struct fpu_state exc_fpu;
+    /* The process's upcall (upcall.c, include/minnow/upcall.h): where the
+     * kernel enters it, on which stack, and where it saves the interrupted
+     * state. In the upcall, ticks make no upcalls and a fault stops it. */
+    uint64_t upcall_entry;      /* 0: faults stop the process, ticks just switch */
+    uint64_t upcall_stack;
+    uint64_t upcall_save;       /* a user struct upcall_ctx */
+    bool in_upcall;
 };
 
 _Static_assert(sizeof(struct dcb) <= OBJSIZE_DISPATCHER, "a DCB fits its Dispatcher object");

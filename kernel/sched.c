@@ -15,6 +15,9 @@
 #include "printk.h"
 #include "string.h"
 #include "sysreg.h"
+#include "upcall.h"
+
+#include <minnow/upcall.h>
 
 static struct dcb *ring;        /* any runnable DCB, or NULL; core-local */
 static struct dcb *current;     /* the DCB whose state is in the frame, or NULL */
@@ -122,8 +125,16 @@ static void save_current(struct trap_frame *f)
     fpu_save(&current->fpu);
 }
 
+/* The tick ends the time slice. A process with an upcall learns of it: it
+ * will run next from its upcall (UPCALL_PREEMPT), where its thread library
+ * can switch threads. */
 void sched_tick(struct trap_frame *f)
 {
+    kassert(current != NULL, "a trap from user mode has a current process");
+    if (upcall_enter(current, f, UPCALL_PREEMPT, 0, 0) == UPCALL_BAD_SAVE_AREA) {
+        sched_stop_current(f, "stopped: its upcall save area is not writable");
+        return;
+    }
     sched_yield(f);
 }
 

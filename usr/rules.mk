@@ -11,6 +11,7 @@ $(eval $(call user_program,slottest,usr/tests/slottest.c))
 $(eval $(call user_program,mmtest,usr/tests/mmtest.c usr/tests/ostest.c))
 $(eval $(call user_program,pftest,usr/tests/pftest.c))
 $(eval $(call user_program,pagetest,usr/tests/pagetest.c usr/tests/ostest.c))
+$(eval $(call user_program,threadtest,usr/tests/threadtest.c usr/tests/ostest.c))
 $(eval $(call user_program,bench,usr/bench/bench.c))
 
 INITRD := $(BUILD)/initrd.cpio

@@ -23,11 +23,10 @@ typedef uint64_t errval_t;
     X(SYS_ERR_OK, "success")                                                      \
     /* system calls (kernel) */                                                   \
     X(SYS_ERR_ILLEGAL_SYSCALL, "unknown system call number")                      \
-    X(SYS_ERR_BAD_USER_POINTER, "user buffer is not mapped readable in the caller")\
+    X(SYS_ERR_BAD_USER_POINTER, "user buffer is not mapped (or not writable) for the caller")\
     X(SYS_ERR_ARG_TOO_LONG, "argument longer than the system call allows")        \
     X(SYS_ERR_NO_INPUT, "no console input is waiting")                            \
-    X(SYS_ERR_NOT_IN_HANDLER, "resume is only allowed from the exception handler") \
-    X(SYS_ERR_BAD_HANDLER, "exception handler entry or stack is not in user space")\
+    X(SYS_ERR_BAD_HANDLER, "upcall entry, stack or save area not in user space")  \
     /* capabilities (kernel/cap) */                                               \
     X(CAP_ERR_ADDR_OUT_OF_RANGE, "capability address lies beyond the CSpace")     \
     X(CAP_ERR_L1_SLOT_EMPTY, "no L2 CNode at that root CNode slot")               \
@@ -154,7 +153,17 @@ typedef uint64_t errval_t;
     X(LIB_ERR_SLOT_NOT_MANAGED, "slot to free is not in a CNode the slot allocator manages")\
     X(LIB_ERR_SLOT_NOT_ALLOCATED, "slot to free is already free (freed twice?)")  \
     X(LIB_ERR_SLOT_L1_FULL, "root CNode has no free slot and cannot grow")        \
-    X(LIB_ERR_SLOT_REFILL, "slot allocator could not add an L2 CNode")
+    X(LIB_ERR_SLOT_REFILL, "slot allocator could not add an L2 CNode")             \
+    /* user runtime: paging beyond the region tree and page tables */             \
+    X(LIB_ERR_PAGING_INIT, "paging is not started (paging_init)")                 \
+    X(LIB_ERR_PAGING_NOT_FRAME, "no frame of this process is mapped there")       \
+    /* user runtime: threads */                                                   \
+    X(THREAD_ERR_STACK, "could not make a thread's stacks")                       \
+    X(THREAD_ERR_JOIN_SELF, "a thread cannot join itself")                        \
+    X(THREAD_ERR_DETACHED, "the thread is detached: nobody can join it")          \
+    X(THREAD_ERR_JOINED, "another thread is already joining it")                  \
+    X(THREAD_ERR_NOT_OWNER, "the mutex is not held by this thread")               \
+    X(THREAD_ERR_SEM_OVERFLOW, "the semaphore's count would overflow")
 
 enum err_code {
 #define MINNOW_ERR_ENUM(code, msg) code,

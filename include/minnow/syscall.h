@@ -14,17 +14,10 @@
 #define SYS_YIELD         3   /* give the rest of the time slice to the next process */
 #define SYS_EXIT          4   /* x0 = exit code; does not return */
 #define SYS_INVOKE        5   /* capability invocation: captypes.h */
-#define SYS_EXCEPTION_SET 6   /* x0 handler entry (0: none), x1 its stack top */
-#define SYS_EXCEPTION_RESUME 7 /* from the handler: retry the faulting code */
+#define SYS_UPCALL_SET    6   /* x0 entry (0: none), x1 its stack top, x2 save area */
+#define SYS_RESUME        7   /* x0 register state to load, x1 word to clear (or 0) */
 #define SYS_COUNT         8
 
-/*
- * Exceptions. With a handler set, a fault in user mode (abort, alignment,
- * undefined instruction, breakpoint) does not stop the process: the kernel
- * keeps the faulting registers and enters the handler on its stack with
- * x0 = fault address, x1 = ESR (the kind: ESR_EL1 of ARMv8), x2 = pc.
- * SYS_EXCEPTION_RESUME then restores the faulting code exactly, to retry the
- * instruction. A fault inside the handler stops the process.
- */
+/* Upcalls (SYS_UPCALL_SET, SYS_RESUME): include/minnow/upcall.h. */
 
 #define SYSCALL_PRINT_MAX 4096

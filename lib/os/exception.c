@@ -1,10 +1,12 @@
 /*
- * exception.c — the exception handler behind os_exception_set (exception.h).
+ * exception.c — the fault handler behind os_exception_set (exception.h).
  *
- * The handler runs on its own stack (EXCEPTION_STACK_BYTES, static), so a
- * fault caused by the normal stack (a guard page) can still be handled. If
- * the function fixes the fault, SYS_EXCEPTION_RESUME restores the faulting
- * code exactly; otherwise the process reports the fault and exits.
+ * A fault reaches the process as an upcall (thread.c), which runs this
+ * file's os_exception_run in the faulting thread on that thread's own
+ * exception stack, so a fault caused by the normal stack (a guard page) can
+ * still be handled, and the handler may take locks. If the function fixes
+ * the fault, the faulting code resumes exactly (SYS_RESUME) and retries;
+ * otherwise the process reports the fault and exits with code 70.
  */
 #include "exception.h"
 
@@ -13,14 +15,10 @@
 
 #include "os.h"
 #include "syscall.h"
+#include "thread_internal.h"
 
-#define EXCEPTION_STACK_BYTES (16 * 1024)
-
-void os_exception_entry(void);
-void os_exception_dispatch(uint64_t addr, uint64_t esr, uint64_t pc);
 
 static os_fault_fn handler;
-static uint8_t exception_stack[EXCEPTION_STACK_BYTES] __attribute__((aligned(16)));
 
 #define ESR_EC(esr) (((esr) >> 26) & 0x3f)
 
@@ -51,18 +49,27 @@ const char *os_fault_kind(uint64_t esr)
     }
 }
 
-void os_exception_dispatch(uint64_t addr, uint64_t esr, uint64_t pc)
+/* Entered from the fault upcall (thread.c) on the faulting thread's
+ * exception stack, as that thread: it may block like any code. */
+void os_exception_run(void)
 {
-    struct os_fault fault = { addr, esr, pc };
-    if (handler != NULL && handler(&fault))
-        sys_exception_resume();
-    printf("%s (pid %u): unhandled fault: %s at 0x%llx, pc 0x%llx\n", os_args()->name, os_args()->pid,
-           os_fault_kind(esr), (unsigned long long)addr, (unsigned long long)pc);
+    struct thread *t = thread_self();
+    const struct os_fault *f = &t->fault;
+    if (handler != NULL && handler(f))
+        thread_fault_resume();
+    const char *guard = thread_mem_guard(&t->mem, f->addr);
+    printf("%s (pid %u): ", os_args()->name, os_args()->pid);
+    if (t->id != 0)
+        printf("thread %u: ", t->id);
+    if (guard != NULL)
+        printf("%s overflow: ", guard);
+    printf("unhandled fault: %s at 0x%llx, pc 0x%llx\n", os_fault_kind(f->esr), (unsigned long long)f->addr,
+           (unsigned long long)f->pc);
     exit(70);
 }
 
 errval_t os_exception_set(os_fault_fn fn)
 {
     handler = fn;
-    return sys_exception_set((uint64_t)os_exception_entry, (uint64_t)(exception_stack + EXCEPTION_STACK_BYTES));
+    return thread_lib_init();
 }

@@ -6,8 +6,9 @@
  * VNode; freeing a table frees that allocation, which revokes the VNode;
  * links and mappings are VNODE_CMD_MAP into slots from the slot allocator,
  * and deleting a mapping capability unmaps. The fault handler backs a page
- * of a reserved region with a fresh (zeroed) frame and marks it mapped.
- * Records come from static pools until the heap exists.
+ * of a reserved region with a fresh (zeroed) frame; freeing the region
+ * gives those frames back. Records come from a static pool (always backed:
+ * the fault handler needs them).
  */
 #include "paging.h"
 
@@ -16,12 +17,21 @@
 #include "ram.h"
 #include "record_pool.h"
 #include "slots.h"
+#include "thread.h"
 
 RECORD_POOL(records, 1024 * 1024, LIB_ERR_SLAB_EMPTY);
 
+/* The lock guards everything below, and the model and tree behind them
+ * (whose own lock hooks stay empty). Every public function and the fault
+ * handler hold it for their whole work; the memory it guards (these
+ * records, the static pool) is always backed, so no fault happens while
+ * it is held. Lock order: paging, then the slot allocator or memory
+ * manager (ram.c), never the other way. */
+static struct thread_mutex lock = THREAD_MUTEX_INITIALIZER("paging");
 static struct vregion_space regions;
 static struct pt_model tables;
-static uint64_t faults_handled;
+static bool started;
+static uint64_t faults_handled, pages_given_back;
 
 static capaddr_t addr_of(struct capref c) { return capaddr_make(c.l1, c.slot); }
 static struct capref ref_of(capaddr_t a) { return capref_l2(capaddr_l1(a), capaddr_l2(a)); }
@@ -44,7 +54,7 @@ static errval_t free_table(void *arg, capaddr_t vnode)
     struct capinfo ci;
     errval_t err = cap_identify(ref_of(vnode), &ci);
     if (err_is_ok(err))
-        err = ram_free(ci.base, 4096);
+        err = ram_free(ci.base, ci.size);
     return err_is_ok(err) ? os_slot_free(ref_of(vnode)) : err;
 }
 
@@ -110,17 +120,27 @@ static errval_t map_range(uint64_t base, struct capref frame, uint64_t size, uin
     return err_is_ok(err) ? vregion_mark_mapped(&regions, base, size, attrs, addr_of(frame)) : err;
 }
 
+/* May the fault at `addr` be fixed by backing its page? */
+static bool backable(const struct os_fault *f, struct vregion_info *info)
+{
+    return os_fault_is_translation(f->esr) && err_is_ok(vregion_lookup(&regions, f->addr, info)) &&
+           info->state == VREGION_RESERVED && info->attrs != 0 &&
+           (!os_fault_is_write(f->esr) || (info->attrs & VREGION_ATTR_WRITE));
+}
+
 /* Back the faulting page of a reserved region with a zeroed frame. The
  * region stays RESERVED (one record however many pages are backed); the
- * page tables say which pages are. */
-static bool on_fault(const struct os_fault *f)
+ * page tables say which pages are. Another thread may have backed the page
+ * while this one waited for the lock: then there is nothing to do. */
+static bool back_page(const struct os_fault *f)
 {
     struct vregion_info info;
+    struct pt_lookup_info mapped;
     uint64_t page = f->addr & ~4095ull;
-    if (!os_fault_is_translation(f->esr) || err_is_fail(vregion_lookup(&regions, f->addr, &info)) ||
-        info.state != VREGION_RESERVED || info.attrs == 0 ||
-        (os_fault_is_write(f->esr) && !(info.attrs & VREGION_ATTR_WRITE)))
+    if (!backable(f, &info))
         return false;
+    if (err_is_ok(pt_lookup(&tables, page, &mapped)))
+        return true;
     struct capref frame;
     errval_t err = ram_new_object(OBJ_FRAME, 4096, 4096, &frame);
     if (err_is_ok(err)) {
@@ -136,27 +156,42 @@ static bool on_fault(const struct os_fault *f)
     return true;
 }
 
+static bool yield_in_fault;     /* tests: paging_test_yield_in_fault */
+
+static bool on_fault(const struct os_fault *f)
+{
+    thread_mutex_lock(&lock);
+    if (yield_in_fault)
+        thread_yield();         /* holding the lock: other faulting threads must wait */
+    bool fixed = back_page(f);
+    thread_mutex_unlock(&lock);
+    return fixed;
+}
+
 errval_t paging_init(void)
 {
+    if (started)
+        return SYS_ERR_OK;
     errval_t err = vregion_init(&regions, PAGING_LO, PAGING_HI, record_pool_refill, &records);
     if (err_is_ok(err))
         err = pt_model_init(&tables, CAP_VROOT, &pt_cap_ops, NULL, record_pool_refill, &records);
     if (err_is_ok(err))
         err = os_exception_set(on_fault);
+    started = err_is_ok(err);
     return err;
 }
 
-errval_t paging_reserve(uint64_t size, uint64_t align, uint32_t attrs, uint64_t *base)
+static errval_t do_reserve(uint64_t size, uint64_t align, uint32_t attrs, uint64_t *base)
 {
     return vregion_reserve_any(&regions, size, align, attrs, base);
 }
 
-errval_t paging_reserve_at(uint64_t base, uint64_t size, uint32_t attrs)
+static errval_t do_reserve_at(uint64_t base, uint64_t size, uint32_t attrs)
 {
     return vregion_reserve_at(&regions, base, size, attrs);
 }
 
-errval_t paging_map_fixed(uint64_t base, struct capref frame, uint64_t size, uint32_t attrs)
+static errval_t do_map_fixed(uint64_t base, struct capref frame, uint64_t size, uint32_t attrs)
 {
     struct vregion_info info;
     errval_t err = vregion_lookup(&regions, base, &info);
@@ -175,7 +210,7 @@ errval_t paging_map_fixed(uint64_t base, struct capref frame, uint64_t size, uin
     return err;
 }
 
-errval_t paging_map_frame(struct capref frame, uint64_t size, uint32_t attrs, uint64_t *base)
+static errval_t do_map_frame(struct capref frame, uint64_t size, uint32_t attrs, uint64_t *base)
 {
     /* 2 MiB alignment lets the page tables use blocks for big frames. */
     uint64_t align = size >= PT_BLOCK_2M ? PT_BLOCK_2M : 4096;
@@ -188,17 +223,165 @@ errval_t paging_map_frame(struct capref frame, uint64_t size, uint32_t attrs, ui
     return err;
 }
 
-errval_t paging_unmap(uint64_t base, uint64_t size)
+static errval_t do_unmap(uint64_t base, uint64_t size)
 {
     errval_t err = pt_unmap(&tables, base, size);
     return err_is_ok(err) ? vregion_mark_reserved(&regions, base, size, VREGION_ATTR_READ) : err;
 }
 
-errval_t paging_free(uint64_t base, uint64_t size)
+/* Give back a frame made by ram_new_object: its RAM (which revokes the
+ * frame) and its slot. */
+static errval_t frame_release(capaddr_t frame)
 {
-    return vregion_free(&regions, base, size);
+    return free_table(NULL, frame);
 }
 
+/* Unmap and give back every page the fault handler backed in [base, end):
+ * inside a RESERVED region, each mapped run is one such page. */
+static errval_t release_backed(uint64_t base, uint64_t end)
+{
+    struct pt_lookup_info run;
+    errval_t err = SYS_ERR_OK;
+    while (err_is_ok(err) && err_is_ok(pt_find(&tables, base, end, &run))) {
+        err = pt_unmap(&tables, run.run_va, run.run_size);
+        if (err_is_ok(err))
+            err = frame_release(run.frame);
+        if (err_is_ok(err))
+            pages_given_back += run.run_size / 4096;
+        base = run.run_va + run.run_size;
+    }
+    return err;
+}
+
+/* [base, base + size) must lie in one region in `state`. */
+static errval_t inside_one(uint64_t base, uint64_t size, enum vregion_state state,
+                           struct vregion_info *info)
+{
+    errval_t err = vregion_lookup(&regions, base, info);
+    if (err_is_fail(err))
+        return err;
+    if (info->state != state)
+        return state == VREGION_MAPPED ? VREGION_ERR_NOT_MAPPED : VREGION_ERR_NOT_ALLOCATED;
+    if (size == 0 || base + size < base || base + size > info->base + info->size)
+        return VREGION_ERR_CROSSES;
+    return SYS_ERR_OK;
+}
+
+/* Every byte of [base, end) is in RESERVED regions (one or more). */
+static errval_t all_reserved(uint64_t base, uint64_t end)
+{
+    struct vregion_info info;
+    for (uint64_t a = base; a < end; a = info.base + info.size) {
+        errval_t err = vregion_lookup(&regions, a, &info);
+        if (err_is_fail(err))
+            return err;
+        if (info.state != VREGION_RESERVED)
+            return VREGION_ERR_NOT_ALLOCATED;
+    }
+    return SYS_ERR_OK;
+}
+
+static errval_t do_free(uint64_t base, uint64_t size)
+{
+    uint64_t end = base + size;
+    if (size == 0 || end < base || (size & 4095) != 0)
+        return VREGION_ERR_BAD_SIZE;
+    if ((base & 4095) != 0)
+        return VREGION_ERR_MISALIGNED;
+    errval_t err = all_reserved(base, end);
+    if (err_is_ok(err))
+        err = release_backed(base, end);
+    struct vregion_info info;
+    for (uint64_t a = base; err_is_ok(err) && a < end; a = info.base + info.size) {
+        err = vregion_lookup(&regions, a, &info);
+        uint64_t piece_end = info.base + info.size < end ? info.base + info.size : end;
+        if (err_is_ok(err))
+            err = vregion_free(&regions, a, piece_end - a);
+    }
+    return err;
+}
+
+static errval_t do_map_new(uint64_t base, uint64_t size, uint32_t attrs)
+{
+    struct vregion_info info;
+    struct capref frame;
+    errval_t err = inside_one(base, size, VREGION_RESERVED, &info);
+    if (err_is_ok(err) && err_is_ok(pt_find(&tables, base, base + size, &(struct pt_lookup_info){ 0 })))
+        err = VREGION_ERR_ALREADY_MAPPED;
+    if (err_is_ok(err))
+        err = ram_new_object(OBJ_FRAME, size, 4096, &frame);
+    if (err_is_fail(err))
+        return err;
+    err = map_range(base, frame, size, attrs);
+    if (err_is_fail(err))
+        frame_release(addr_of(frame));
+    return err;
+}
+
+static errval_t do_unmap_free(uint64_t base, uint64_t size)
+{
+    struct vregion_info info;
+    errval_t err = inside_one(base, size, VREGION_MAPPED, &info);
+    if (err_is_ok(err) && (info.base != base || info.size != size))
+        err = VREGION_ERR_CROSSES;
+    if (err_is_ok(err))
+        err = do_unmap(base, size);
+    return err_is_ok(err) ? frame_release((capaddr_t)info.cookie) : err;
+}
+
+/* Run `expr` with the lock held, once paging has started. */
+#define WITH_LOCK(expr) ({                                  \
+    errval_t err_ = LIB_ERR_PAGING_INIT;                    \
+    if (started) {                                          \
+        thread_mutex_lock(&lock);                           \
+        err_ = (expr);                                      \
+        thread_mutex_unlock(&lock);                         \
+    }                                                       \
+    err_; })
+
+errval_t paging_reserve(uint64_t size, uint64_t align, uint32_t attrs, uint64_t *base)
+{
+    return WITH_LOCK(do_reserve(size, align, attrs, base));
+}
+
+errval_t paging_reserve_at(uint64_t base, uint64_t size, uint32_t attrs)
+{
+    return WITH_LOCK(do_reserve_at(base, size, attrs));
+}
+
+errval_t paging_map_fixed(uint64_t base, struct capref frame, uint64_t size, uint32_t attrs)
+{
+    return WITH_LOCK(do_map_fixed(base, frame, size, attrs));
+}
+
+errval_t paging_map_frame(struct capref frame, uint64_t size, uint32_t attrs, uint64_t *base)
+{
+    return WITH_LOCK(do_map_frame(frame, size, attrs, base));
+}
+
+errval_t paging_map_new(uint64_t base, uint64_t size, uint32_t attrs)
+{
+    return WITH_LOCK(do_map_new(base, size, attrs));
+}
+
+errval_t paging_unmap(uint64_t base, uint64_t size)
+{
+    return WITH_LOCK(do_unmap(base, size));
+}
+
+errval_t paging_unmap_free(uint64_t base, uint64_t size)
+{
+    return WITH_LOCK(do_unmap_free(base, size));
+}
+
+errval_t paging_free(uint64_t base, uint64_t size)
+{
+    return WITH_LOCK(do_free(base, size));
+}
+
+uint64_t paging_pages_given_back(void) { return pages_given_back; }
+uint64_t paging_lock_waits(void) { return lock.waits; }
+void paging_test_yield_in_fault(bool on) { yield_in_fault = on; }
 struct vregion_space *paging_regions(void) { return &regions; }
 struct pt_model *paging_tables(void) { return &tables; }
 uint64_t paging_faults_handled(void) { return faults_handled; }

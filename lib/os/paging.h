@@ -29,13 +29,32 @@ errval_t paging_reserve_at(uint64_t base, uint64_t size, uint32_t attrs);
 errval_t paging_map_frame(struct capref frame, uint64_t size, uint32_t attrs, uint64_t *base);
 errval_t paging_map_fixed(uint64_t base, struct capref frame, uint64_t size, uint32_t attrs);
 
+/* Back [base, base + size), which must lie in one reserved region and have
+ * nothing mapped, with one fresh frame now (not on first touch): memory
+ * that must never fault, such as thread stacks. */
+errval_t paging_map_new(uint64_t base, uint64_t size, uint32_t attrs);
+
 /* Unmap a mapping made by paging_map_*: its range becomes reserved again. */
 errval_t paging_unmap(uint64_t base, uint64_t size);
 
-/* Give a reserved (not mapped) range back. */
+/* Unmap a whole paging_map_new mapping and give its frame back. */
+errval_t paging_unmap_free(uint64_t base, uint64_t size);
+
+/* Give a reserved (not mapped) range back, with every page the fault
+ * handler backed in it: their frames return to the memory manager. */
 errval_t paging_free(uint64_t base, uint64_t size);
+
+/* All functions here are thread-safe (one lock) and return
+ * LIB_ERR_PAGING_INIT before paging_init. */
 
 struct vregion_space *paging_regions(void);
 struct pt_model *paging_tables(void);
-/* Pages backed by the fault handler so far. */
+/* Pages backed by the fault handler so far, and given back by paging_free. */
 uint64_t paging_faults_handled(void);
+uint64_t paging_pages_given_back(void);
+
+/* Times a thread had to wait for the paging lock. For tests: make the
+ * fault handler yield while it holds the lock, so that threads faulting
+ * at the same time really do meet in it. */
+uint64_t paging_lock_waits(void);
+void paging_test_yield_in_fault(bool on);

@@ -488,6 +488,18 @@ errval_t pt_map(struct pt_model *m, uint64_t va, capaddr_t frame, uint64_t frame
 
 /* ---- Lookup and checks ------------------------------------------------ */
 
+static void lookup_fill(const struct pt_node *n, const struct pt_slot *leaf, uint64_t start,
+                        uint64_t va, struct pt_lookup_info *info)
+{
+    const struct pt_run *run = (const struct pt_run *)leaf;
+    *info = (struct pt_lookup_info){
+        .level = n->level, .run_va = start,
+        .run_size = run->slot.count * pt_entry_size(n->level),
+        .vnode = n->vnode, .first = run->slot.first,
+        .count = run->slot.count, .frame = run->frame, .mapping = run->slot.mapping,
+        .frame_offset = run->offset + (va - start), .flags = run->flags };
+}
+
 errval_t pt_lookup(struct pt_model *m, uint64_t va, struct pt_lookup_info *info)
 {
     if (va >= PT_VA_LIMIT)
@@ -497,14 +509,48 @@ errval_t pt_lookup(struct pt_model *m, uint64_t va, struct pt_lookup_info *info)
     alloc_lock_acquire(&m->lock);
     path_walk(m, va, &p);
     if (p.leaf != NULL) {
-        const struct pt_run *run = (const struct pt_run *)p.leaf;
-        uint64_t start = run_va(va, p.depth, p.leaf);
-        *info = (struct pt_lookup_info){
-            .level = p.depth, .run_va = start,
-            .run_size = run->slot.count * pt_entry_size(p.depth),
-            .vnode = p.node[p.depth]->vnode, .first = run->slot.first,
-            .count = run->slot.count, .frame = run->frame, .mapping = run->slot.mapping,
-            .frame_offset = run->offset + (va - start), .flags = run->flags };
+        lookup_fill(p.node[p.depth], p.leaf, run_va(va, p.depth, p.leaf), va, info);
+        err = SYS_ERR_OK;
+    }
+    alloc_lock_release(&m->lock);
+    return err;
+}
+
+/* The first run under table `n` (which maps from `base`) that ends after
+ * `va` and starts before `end`; its table and first address go out. */
+static const struct pt_slot *find_run(const struct pt_node *n, uint64_t base, uint64_t va,
+                                      uint64_t end, const struct pt_node **table, uint64_t *start)
+{
+    uint64_t esz = pt_entry_size(n->level);
+    for (const struct pt_slot *s = n->entries; s != NULL; s = s->next) {
+        uint64_t lo = base + s->first * esz, hi = lo + s->count * esz;
+        if (hi <= va)
+            continue;
+        if (lo >= end)
+            return NULL;
+        if (!s->is_table) {
+            *table = n;
+            *start = lo;
+            return s;
+        }
+        const struct pt_slot *r = find_run((const struct pt_node *)s, lo, va, end, table, start);
+        if (r != NULL)
+            return r;
+    }
+    return NULL;
+}
+
+errval_t pt_find(struct pt_model *m, uint64_t va, uint64_t end, struct pt_lookup_info *info)
+{
+    if (va >= PT_VA_LIMIT || end > PT_VA_LIMIT)
+        return PT_ERR_BAD_VA;
+    const struct pt_node *table;
+    uint64_t start;
+    errval_t err = PT_ERR_NOT_MAPPED;
+    alloc_lock_acquire(&m->lock);
+    const struct pt_slot *run = find_run(&m->root, 0, va, end, &table, &start);
+    if (run != NULL) {
+        lookup_fill(table, run, start, start > va ? start : va, info);
         err = SYS_ERR_OK;
     }
     alloc_lock_release(&m->lock);

@@ -224,6 +224,11 @@ errval_t pt_unmap(struct pt_model *m, uint64_t va, uint64_t size);
  * PT_ERR_NOT_MAPPED. */
 errval_t pt_lookup(struct pt_model *m, uint64_t va, struct pt_lookup_info *info);
 
+/* The first run that maps any of [va, end), in address order: fills info
+ * as pt_lookup(max(va, its first address)) would. O(records visited).
+ * Errors: PT_ERR_BAD_VA, PT_ERR_NOT_MAPPED (nothing mapped there). */
+errval_t pt_find(struct pt_model *m, uint64_t va, uint64_t end, struct pt_lookup_info *info);
+
 /*
  * Check the invariants, for tests: lists sorted and disjoint inside
  * 0-511, `used` the sum of the counts, children one level down, runs only

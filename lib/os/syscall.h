@@ -9,6 +9,7 @@
 
 #include <minnow/errors.h>
 #include <minnow/syscall.h>
+#include <minnow/upcall.h>
 
 struct sysret {
     errval_t err;
@@ -65,15 +66,22 @@ static inline errval_t sys_debug_getchar(char *c)
 
 static inline errval_t sys_yield(void) { return syscall2(SYS_YIELD, 0, 0).err; }
 
-static inline errval_t sys_exception_set(uint64_t entry, uint64_t stack_top)
+/* Register the upcall (include/minnow/upcall.h); entry 0 turns it off. */
+static inline errval_t sys_upcall_set(uint64_t entry, uint64_t stack_top, struct upcall_ctx *save)
 {
-    return syscall2(SYS_EXCEPTION_SET, entry, stack_top).err;
+    register uint64_t x0 __asm__("x0") = entry;
+    register uint64_t x1 __asm__("x1") = stack_top;
+    register uint64_t x2 __asm__("x2") = (uint64_t)save;
+    register uint64_t x8 __asm__("x8") = SYS_UPCALL_SET;
+    __asm__ volatile("svc #0" : "+r"(x0), "+r"(x1) : "r"(x2), "r"(x8) : "memory");
+    return (errval_t)x0;
 }
 
-/* Returns only on error (not in the handler). */
-static inline errval_t sys_exception_resume(void)
+/* Load `ctx` (clearing *flag as it does, if flag is not NULL). Returns
+ * only on error: SYS_ERR_BAD_USER_POINTER. */
+static inline errval_t sys_resume(const struct upcall_ctx *ctx, volatile uint32_t *flag)
 {
-    return syscall2(SYS_EXCEPTION_RESUME, 0, 0).err;
+    return syscall2(SYS_RESUME, (uint64_t)ctx, (uint64_t)flag).err;
 }
 
 __attribute__((noreturn)) static inline void sys_exit(int code)

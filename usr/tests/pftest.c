@@ -9,7 +9,9 @@
  * provokes the faults that must end the process instead:
  *   outside    a read outside the reserved region
  *   readonly   a write to a page mapped read-only
- *   handler    a fault inside the handler itself (the kernel stops it)
+ *   handler    a fault inside the handler itself (the library reports it)
+ *   upcall     an upcall entry that is not mapped: the fault happens in the
+ *              upcall, and the kernel stops the process
  */
 #include <stdio.h>
 #include <string.h>
@@ -19,6 +21,7 @@
 #include "os.h"
 #include "ram.h"
 #include "slots.h"
+#include "syscall.h"
 
 #define REGION      0x200000000000ull     /* 32 TiB: level-0 entry 64 */
 #define REGION_SIZE (1u << 20)
@@ -112,6 +115,14 @@ int main(void)
     if (strcmp(kind, "readonly") == 0) {
         map_page(REGION + REGION_SIZE - 4096, CAPRIGHTS_READ);
         *(volatile uint64_t *)(REGION + REGION_SIZE - 4096) = 1;
+    }
+    if (strcmp(kind, "upcall") == 0) {
+        static struct upcall_ctx save;
+        static uint8_t stack[4096] __attribute__((aligned(16)));
+        err = sys_upcall_set(0x1000, (uint64_t)(stack + sizeof stack), &save);
+        if (err_is_fail(err))
+            DEBUG_ERR(err, "pftest: setting a bad upcall");
+        return (int)*(volatile uint64_t *)(REGION + 2 * REGION_SIZE - 8);
     }
     if (strcmp(kind, "handler") == 0) {
         fault_in_handler = true;

@@ -4,11 +4,13 @@
  *
  * A user fault never stops the kernel: the faulting process gets a report
  * (process, fault kind, address, pc) and is stopped, and the core goes on
- * with the next process. (Once dispatchers take their own exceptions, M2,
- * faults will be delivered to them first.)
+ * with the next process — unless the process has an upcall (upcall.c), which
+ * gets the fault first.
  */
 #include <stdbool.h>
 #include <stdint.h>
+
+#include <minnow/upcall.h>
 
 #include "gic.h"
 #include "panic.h"
@@ -17,6 +19,7 @@
 #include "sysreg.h"
 #include "timer.h"
 #include "trapframe.h"
+#include "upcall.h"
 
 void el0_exception(struct trap_frame *f, uint64_t esr);
 void kernel_exception(struct trap_frame *f, uint64_t esr);
@@ -95,37 +98,20 @@ static void print_exception_kind(uint64_t esr)
     printk(")");
 }
 
-/* Enter the process's exception handler: the faulting state is kept in the
- * DCB until SYS_EXCEPTION_RESUME. */
-static void deliver(struct dcb *d, struct trap_frame *f, uint64_t far, uint64_t esr)
-{
-    d->exc_saved = *f;
-    fpu_save(&d->exc_fpu);
-    d->in_handler = true;
-    uint64_t pc = f->elr;
-    f->elr = d->exc_entry;
-    f->sp = d->exc_stack;
-    f->spsr = 0;                /* EL0t, interrupts on */
-    f->x[0] = far;
-    f->x[1] = esr;
-    f->x[2] = pc;
-    f->x[29] = f->x[30] = 0;    /* the handler's backtrace ends here */
-}
-
 void el0_exception(struct trap_frame *f, uint64_t esr)
 {
     struct dcb *d = sched_current();
     uint64_t far = READ_SYSREG(far_el1);
-    unsigned ec = ESR_EC(esr);
-    if (d->exc_entry != 0 && !d->in_handler) {
-        deliver(d, f, is_abort(ec) ? far : f->elr, esr);
+    uint64_t addr = is_abort(ESR_EC(esr)) ? far : f->elr;
+    enum upcall_result r = upcall_enter(d, f, UPCALL_FAULT, addr, esr);
+    if (r == UPCALL_ENTERED)
         return;
-    }
     printk("user fault in process %s (pid %u)%s: ", d->name, d->pid,
-           d->in_handler ? " in its exception handler" : "");
+           r == UPCALL_BAD_SAVE_AREA ? " (its upcall save area is not writable)"
+           : d->in_upcall            ? " in its upcall"
+                                     : "");
     print_exception_kind(esr);
-    printk("\n  address 0x%016lx  pc 0x%016lx  esr 0x%08lx\n",
-           is_abort(ec) ? far : f->elr, f->elr, esr);
+    printk("\n  address 0x%016lx  pc 0x%016lx  esr 0x%08lx\n", addr, f->elr, esr);
     sched_stop_current(f, "stopped after a fault");
 }
 

@@ -1,0 +1,25 @@
+/*
+ * upcall.h — entering a dispatcher's upcall (include/minnow/upcall.h) and
+ * the two system calls behind it, SYS_UPCALL_SET and SYS_RESUME.
+ */
+#pragma once
+
+#include <stdint.h>
+
+#include "dcb.h"
+#include "trapframe.h"
+
+enum upcall_result {
+    UPCALL_ENTERED,         /* the frame now enters the upcall */
+    UPCALL_NOT_TAKEN,       /* none registered, or already in it */
+    UPCALL_BAD_SAVE_AREA,   /* the save area is no longer writable */
+};
+
+/* Save the state in `f` to d's save area and make `f` enter its upcall with
+ * `reason` (UPCALL_FAULT or UPCALL_PREEMPT). `d` must be the running
+ * process (its FP/SIMD state and TPIDR_EL0 are live in the registers). */
+enum upcall_result upcall_enter(struct dcb *d, struct trap_frame *f, uint64_t reason,
+                                uint64_t far, uint64_t esr);
+
+void sys_upcall_set(struct trap_frame *f);
+void sys_resume(struct trap_frame *f);

@@ -1,0 +1,86 @@
+/*
+ * thread_internal.h — what the thread library's files share (thread.c,
+ * thread_stack.c, thread_sync.c, exception.c). Not for programs.
+ *
+ * The one rule everything here follows: the scheduler's state (the current
+ * thread, the queues, every struct thread's links and state) is changed
+ * only inside a critical section (thread_critical_enter/exit), during which
+ * a preemption upcall does not switch threads — it notes the tick and
+ * resumes, and the switch happens at thread_critical_exit. Upcalls
+ * themselves run with no other upcall possible, so they need no section.
+ */
+#pragma once
+
+#include <minnow/upcall.h>
+
+#include "exception.h"
+#include "thread.h"
+
+enum thread_state {
+    THREAD_RUNNABLE,    /* running, or in the run queue */
+    THREAD_BLOCKED,     /* in a mutex, condition, semaphore or sleep queue, or joining */
+    THREAD_EXITED,      /* its value waits for thread_join */
+};
+
+/* The memory of a thread other than the first: one reserved region,
+ * [guard | exception stack | guard | stack], the stacks backed by frames
+ * (thread_stack.c). The struct thread and its TLS block sit at the top of
+ * the stack. */
+struct thread_mem {
+    uint64_t base, size;            /* the whole region */
+    uint64_t exc_lo, exc_hi;        /* exception stack */
+    uint64_t stack_lo, stack_hi;    /* stack (the struct thread lies just below stack_hi) */
+};
+
+struct thread {
+    struct upcall_ctx ctx;          /* saved state while not running */
+    struct upcall_ctx fault_ctx;    /* the faulting state, while in_fault */
+    struct os_fault fault;
+    struct thread *next;            /* link in the one queue it is on */
+    enum thread_state state;
+    bool ctx_full;                  /* ctx holds every register (preempted), else only callee-saved ones */
+    bool in_fault;                  /* its fault handler is running */
+    bool detached;
+    uint32_t id;
+    thread_fn fn;
+    void *arg;
+    int retval;
+    struct thread *joiner;          /* blocked in thread_join on it */
+    uint64_t wake_at;               /* counter value, while sleeping */
+    struct thread_mem mem;          /* size 0 for the first thread */
+};
+
+void thread_critical_enter(void);
+void thread_critical_exit(void);
+
+/* In a critical section: put the current thread on `q` (NULL: none) as
+ * blocked and run others until thread_wake() makes it runnable. Returns in
+ * the critical section. */
+void thread_block_on(struct thread_queue *q);
+void thread_wake(struct thread *t);
+
+void thread_queue_push(struct thread_queue *q, struct thread *t);
+struct thread *thread_queue_pop(struct thread_queue *q);
+
+/* Make sure the upcall is registered (idempotent). */
+errval_t thread_lib_init(void);
+
+/* End the process with a report naming the current thread. */
+__attribute__((noreturn, format(printf, 1, 2))) void thread_fatal(const char *fmt, ...);
+
+/* exception.c: run the process's fault handler for the current thread, on
+ * its exception stack (entered from the fault upcall); never returns. */
+__attribute__((noreturn)) void os_exception_run(void);
+/* thread.c: the handler fixed it; retry the faulting instruction. */
+__attribute__((noreturn)) void thread_fault_resume(void);
+
+/* thread_stack.c */
+errval_t thread_mem_new(size_t stack_bytes, struct thread_mem *out);
+errval_t thread_mem_free(const struct thread_mem *mem);
+/* Which stack guard page of `mem`, if any, holds `addr`: a name or NULL. */
+const char *thread_mem_guard(const struct thread_mem *mem, uint64_t addr);
+
+/* thread_asm.S */
+__attribute__((returns_twice)) int thread_ctx_save(struct upcall_ctx *c);
+__attribute__((noreturn)) void thread_ctx_load(const struct upcall_ctx *c);
+void thread_upcall_entry(void);

@@ -1,0 +1,134 @@
+/*
+ * thread_sync.c — mutexes, condition variables and semaphores (thread.h).
+ *
+ * Each is a little state plus a FIFO queue of blocked threads, changed
+ * only in the scheduler's critical section (thread_internal.h). Release
+ * hands the mutex (or the semaphore unit) straight to the first waiter, so
+ * a releasing thread cannot take it back before the waiter runs, and
+ * waiters are served in arrival order.
+ */
+#include "thread_internal.h"
+
+void thread_mutex_init(struct thread_mutex *m, const char *name)
+{
+    *m = (struct thread_mutex)THREAD_MUTEX_INITIALIZER(name);
+}
+
+void thread_mutex_lock(struct thread_mutex *m)
+{
+    struct thread *self = thread_self();
+    thread_critical_enter();
+    if (m->owner == self)
+        thread_fatal("deadlock: it locks the %s mutex, which it holds", m->name ? m->name : "unnamed");
+    if (m->owner == NULL)
+        m->owner = self;
+    else
+        for (m->waits++; m->owner != self;)    /* the unlocker makes us the owner */
+            thread_block_on(&m->waiters);
+    thread_critical_exit();
+}
+
+bool thread_mutex_trylock(struct thread_mutex *m)
+{
+    thread_critical_enter();
+    bool got = m->owner == NULL;
+    if (got)
+        m->owner = thread_self();
+    thread_critical_exit();
+    return got;
+}
+
+errval_t thread_mutex_unlock(struct thread_mutex *m)
+{
+    thread_critical_enter();
+    if (m->owner != thread_self()) {
+        thread_critical_exit();
+        return THREAD_ERR_NOT_OWNER;
+    }
+    struct thread *next = thread_queue_pop(&m->waiters);
+    m->owner = next;
+    if (next != NULL)
+        thread_wake(next);
+    thread_critical_exit();
+    return SYS_ERR_OK;
+}
+
+void thread_cond_init(struct thread_cond *c)
+{
+    *c = (struct thread_cond){ { NULL, NULL } };
+}
+
+errval_t thread_cond_wait(struct thread_cond *c, struct thread_mutex *m)
+{
+    thread_critical_enter();
+    if (m->owner != thread_self()) {
+        thread_critical_exit();
+        return THREAD_ERR_NOT_OWNER;
+    }
+    /* Queue first, then release: a signal after the release finds us. */
+    struct thread *next = thread_queue_pop(&m->waiters);
+    m->owner = next;
+    if (next != NULL)
+        thread_wake(next);
+    thread_block_on(&c->waiters);
+    thread_critical_exit();
+    thread_mutex_lock(m);
+    return SYS_ERR_OK;
+}
+
+void thread_cond_signal(struct thread_cond *c)
+{
+    thread_critical_enter();
+    struct thread *t = thread_queue_pop(&c->waiters);
+    if (t != NULL)
+        thread_wake(t);
+    thread_critical_exit();
+}
+
+void thread_cond_broadcast(struct thread_cond *c)
+{
+    thread_critical_enter();
+    for (struct thread *t; (t = thread_queue_pop(&c->waiters)) != NULL;)
+        thread_wake(t);
+    thread_critical_exit();
+}
+
+void thread_sem_init(struct thread_sem *s, uint64_t count)
+{
+    *s = (struct thread_sem){ count, { NULL, NULL } };
+}
+
+void thread_sem_wait(struct thread_sem *s)
+{
+    thread_critical_enter();
+    if (s->count > 0)
+        s->count--;
+    else
+        thread_block_on(&s->waiters);   /* thread_sem_post hands us its unit */
+    thread_critical_exit();
+}
+
+bool thread_sem_trywait(struct thread_sem *s)
+{
+    thread_critical_enter();
+    bool got = s->count > 0;
+    if (got)
+        s->count--;
+    thread_critical_exit();
+    return got;
+}
+
+errval_t thread_sem_post(struct thread_sem *s)
+{
+    errval_t err = SYS_ERR_OK;
+    thread_critical_enter();
+    struct thread *t = thread_queue_pop(&s->waiters);
+    if (t != NULL)
+        thread_wake(t);
+    else if (s->count == UINT64_MAX)
+        err = THREAD_ERR_SEM_OVERFLOW;
+    else
+        s->count++;
+    thread_critical_exit();
+    return err;
+}
