@@ -18,6 +18,10 @@ const char *os_getarg(const char *key, char *buf, unsigned buflen);
 /* The cycle counter at this program's first instruction. */
 extern uint64_t os_start_cycles;
 
+/* The heap behind malloc (lib/os/malloc.c, heap.h). */
+struct heap_stats;
+void os_heap_stats(struct heap_stats *out);
+
 /* Print an error chain to stderr, with where it was caught. */
 #define DEBUG_ERR(err, context) os_print_err((err), __FILE__, __LINE__, (context))
 void os_print_err(errval_t err, const char *file, int line, const char *context);

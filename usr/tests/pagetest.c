@@ -4,6 +4,8 @@
  * unmap with table reclaim, and the bad inputs. Run as init=pagetest.
  */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cap.h"
 #include "os.h"
@@ -38,6 +40,90 @@ static void test_lazy_region(void)
      * capabilities (RAM, frame, mapping per page) at 16 KiB per 256. */
     check("memory used: the 2,048 pages, plus page tables and CNodes (under 128 pages)",
           m0.free - m1.free >= 2048 * 4096 && m0.free - m1.free < (2048 + 128) * 4096);
+}
+
+/* The heap: malloc(256 MiB) is one lazily backed region; touching 2,048
+ * pages at a stride of 8 backs exactly those, and free gives them back.
+ * Returns the pages given back. */
+static uint64_t malloc_touch_free(bool report)
+{
+    uint64_t faults = paging_faults_handled(), given = paging_pages_given_back();
+    uint64_t t0 = os_cycles();
+    uint8_t *p = malloc(256 * MiB);
+    uint64_t took = os_cycles() - t0;
+    if (report)
+        check("malloc(256 MiB) succeeds", p != NULL);
+    if (p == NULL)
+        return 0;
+    unsigned bad = 0;
+    for (uint64_t off = 0; off < 2048 * 8 * 4096; off += 8 * 4096) {
+        bad += p[off + 100] != 0;
+        p[off + 100] = (uint8_t)(off >> 15);
+    }
+    for (uint64_t off = 0; off < 2048 * 8 * 4096; off += 8 * 4096)
+        bad += p[off + 100] != (uint8_t)(off >> 15);
+    uint64_t backed = paging_faults_handled() - faults;
+    free(p);
+    if (report) {
+        printf("pagetest: malloc(256 MiB) took %llu cycles; %llu pages backed\n", (unsigned long long)took,
+               (unsigned long long)backed);
+        check("2,048 heap pages at a stride of 8 read zero, then what was written", bad == 0);
+        check("exactly those 2,048 pages were backed", backed == 2048);
+    }
+    return paging_pages_given_back() - given;
+}
+
+static void test_malloc_256m(void)
+{
+    struct mm_stats m0, m1, m2;
+    free(malloc(1));                /* the heap's first use */
+    mm_stats(ram_mm(), &m0);
+    uint64_t given = malloc_touch_free(true);
+    mm_stats(ram_mm(), &m1);
+    check("free gives all 2,048 back", given == 2048);
+    printf("pagetest: after free: %llu bytes less free memory (slot allocator CNodes)\n",
+           (unsigned long long)(m0.free - m1.free));
+    check("free memory is back where it was, but for the slot allocator's new CNodes (under 128 pages)",
+          m1.free <= m0.free && m0.free - m1.free < 128 * 4096);
+    given = malloc_touch_free(false);
+    mm_stats(ram_mm(), &m2);
+    check("a second malloc/touch/free cycle gives back every byte it took", given == 2048 && m2.free == m1.free);
+}
+
+static volatile size_t huge = SIZE_MAX;    /* volatile: the compiler would refuse the constant */
+
+static void test_malloc_small(void)
+{
+    enum { N = 4000 };
+    static uint8_t *blocks[N];
+    unsigned bad = 0;
+    for (unsigned i = 0; i < N; i++) {
+        size_t size = 1 + (i * 37) % 3000;
+        blocks[i] = malloc(size);
+        if (blocks[i] == NULL || ((uintptr_t)blocks[i] & 15) != 0)
+            bad++;
+        else
+            memset(blocks[i], (int)(i & 0xff), size);
+    }
+    for (unsigned i = 0; i < N; i++)
+        for (size_t j = 0; blocks[i] != NULL && j < 1 + (i * 37) % 3000; j++)
+            bad += blocks[i][j] != (uint8_t)(i & 0xff);
+    for (unsigned i = 0; i < N; i++)
+        free(blocks[i]);
+    check("4,000 blocks of 1-3,000 bytes: 16-byte aligned, contents kept", bad == 0);
+    uint8_t *z = calloc(1000, 1000);
+    bool zero = z != NULL;
+    for (unsigned i = 0; zero && i < 1000 * 1000; i++)
+        zero = z[i] == 0;
+    check("calloc(1000, 1000) is zero", zero);
+    free(z);
+    char *r = malloc(10);
+    strcpy(r, "minnow");
+    r = realloc(r, 100000);
+    check("realloc to 100,000 bytes keeps the contents", r != NULL && strcmp(r, "minnow") == 0);
+    free(r);
+    check("malloc(SIZE_MAX) fails cleanly", malloc(huge) == NULL);
+    check("calloc whose size overflows fails cleanly", calloc(huge / 2, 3) == NULL);
 }
 
 static void test_fixed_32tib(void)
@@ -116,6 +202,8 @@ int main(void)
         return 1;
     }
     test_lazy_region();
+    test_malloc_256m();
+    test_malloc_small();
     test_fixed_32tib();
     test_big_frame();
     test_many_mappings();
