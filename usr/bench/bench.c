@@ -20,6 +20,7 @@
 #include "record_pool.h"
 #include "slots.h"
 #include "syscall.h"
+#include "thread.h"
 
 #define SAMPLES 31
 #define WARMUP  1000
@@ -249,21 +250,110 @@ static void bench_mm_caps(void)
     time_pairs("mm_alloc_free_4k_with_caps", &ops, ram_mm());
 }
 
-/* A first touch of a lazily backed page: the fault, the handler (region
- * lookup, RAM from the manager, a Frame retyped and zeroed, the page mapped)
- * and the resume, until the touching code continues. */
+/* A first touch of a heap page not yet backed: the fault, the upcall, the
+ * handler in the faulting thread (region lookup, RAM from the manager, a
+ * Frame retyped and zeroed, the page mapped) and the resume, until the
+ * touching code continues. The heap block is a large one (its own lazily
+ * backed region); its first page holds the heap's header. */
 static void bench_page_fault_4k(void)
 {
-    uint64_t base, s[SAMPLES];
-    must(paging_reserve((SAMPLES + 10) * 4096ull, 4096, VREGION_ATTR_RW, &base), "reserving");
+    uint64_t s[SAMPLES];
+    uint8_t *heap = malloc((SAMPLES + 11) * 4096ull);
+    if (heap == NULL)
+        must(LIB_ERR_PAGING_INIT, "malloc for page_fault_4k");
+    uint8_t *page = (uint8_t *)(((uintptr_t)heap + 4095) & ~4095ull);
     for (unsigned k = 0; k < SAMPLES + 10; k++) {
-        volatile uint64_t *p = (volatile uint64_t *)(base + k * 4096ull);
+        volatile uint64_t *p = (volatile uint64_t *)(page + k * 4096ull);
         uint64_t t0 = os_cycles();
         *p = k;
         if (k >= 10)
             s[k - 10] = os_cycles() - t0;
     }
     report("page_fault_4k", s, SAMPLES, 1);
+    free(heap);
+}
+
+/* Two threads yielding to each other: one switch is half a round. */
+static volatile bool switching;
+
+static int yielder(void *arg)
+{
+    (void)arg;
+    while (switching)
+        thread_yield();
+    return 0;
+}
+
+static void bench_thread_switch(void)
+{
+    enum { BATCH = 1000 };
+    struct thread *t;
+    uint64_t s[SAMPLES];
+    switching = true;
+    must(thread_create(&t, yielder, NULL), "a thread");
+    for (int i = 0; i < WARMUP; i++)
+        thread_yield();
+    for (unsigned k = 0; k < SAMPLES; k++) {
+        uint64_t t0 = os_cycles();
+        for (int i = 0; i < BATCH; i++)
+            thread_yield();
+        s[k] = (os_cycles() - t0) / (2 * BATCH);
+    }
+    switching = false;
+    must(thread_join(t, NULL), "join");
+    report("thread_switch", s, SAMPLES, 2 * BATCH);
+}
+
+static int nothing(void *arg)
+{
+    (void)arg;
+    return 0;
+}
+
+/* Create a thread and join it (stacks from the thread library's cache). */
+static void bench_thread_create_join(void)
+{
+    struct thread *t;
+    uint64_t s[SAMPLES];
+    for (unsigned k = 0; k < SAMPLES + 10; k++) {
+        uint64_t t0 = os_cycles();
+        must(thread_create(&t, nothing, NULL), "a thread");
+        must(thread_join(t, NULL), "join");
+        if (k >= 10)
+            s[k - 10] = os_cycles() - t0;
+    }
+    report("thread_create_join", s, SAMPLES, 1);
+}
+
+/* malloc and free of a 64-byte block. */
+static void bench_malloc_free_64(void)
+{
+    enum { BATCH = 1000 };
+    uint64_t s[SAMPLES];
+    for (unsigned k = 0; k < SAMPLES; k++) {
+        uint64_t t0 = os_cycles();
+        for (int i = 0; i < BATCH; i++) {
+            void *volatile p = malloc(64);     /* volatile: keep the pair */
+            free(p);
+        }
+        s[k] = (os_cycles() - t0) / BATCH;
+    }
+    report("malloc_free_64", s, SAMPLES, BATCH);
+}
+
+/* malloc(256 MiB) and free of it untouched: a region reserved and freed. */
+static void bench_malloc_free_256m(void)
+{
+    uint64_t s[SAMPLES];
+    for (unsigned k = 0; k < SAMPLES; k++) {
+        uint64_t t0 = os_cycles();
+        void *p = malloc(256ull << 20);
+        free(p);
+        s[k] = os_cycles() - t0;
+        if (p == NULL)
+            must(LIB_ERR_PAGING_INIT, "malloc(256 MiB)");
+    }
+    report("malloc_free_256m", s, SAMPLES, 1);
 }
 
 /* Map a 4 KiB frame anywhere, then unmap it and give the range back. */
@@ -302,6 +392,10 @@ int main(void)
     must(paging_init(), "starting paging");
     bench_page_fault_4k();
     bench_map_unmap_4k();
+    bench_thread_switch();
+    bench_thread_create_join();
+    bench_malloc_free_64();
+    bench_malloc_free_256m();
     printf("BENCH-DONE\n");
     return 0;
 }

@@ -90,6 +90,36 @@ static void test_malloc_256m(void)
     check("a second malloc/touch/free cycle gives back every byte it took", given == 2048 && m2.free == m1.free);
 }
 
+/* lib/os/memory.c: every length 0-100 at every offset 0-7, and overlapping
+ * moves both ways, against a byte-by-byte model. */
+static void test_mem_functions(void)
+{
+    static uint8_t a[256], b[256], model[256];
+    unsigned bad = 0;
+    for (unsigned off = 0; off < 8; off++)
+        for (unsigned len = 0; len <= 100; len++) {
+            for (unsigned i = 0; i < 256; i++)
+                a[i] = (uint8_t)(i * 7 + 1), b[i] = model[i] = 0;
+            memcpy(b + off, a + (7 - off), len);
+            for (unsigned i = 0; i < len; i++)
+                model[off + i] = a[7 - off + i];
+            bad += memcmp(b, model, sizeof b) != 0;
+            memset(b + off, 0x5a, len);
+            for (unsigned i = 0; i < len; i++)
+                model[off + i] = 0x5a;
+            bad += memcmp(b, model, sizeof b) != 0;
+            memcpy(model, a, sizeof a);
+            memmove(a + off + 3, a + off, len);        /* overlapping, forward in memory */
+            for (unsigned i = len; i-- > 0;)
+                model[off + 3 + i] = model[off + i];
+            memmove(a + off, a + off + 5, len);        /* overlapping, backward in memory */
+            for (unsigned i = 0; i < len; i++)
+                model[off + i] = model[off + 5 + i];
+            bad += memcmp(a, model, sizeof a) != 0;
+        }
+    check("memcpy, memset and overlapping memmove at every length 0-100 and offset 0-7", bad == 0);
+}
+
 static volatile size_t huge = SIZE_MAX;    /* volatile: the compiler would refuse the constant */
 
 static void test_malloc_small(void)
@@ -123,6 +153,7 @@ static void test_malloc_small(void)
     check("realloc to 100,000 bytes keeps the contents", r != NULL && strcmp(r, "minnow") == 0);
     free(r);
     check("malloc(SIZE_MAX) fails cleanly", malloc(huge) == NULL);
+    test_mem_functions();
     check("calloc whose size overflows fails cleanly", calloc(huge / 2, 3) == NULL);
 }
 
