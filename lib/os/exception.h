@@ -1,6 +1,6 @@
 /*
  * exception.h — this process's exception handler (include/minnow/syscall.h,
- * SYS_EXCEPTION_SET): faults such as page faults are delivered to a C
+ * upcall.h): faults such as page faults are delivered to a C
  * function on a separate stack, which can fix the cause and retry.
  */
 #pragma once

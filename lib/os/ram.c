@@ -12,11 +12,13 @@
 
 #include "initcaps.h"
 #include "record_pool.h"
+#include "thread.h"
 #include "slots.h"
 
 RECORD_POOL(records, 1024 * 1024, MM_ERR_NO_METADATA);
 
 static struct mm manager;
+static struct thread_mutex manager_lock = THREAD_MUTEX_INITIALIZER("memory manager");
 
 static errval_t retype_allocation(void *arg, uint64_t region, uint64_t offset, uint64_t size, uint64_t *cap)
 {
@@ -63,8 +65,11 @@ static errval_t add_memcn(void)
 errval_t ram_init_from_memcn(void)
 {
     errval_t err = mm_init(&manager, &ram_cap_ops, NULL, record_pool_refill, &records);
-    if (err_is_ok(err))
+    if (err_is_ok(err)) {
+        struct alloc_lock lock = thread_mutex_as_alloc_lock(&manager_lock);
+        mm_set_lock(&manager, &lock);
         err = add_memcn();
+    }
     if (err_is_ok(err))
         err = os_slots_init_mm(&manager);
     return err;

@@ -9,11 +9,14 @@
  */
 #include "slots.h"
 
+#include "thread.h"
+
 #include "record_pool.h"
 
 #include <stdint.h>
 
 static struct slot_allocator allocator;
+static struct thread_mutex allocator_lock = THREAD_MUTEX_INITIALIZER("slot allocator");
 static struct mm *ram;
 RECORD_POOL(records, 64 * 1024, LIB_ERR_SLAB_EMPTY);
 
@@ -66,7 +69,12 @@ errval_t os_slots_init_mm(struct mm *mm)
         .new_cnode = new_cnode, .grow_l1 = grow_l1,
         .record_refill = record_pool_refill, .record_refill_arg = &records,
     };
-    return slot_alloc_init(&allocator, &cfg);
+    err = slot_alloc_init(&allocator, &cfg);
+    if (err_is_ok(err)) {
+        struct alloc_lock lock = thread_mutex_as_alloc_lock(&allocator_lock);
+        slot_alloc_set_lock(&allocator, &lock);
+    }
+    return err;
 }
 
 errval_t os_slot_alloc(struct capref *slot)

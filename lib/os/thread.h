@@ -26,6 +26,8 @@
 
 #include <minnow/errors.h>
 
+#include "base/slab.h"
+
 #define THREAD_STACK_DEFAULT (64 * 1024)
 #define THREAD_EXC_STACK     (16 * 1024)
 
@@ -84,6 +86,10 @@ void thread_mutex_lock(struct thread_mutex *m);
 bool thread_mutex_trylock(struct thread_mutex *m);
 /* Error: THREAD_ERR_NOT_OWNER, nothing changed. */
 errval_t thread_mutex_unlock(struct thread_mutex *m);
+
+/* The lock hook of lib/base's allocators (slab, slot allocator, memory
+ * manager, region tree, page-table model) as this mutex. */
+struct alloc_lock thread_mutex_as_alloc_lock(struct thread_mutex *m);
 
 struct thread_cond {
     struct thread_queue waiters;

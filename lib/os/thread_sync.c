@@ -28,6 +28,14 @@ void thread_mutex_lock(struct thread_mutex *m)
     thread_critical_exit();
 }
 
+static void alloc_acquire(void *m) { thread_mutex_lock(m); }
+static void alloc_release(void *m) { thread_mutex_unlock(m); }
+
+struct alloc_lock thread_mutex_as_alloc_lock(struct thread_mutex *m)
+{
+    return (struct alloc_lock){ alloc_acquire, alloc_release, m };
+}
+
 bool thread_mutex_trylock(struct thread_mutex *m)
 {
     thread_critical_enter();

@@ -19,8 +19,10 @@
 
 #include "os.h"
 #include "ostest.h"
+#include "mm/mm.h"
 #include "paging.h"
 #include "ram.h"
+#include "slots.h"
 #include "thread.h"
 
 #define NTHREADS 8
@@ -321,6 +323,42 @@ static void concurrent_faults(void)
     check("its backed pages go back to the memory manager", paging_pages_given_back() - given == FAULT_PAGES);
 }
 
+/* ---- the memory manager and slot allocator from many threads ---- */
+
+static unsigned alloc_failures;
+
+static int alloc_many(void *arg)
+{
+    (void)arg;
+    for (unsigned i = 0; i < 100; i++) {
+        struct capref frame;
+        struct capinfo ci;
+        errval_t err = ram_new_object(OBJ_FRAME, 4096, 4096, &frame);
+        if (err_is_ok(err))
+            err = cap_identify(frame, &ci);
+        if (i % 4 == 0)
+            thread_yield();
+        if (err_is_ok(err))
+            err = ram_free(ci.base, 4096);
+        if (err_is_ok(err))
+            err = os_slot_free(frame);
+        alloc_failures += err_is_fail(err);
+    }
+    return 0;
+}
+
+static void concurrent_allocation(void)
+{
+    struct mm_stats before, after;
+    alloc_many(NULL);               /* warm: slot allocator CNodes exist */
+    mm_stats(ram_mm(), &before);
+    run_all(alloc_many, false);
+    mm_stats(ram_mm(), &after);
+    check("8 threads x 100 frames from the memory manager and slot allocator, with yields: no failure",
+          alloc_failures == 0);
+    check("... and every byte back in the memory manager", after.free == before.free);
+}
+
 /* ---- bad input ---- */
 
 static struct thread *joinee_target;
@@ -433,6 +471,7 @@ int main(void)
     semaphores();
     sleeping();
     concurrent_faults();
+    concurrent_allocation();
     bad_input();
     return ostest_summary("threadtest");
 }
