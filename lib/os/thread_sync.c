@@ -46,19 +46,25 @@ bool thread_mutex_trylock(struct thread_mutex *m)
     return got;
 }
 
-errval_t thread_mutex_unlock(struct thread_mutex *m)
+/* In a critical section: the caller holds m; give it to the first waiter
+ * (or nobody). */
+static errval_t release(struct thread_mutex *m)
 {
-    thread_critical_enter();
-    if (m->owner != thread_self()) {
-        thread_critical_exit();
+    if (m->owner != thread_self())
         return THREAD_ERR_NOT_OWNER;
-    }
     struct thread *next = thread_queue_pop(&m->waiters);
     m->owner = next;
     if (next != NULL)
         thread_wake(next);
-    thread_critical_exit();
     return SYS_ERR_OK;
+}
+
+errval_t thread_mutex_unlock(struct thread_mutex *m)
+{
+    thread_critical_enter();
+    errval_t err = release(m);
+    thread_critical_exit();
+    return err;
 }
 
 void thread_cond_init(struct thread_cond *c)
@@ -69,15 +75,12 @@ void thread_cond_init(struct thread_cond *c)
 errval_t thread_cond_wait(struct thread_cond *c, struct thread_mutex *m)
 {
     thread_critical_enter();
-    if (m->owner != thread_self()) {
+    errval_t err = release(m);
+    if (err_is_fail(err)) {
         thread_critical_exit();
-        return THREAD_ERR_NOT_OWNER;
+        return err;
     }
-    /* Queue first, then release: a signal after the release finds us. */
-    struct thread *next = thread_queue_pop(&m->waiters);
-    m->owner = next;
-    if (next != NULL)
-        thread_wake(next);
+    /* Released and queued in one critical section: no signal is missed. */
     thread_block_on(&c->waiters);
     thread_critical_exit();
     thread_mutex_lock(m);
