@@ -69,6 +69,8 @@ void sys_upcall_set(struct trap_frame *f)
     d->upcall_entry = entry;
     d->upcall_stack = stack;
     d->upcall_save = save;
+    if (entry == 0)
+        d->in_upcall = false;   /* no upcall to be in any more */
     f->x[0] = SYS_ERR_OK;
 }
 

@@ -191,7 +191,8 @@ void thread_yield(void)
 void thread_sleep_us(uint64_t us)
 {
     thread_critical_enter();
-    current->wake_at = counter_now() + us * counter_freq() / 1000000;
+    uint64_t freq = counter_freq(), ticks = us > UINT64_MAX / freq ? UINT64_MAX / 2 : us * freq / 1000000;
+    current->wake_at = counter_now() + ticks;
     current->state = THREAD_BLOCKED;
     sleepq_insert(current);
     switch_away();
@@ -231,9 +232,14 @@ static void on_fault(const struct upcall_ctx *saved, uint64_t addr, uint64_t esr
     t->fault_ctx = *saved;
     t->fault = (struct os_fault){ addr, esr, saved->pc };
     t->in_fault = true;
-    t->ctx = (struct upcall_ctx){ .pc = (uint64_t)os_exception_run, .tpidr = saved->tpidr,
-                                  .fpcr = saved->fpcr };
+    /* Only what the handler's entry needs: the other registers are free
+     * (no 816-byte clear on the page-fault path). */
+    t->ctx.pc = (uint64_t)os_exception_run;
     t->ctx.sp = t->mem.size != 0 ? t->mem.exc_hi : (uint64_t)(first_exc_stack + sizeof first_exc_stack);
+    t->ctx.x[29] = t->ctx.x[30] = 0;    /* the handler's backtrace ends here */
+    t->ctx.pstate = 0;
+    t->ctx.tpidr = saved->tpidr;
+    t->ctx.fpcr = saved->fpcr;
     t->ctx_full = true;
     resume(t, true);
 }
@@ -354,10 +360,12 @@ void thread_exit(int retval)
     self->state = THREAD_EXITED;
     if (--stats.live == 0)
         exit(retval);
-    if (self->joiner != NULL)
+    if (self->joiner != NULL) {
         thread_wake(self->joiner);
-    else if (self->detached && self->mem.size != 0)
-        self->next = reap, reap = self;
+    } else if (self->detached && self->mem.size != 0) {
+        self->next = reap;          /* freed later, from another stack */
+        reap = self;
+    }
     switch_away();
     thread_fatal("an ended thread ran again");
 }

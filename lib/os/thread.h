@@ -30,6 +30,7 @@
 
 #define THREAD_STACK_DEFAULT (64 * 1024)
 #define THREAD_EXC_STACK     (16 * 1024)
+#define THREAD_STACK_MAX     (1ull << 30)   /* larger requests: THREAD_ERR_STACK */
 
 struct thread;
 typedef int (*thread_fn)(void *arg);

@@ -63,6 +63,8 @@ static errval_t map_stacks(const struct thread_mem *m)
 
 errval_t thread_mem_new(size_t stack_bytes, struct thread_mem *out)
 {
+    if (stack_bytes > THREAD_STACK_MAX)
+        return err_push(VREGION_ERR_BAD_SIZE, THREAD_ERR_STACK);
     uint64_t stack = round_page(stack_bytes < 16384 ? 16384 : stack_bytes);
     if (take_cached(stack, out))
         return SYS_ERR_OK;

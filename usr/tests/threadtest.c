@@ -381,6 +381,8 @@ static void bad_input(void)
     struct thread_sem release;
     thread_sem_init(&release, 0);
     expect("joining oneself", thread_join(thread_self(), NULL), THREAD_ERR_JOIN_SELF);
+    expect("a thread with a 2 GiB stack", thread_create_sized(&t, return_arg, NULL, 2ull << 30), THREAD_ERR_STACK);
+    expect("a thread with a SIZE_MAX stack", thread_create_sized(&t, return_arg, NULL, SIZE_MAX), THREAD_ERR_STACK);
     struct thread_mutex m = THREAD_MUTEX_INITIALIZER("test");
     expect("unlocking a mutex nobody holds", thread_mutex_unlock(&m), THREAD_ERR_NOT_OWNER);
     struct thread_cond c;
