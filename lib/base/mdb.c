@@ -149,28 +149,58 @@ void mdb_init(struct mdb *t, mdb_key_fn key)
     t->count = 0;
 }
 
-static struct mdb_node *insert_at(const struct mdb *t, struct mdb_node *root,
-                                  struct mdb_node *node, const struct mdb_key *k)
-{
-    if (root == NULL)
-        return node;
-    if (cmp_node(t, root, k, node) > 0)
-        root->left = insert_at(t, root->left, node, k);
-    else
-        root->right = insert_at(t, root->right, node, k);
-    return rebalance(t, root);
-}
+/* Deeper than any AVL tree that fits in memory (see MDB_MAX_DEPTH). */
+#define MDB_PATH_MAX 96
 
+/*
+ * Insert iteratively, keeping the links walked through. On the way down,
+ * every node passed gains the new node in its subtree, so its subtree_end
+ * becomes the max with the new end — no key is read for that. On the way
+ * back up only heights change; the first node whose height stays the same
+ * ends the walk, and so does the first rotation, because a rotation after
+ * an insert gives the subtree back its old height. Most inserts therefore
+ * read one key per level, on the way down, and touch a level or two above
+ * the new leaf.
+ */
 void mdb_insert(struct mdb *t, struct mdb_node *node)
 {
     struct mdb_key k;
+    struct mdb_node **path[MDB_PATH_MAX];
+    int depth = 0;
     t->key(node, &k);
+    uint64_t end = key_end(&k);
     node->left = NULL;
     node->right = NULL;
     node->height = 1;
-    node->subtree_end = key_end(&k);
-    t->root = insert_at(t, t->root, node, &k);
+    node->subtree_end = end;
+
+    struct mdb_node **link = &t->root;
+    while (*link != NULL) {
+        struct mdb_node *n = *link;
+        if (depth == MDB_PATH_MAX)
+            __builtin_trap();           /* not an AVL tree: memory is corrupt */
+        path[depth++] = link;
+        if (n->subtree_end < end)
+            n->subtree_end = end;
+        link = cmp_node(t, n, &k, node) > 0 ? &n->left : &n->right;
+    }
+    *link = node;
     t->count++;
+
+    while (depth > 0) {
+        link = path[--depth];
+        struct mdb_node *n = *link;
+        int b = balance(n);
+        if (b > 1 || b < -1) {
+            *link = rebalance(t, n);
+            return;
+        }
+        int hl = height(n->left), hr = height(n->right);
+        int8_t h = (int8_t)(1 + (hl > hr ? hl : hr));
+        if (h == n->height)
+            return;
+        n->height = h;
+    }
 }
 
 /* Detach the leftmost node of a non-empty subtree into *min and return the

@@ -47,18 +47,22 @@ static void slab_unlock(const struct slab_allocator *slab)
     alloc_lock_release(&slab->lock);
 }
 
-static void fill_bytes(void *p, uint8_t value, size_t n)
+/* Objects are SLAB_ALIGN-aligned multiples of SLAB_ALIGN bytes, so the
+ * junk is written and checked a word at a time. */
+#define JUNK_WORD(byte) (0x0101010101010101ull * (byte))
+
+static void fill_words(void *p, uint64_t value, size_t n)
 {
-    uint8_t *b = p;
-    for (size_t i = 0; i < n; i++)
-        b[i] = value;
+    uint64_t *w = p;
+    for (size_t i = 0; i < n / sizeof *w; i++)
+        w[i] = value;
 }
 
 /* The junk of a freed object lies after its link word. */
 static void junk_freed(const struct slab_allocator *slab, void *obj)
 {
     if (SLAB_DEBUG)
-        fill_bytes((uint8_t *)obj + sizeof(struct slab_free_obj), SLAB_JUNK_FREED,
+        fill_words((uint8_t *)obj + sizeof(struct slab_free_obj), JUNK_WORD(SLAB_JUNK_FREED),
                    slab->objsize - sizeof(struct slab_free_obj));
 }
 
@@ -67,10 +71,10 @@ static void junk_allocated(const struct slab_allocator *slab, void *obj)
 {
     if (!SLAB_DEBUG)
         return;
-    const uint8_t *b = obj;
-    for (size_t i = sizeof(struct slab_free_obj); i < slab->objsize; i++)
-        SLAB_INVARIANT(b[i] == SLAB_JUNK_FREED);    /* written after free */
-    fill_bytes(obj, SLAB_JUNK_ALLOCATED, slab->objsize);
+    const uint64_t *w = obj;
+    for (size_t i = 1; i < slab->objsize / sizeof *w; i++)
+        SLAB_INVARIANT(w[i] == JUNK_WORD(SLAB_JUNK_FREED));    /* written after free */
+    fill_words(obj, JUNK_WORD(SLAB_JUNK_ALLOCATED), slab->objsize);
 }
 
 errval_t slab_init(struct slab_allocator *slab, size_t objsize,

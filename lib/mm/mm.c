@@ -136,6 +136,7 @@ static struct mm_segment *seg_new(struct mm *mm, struct mm_region *region, uint6
     s->region = region;
     s->cap = MM_CAP_NONE;
     s->state = (uint8_t)state;
+    s->kind = MM_KIND_RAM;
     return s;
 }
 
@@ -313,6 +314,7 @@ static size_t split_need(const struct mm_segment *a, uint64_t base, uint64_t siz
 static struct mm_segment *cut(struct mm *mm, struct mm_segment *s, uint64_t at)
 {
     struct mm_segment *upper = seg_new(mm, s->region, at, seg_end(s) - at, MM_SEG_PENDING);
+    upper->kind = s->kind;
     s->node.size = at - s->node.base;
     list_insert_after(s, upper);
     blocktree_insert_after(&mm->alloc_tree, &s->node, &upper->node);
@@ -385,6 +387,7 @@ struct mm_request {
     uint64_t size;              /* page multiple, > 0 */
     uint64_t align;             /* power of two >= PAGE */
     uint64_t lo, hi;            /* page multiples, lo < hi */
+    uint8_t kind;               /* of the capability to make */
 };
 
 /* The size and alignment of a request; the range is set by the caller. */
@@ -400,6 +403,7 @@ static errval_t request_init(struct mm_request *rq, uint64_t size, uint64_t alig
     rq->align = align < PAGE ? PAGE : align;
     rq->lo = 0;
     rq->hi = MM_NO_LIMIT & ~(PAGE - 1);
+    rq->kind = MM_KIND_RAM;
     return SYS_ERR_OK;
 }
 
@@ -587,6 +591,7 @@ static errval_t alloc_locked(struct mm *mm, const struct mm_request *rq, struct 
         if (mm->nspare >= need) {
             enum mm_seg_state state = mm->ops != NULL ? MM_SEG_PENDING : MM_SEG_ALLOCATED;
             *ret = carve(mm, f, at, rq->size, state);
+            (*ret)->kind = rq->kind;
             return SYS_ERR_OK;
         }
         err = spare_fill(mm, need);
@@ -600,7 +605,8 @@ static errval_t alloc_make_cap(struct mm *mm, struct mm_segment *a, struct mm_bl
 {
     const struct mm_region *r = a->region;
     uint64_t cap;
-    errval_t err = mm->ops->retype(mm->ops_arg, r->cap, a->node.base - r->base, a->node.size, &cap);
+    errval_t err = mm->ops->retype(mm->ops_arg, r->cap, a->node.base - r->base, a->node.size,
+                                   a->kind, &cap);
     mm_lock(mm);
     if (err_is_ok(err)) {
         a->cap = cap;
@@ -633,6 +639,15 @@ errval_t mm_alloc(struct mm *mm, uint64_t size, uint64_t align, struct mm_block 
 {
     struct mm_request rq;
     errval_t err = request_init(&rq, size, align);
+    return err_is_ok(err) ? alloc(mm, &rq, out) : err;
+}
+
+errval_t mm_alloc_kind(struct mm *mm, uint64_t size, uint64_t align, uint8_t kind,
+                       struct mm_block *out)
+{
+    struct mm_request rq;
+    errval_t err = request_init(&rq, size, align);
+    rq.kind = kind;
     return err_is_ok(err) ? alloc(mm, &rq, out) : err;
 }
 
@@ -704,7 +719,8 @@ static errval_t retype_part(struct mm *mm, const struct mm_segment *s, uint64_t 
         return SYS_ERR_OK;
     const struct mm_region *r = s->region;
     uint64_t c;
-    errval_t err = mm->ops->retype(mm->ops_arg, r->cap, s->node.base - r->base, s->node.size, &c);
+    errval_t err = mm->ops->retype(mm->ops_arg, r->cap, s->node.base - r->base, s->node.size,
+                                   s->kind, &c);
     if (err_is_ok(err))
         *cap = c;
     return err;
@@ -739,7 +755,7 @@ static errval_t free_remake_caps(struct mm *mm, struct free_plan *p)
     const struct mm_region *r = first->region;
     uint64_t cap;
     if (err_is_ok(mm->ops->retype(mm->ops_arg, r->cap, first->node.base - r->base,
-                                  seg_end(last) - first->node.base, &cap))) {
+                                  seg_end(last) - first->node.base, first->kind, &cap))) {
         p->join = true;
         p->whole_cap = cap;
     }

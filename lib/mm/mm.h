@@ -93,16 +93,24 @@
 /*
  * Capability operations, called without the manager's lock. A capability
  * is an opaque 64-bit handle (in the OS, an encoded capref).
- *   retype:  make a new RAM capability for [region base + offset, + size),
- *            a descendant of region_cap, and return it in *cap;
+ *   retype:  make a new capability of the allocation's `kind` for
+ *            [region base + offset, + size), a descendant of region_cap,
+ *            and return it in *cap. Kind MM_KIND_RAM (what mm_alloc asks
+ *            for) is plain memory; other kinds are the owner's (in the OS,
+ *            an object type, so that a Frame is retyped straight from the
+ *            region instead of from a RAM capability made first). The
+ *            parts a partial free keeps get capabilities of the same kind;
  *   destroy: revoke and delete an allocation's capability, so that its
  *            range can be retyped again.
  */
 struct mm_cap_ops {
     errval_t (*retype)(void *arg, uint64_t region_cap, uint64_t offset, uint64_t size,
-                       uint64_t *cap);
+                       uint8_t kind, uint64_t *cap);
     errval_t (*destroy)(void *arg, uint64_t cap);
 };
+
+/* The kind mm_alloc and mm_alloc_range ask for. */
+#define MM_KIND_RAM 0
 
 /* An allocation: its range and capability (MM_CAP_NONE without cap ops). */
 struct mm_block {
@@ -143,6 +151,7 @@ struct mm_segment {
     struct mm_region *region;
     uint64_t cap;               /* the allocation's capability */
     uint8_t state;              /* enum mm_seg_state */
+    uint8_t kind;               /* what its capability is (mm_alloc_kind) */
 };
 
 /* What the record slab holds. A spare record is linked through its first word. */
@@ -213,6 +222,10 @@ errval_t mm_add(struct mm *mm, uint64_t region_cap, uint64_t base, uint64_t size
  * MM_ERR_NO_METADATA, MM_ERR_RETYPE over the cap op's error.
  */
 errval_t mm_alloc(struct mm *mm, uint64_t size, uint64_t align, struct mm_block *out);
+
+/* As mm_alloc(), with a capability of the owner's `kind` (see mm_cap_ops). */
+errval_t mm_alloc_kind(struct mm *mm, uint64_t size, uint64_t align, uint8_t kind,
+                       struct mm_block *out);
 
 /*
  * As mm_alloc(), but the allocation lies inside [min_base, max_limit)

@@ -40,22 +40,27 @@ static errval_t new_table(void *arg, int level, capaddr_t *vnode)
 {
     (void)arg;
     struct capref slot;
-    errval_t err = ram_new_object((enum objtype)(OBJ_VNODE_L0 + level), OBJSIZE_VNODE, OBJSIZE_VNODE, &slot);
+    errval_t err = ram_new_object((enum objtype)(OBJ_VNODE_L0 + level), OBJSIZE_VNODE, OBJSIZE_VNODE,
+                                  &slot, NULL);
     if (err_is_ok(err))
         *vnode = addr_of(slot);
     return err;
 }
 
-/* Freeing the allocation revokes everything retyped from it: the VNode
- * (or, from the fault handler, a frame that could not be mapped). */
+/* An object made by ram_new_object (a table or a frame) is its
+ * allocation's capability: freeing the allocation deletes it (and every
+ * mapping of it) and frees its slot. */
+static errval_t object_free(capaddr_t object)
+{
+    struct capinfo ci;
+    errval_t err = cap_identify(ref_of(object), &ci);
+    return err_is_ok(err) ? ram_free(ci.base, ci.size) : err;
+}
+
 static errval_t free_table(void *arg, capaddr_t vnode)
 {
     (void)arg;
-    struct capinfo ci;
-    errval_t err = cap_identify(ref_of(vnode), &ci);
-    if (err_is_ok(err))
-        err = ram_free(ci.base, ci.size);
-    return err_is_ok(err) ? os_slot_free(ref_of(vnode)) : err;
+    return object_free(vnode);
 }
 
 static errval_t map_into(capaddr_t vnode, unsigned entry, capaddr_t src, uint8_t rights,
@@ -142,11 +147,12 @@ static bool back_page(const struct os_fault *f)
     if (err_is_ok(pt_lookup(&tables, page, &mapped)))
         return true;
     struct capref frame;
-    errval_t err = ram_new_object(OBJ_FRAME, 4096, 4096, &frame);
+    uint64_t paddr;
+    errval_t err = ram_new_object(OBJ_FRAME, 4096, 4096, &frame, &paddr);
     if (err_is_ok(err)) {
-        err = map_pages(page, frame, 4096, info.attrs);
+        err = pt_map(&tables, page, addr_of(frame), paddr, 0, 4096, rights_of(info.attrs), NULL);
         if (err_is_fail(err))
-            free_table(NULL, addr_of(frame));   /* gives the frame's memory back the same way */
+            ram_free(paddr, 4096);
     }
     if (err_is_fail(err)) {
         DEBUG_ERR(err, "paging: backing a page");
@@ -229,11 +235,10 @@ static errval_t do_unmap(uint64_t base, uint64_t size)
     return err_is_ok(err) ? vregion_mark_reserved(&regions, base, size, VREGION_ATTR_READ) : err;
 }
 
-/* Give back a frame made by ram_new_object: its RAM (which revokes the
- * frame) and its slot. */
+/* Give back a frame made by ram_new_object (object_free). */
 static errval_t frame_release(capaddr_t frame)
 {
-    return free_table(NULL, frame);
+    return object_free(frame);
 }
 
 /* Unmap and give back every page the fault handler backed in [base, end):
@@ -309,7 +314,7 @@ static errval_t do_map_new(uint64_t base, uint64_t size, uint32_t attrs)
     if (err_is_ok(err) && err_is_ok(pt_find(&tables, base, base + size, &(struct pt_lookup_info){ 0 })))
         err = VREGION_ERR_ALREADY_MAPPED;
     if (err_is_ok(err))
-        err = ram_new_object(OBJ_FRAME, size, 4096, &frame);
+        err = ram_new_object(OBJ_FRAME, size, 4096, &frame, NULL);
     if (err_is_fail(err))
         return err;
     err = map_range(base, frame, size, attrs);

@@ -19,6 +19,7 @@ _Static_assert(PT_PAGE_BITS + PT_ENTRY_BITS * PT_LEVELS == PT_VA_BITS,
 _Static_assert(offsetof(struct pt_node, slot) == 0, "a node is its slot head");
 _Static_assert(offsetof(struct pt_run, slot) == 0, "a run is its slot head");
 _Static_assert(PT_RECORD_SIZE <= 48, "records stay small: one per run or table");
+_Static_assert(PT_RECORD_SIZE % 8 == 0, "records are junked a word at a time");
 _Static_assert(PT_ENTRIES <= UINT16_MAX, "entry numbers and counts fit 16 bits");
 
 /* Freed records are filled with this, so that a dangling use fails loudly. */
@@ -64,9 +65,9 @@ struct pt_path {
 
 static void reserve_put(struct pt_reserve *r, void *record)
 {
-    unsigned char *p = record;
-    for (size_t i = 0; i < PT_RECORD_SIZE; i++)
-        p[i] = PT_JUNK;
+    uint64_t *w = record;
+    for (size_t i = 0; i < PT_RECORD_SIZE / sizeof *w; i++)
+        w[i] = 0x0101010101010101ull * PT_JUNK;
     struct pt_slot *s = record;
     s->next = r->head;
     r->head = s;

@@ -20,14 +20,18 @@ RECORD_POOL(records, 1024 * 1024, MM_ERR_NO_METADATA);
 static struct mm manager;
 static struct thread_mutex manager_lock = THREAD_MUTEX_INITIALIZER("memory manager");
 
-static errval_t retype_allocation(void *arg, uint64_t region, uint64_t offset, uint64_t size, uint64_t *cap)
+/* Kind MM_KIND_RAM is a RAM capability; any other kind is an object type,
+ * retyped straight from the region (ram_new_object). */
+static errval_t retype_allocation(void *arg, uint64_t region, uint64_t offset, uint64_t size,
+                                  uint8_t kind, uint64_t *cap)
 {
     (void)arg;
     struct capref slot;
     errval_t err = os_slot_alloc(&slot);
     if (err_is_fail(err))
         return err;
-    err = cap_retype(slot, capref_from_addr(region), OBJ_RAM, offset, size, 1);
+    enum objtype type = kind == MM_KIND_RAM ? OBJ_RAM : (enum objtype)kind;
+    err = cap_retype(slot, capref_from_addr(region), type, offset, size, 1);
     if (err_is_fail(err)) {
         os_slot_free(slot);
         return err;
@@ -97,20 +101,17 @@ errval_t ram_free(uint64_t base, uint64_t size)
     return mm_free(&manager, base, size);
 }
 
-errval_t ram_new_object(enum objtype type, uint64_t size, uint64_t align, struct capref *out)
+_Static_assert(OBJ_COUNT <= 256 && OBJ_RAM != MM_KIND_RAM, "object types are mm kinds");
+
+errval_t ram_new_object(enum objtype type, uint64_t size, uint64_t align, struct capref *out,
+                        uint64_t *base)
 {
-    struct capref ram;
-    uint64_t base;
-    errval_t err = ram_alloc(size, align, &ram, &base);
+    struct mm_block b;
+    errval_t err = mm_alloc_kind(&manager, size, align, (uint8_t)type, &b);
     if (err_is_fail(err))
         return err;
-    err = os_slot_alloc(out);
-    if (err_is_ok(err)) {
-        err = cap_retype(*out, ram, type, 0, size, 1);
-        if (err_is_fail(err))
-            os_slot_free(*out);
-    }
-    if (err_is_fail(err))
-        ram_free(base, size);
-    return err;
+    *out = capref_from_addr(b.cap);
+    if (base != NULL)
+        *base = b.base;
+    return SYS_ERR_OK;
 }

@@ -1,9 +1,10 @@
 /*
  * ram.h — this process's physical memory: lib/mm wired to capabilities.
  *
- * Every allocation is a RAM capability retyped from the region it came from
- * into a slot from the default slot allocator (slots.h); freeing revokes
- * and deletes it, so its range can be retyped again. init owns all RAM
+ * Every allocation is a capability (RAM, or the object ram_new_object
+ * asked for) retyped from the region it came from into a slot from the
+ * default slot allocator (slots.h); freeing revokes and deletes it and
+ * frees the slot, so its range can be retyped again. init owns all RAM
  * (ram_init_from_memcn); other processes will ask init's memory server.
  */
 #pragma once
@@ -24,9 +25,12 @@ errval_t ram_alloc(uint64_t size, uint64_t align, struct capref *cap, uint64_t *
 errval_t ram_free(uint64_t base, uint64_t size);
 
 /* A fresh object of `type` filling a new allocation of `size` bytes
- * (aligned to `align`), in a new slot. On failure nothing is kept. Freeing
- * the allocation (ram_free of the object's base) revokes the object. */
-errval_t ram_new_object(enum objtype type, uint64_t size, uint64_t align, struct capref *out);
+ * (aligned to `align`), retyped straight from the region into a new slot;
+ * its physical base to *base (if not NULL). The object is the allocation's
+ * capability: ram_free of its range revokes and deletes it and frees its
+ * slot (the caller frees neither). On failure nothing is kept. */
+errval_t ram_new_object(enum objtype type, uint64_t size, uint64_t align, struct capref *out,
+                        uint64_t *base);
 
 /* The capability operations lib/mm calls (for programs with their own mm). */
 extern const struct mm_cap_ops ram_cap_ops;

@@ -44,8 +44,9 @@ static errval_t bench_refill(struct slab_allocator *slab, void *arg)
 
 /* Cap ops that do nothing: what the manager itself adds around them. */
 static errval_t nop_retype(void *arg, uint64_t region_cap, uint64_t offset, uint64_t size,
-                           uint64_t *cap)
+                           uint8_t kind, uint64_t *cap)
 {
+    (void)kind;
     (void)arg, (void)region_cap, (void)size;
     *cap = offset;
     return SYS_ERR_OK;

@@ -60,7 +60,7 @@ static void op_entry(void)
 }
 
 static errval_t fake_retype(void *arg, uint64_t region_cap, uint64_t offset, uint64_t size,
-                            uint64_t *cap)
+                            uint8_t kind, uint64_t *cap)
 {
     cr_assert_eq(arg, &fake);
     op_entry();
@@ -82,7 +82,7 @@ static errval_t fake_retype(void *arg, uint64_t region_cap, uint64_t offset, uin
     if (fail_now(&fake.fail_retype) || fake.fail_all_retypes)
         return FAKE_ERR;
     cr_assert_lt(fake.ncaps, FAKE_MAX_CAPS);
-    fake.cap[fake.ncaps] = (struct fake_cap){ region_cap, base, size, true };
+    fake.cap[fake.ncaps] = (struct fake_cap){ region_cap, base, size, true, kind };
     *cap = FAKE_CAP_BASE + fake.ncaps++;
     fake.nlive++;
     fake.retypes++;

@@ -25,6 +25,7 @@ struct fake_cap {
     uint64_t region_cap;
     uint64_t base, size;
     bool live;
+    uint8_t kind;
 };
 
 /*

@@ -475,6 +475,26 @@ Test(mdb, every_query_reads_a_logarithmic_number_of_keys)
     COST("remove", mdb_remove(&tree, &copy->node));
 }
 
+/* An insert reads one key per level on the way down (its own key once, and
+ * at most three more if a double rotation recomputes its nodes): no key is
+ * read on the way back up to keep subtree_end right. */
+Test(mdb, insert_reads_one_key_per_level)
+{
+    build_wide_tree();
+    for (int i = 0; i < 200; i++) {
+        struct cap *extra = &pool[pool_used++];
+        extra->base = (uint64_t)((i * 37) % WIDE_PAGES) * K4;
+        extra->size = K4;
+        extra->type = T_CNODE;
+        int h = tree.root->height;
+        key_reads = 0;
+        mdb_insert(&tree, &extra->node);
+        cr_assert_leq(key_reads, (size_t)h + 4, "insert %d read %zu keys at height %d", i,
+                      key_reads, h);
+    }
+    cr_assert(mdb_check(&tree));
+}
+
 Test(mdb, queries_on_the_wide_tree_give_the_expected_nodes)
 {
     build_wide_tree();

@@ -140,6 +140,21 @@ Test(mm_caps, partial_free_of_the_middle_replaces_the_cap_by_one_for_each_part_l
     fake_check_caps(&mm);
 }
 
+Test(mm_caps, an_allocation_of_a_kind_gets_a_cap_of_that_kind_and_so_do_its_parts)
+{
+    struct mm_block plain = alloc_ok(PAGE, PAGE);
+    cr_assert_eq(fake_cap_get(plain.cap)->kind, MM_KIND_RAM);
+    struct mm_block a;
+    cr_assert(err_is_ok(mm_alloc_kind(&mm, 4 * PAGE, PAGE, 7, &a)));
+    cr_assert_eq(fake_cap_get(a.cap)->kind, 7);
+    free_ok(a.base + PAGE, 2 * PAGE);
+    struct mm_block lo = mm_test_block_at(&mm, a.base);
+    struct mm_block hi = mm_test_block_at(&mm, a.base + 3 * PAGE);
+    cr_assert_eq(fake_cap_get(lo.cap)->kind, 7, "a part kept is remade as the same kind");
+    cr_assert_eq(fake_cap_get(hi.cap)->kind, 7);
+    fake_check_caps(&mm);
+}
+
 Test(mm_caps, partial_free_of_one_end_makes_one_new_cap)
 {
     struct mm_block a = alloc_ok(4 * PAGE, PAGE);
@@ -488,8 +503,9 @@ static void mutex_release(void *arg)
 }
 
 static errval_t counting_retype(void *arg, uint64_t region_cap, uint64_t offset, uint64_t size,
-                                uint64_t *cap)
+                                uint8_t kind, uint64_t *cap)
 {
+    (void)kind;
     (void)arg, (void)region_cap, (void)offset, (void)size;
     pthread_mutex_lock(&cap_mutex);
     caps_live++;

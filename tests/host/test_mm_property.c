@@ -189,8 +189,9 @@ static size_t ncap_free;
 static size_t caps_live;
 
 static errval_t prop_retype(void *arg, uint64_t region_cap, uint64_t offset, uint64_t size,
-                            uint64_t *cap)
+                            uint8_t kind, uint64_t *cap)
 {
+    (void)kind;
     (void)arg;
     size_t r = 0;
     while (r < NREGIONS && regions[r].cap != region_cap)

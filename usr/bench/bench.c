@@ -361,7 +361,7 @@ static void bench_map_unmap_4k(void)
 {
     struct capref frame;
     uint64_t s[SAMPLES], va;
-    must(ram_new_object(OBJ_FRAME, 4096, 4096, &frame), "a frame");
+    must(ram_new_object(OBJ_FRAME, 4096, 4096, &frame, NULL), "a frame");
     for (unsigned k = 0; k < SAMPLES + 10; k++) {
         uint64_t t0 = os_cycles();
         must(paging_map_frame(frame, 4096, VREGION_ATTR_RW, &va), "map");

@@ -170,7 +170,7 @@ static void test_big_frame(void)
 {
     struct capref frame;
     uint64_t base;
-    expect("a 5 MiB frame", ram_new_object(OBJ_FRAME, 5 * MiB, 2 * MiB, &frame), SYS_ERR_OK);
+    expect("a 5 MiB frame", ram_new_object(OBJ_FRAME, 5 * MiB, 2 * MiB, &frame, NULL), SYS_ERR_OK);
     expect("map it anywhere", paging_map_frame(frame, 5 * MiB, VREGION_ATTR_RW, &base), SYS_ERR_OK);
     struct pt_lookup_info info;
     check("its first 2 MiB are one block", err_is_ok(pt_lookup(paging_tables(), base, &info)) && info.level == 2);
@@ -194,7 +194,7 @@ static void test_many_mappings(void)
 {
     struct capref frame;
     uint64_t va[17];
-    expect("a 4 KiB frame", ram_new_object(OBJ_FRAME, 4096, 4096, &frame), SYS_ERR_OK);
+    expect("a 4 KiB frame", ram_new_object(OBJ_FRAME, 4096, 4096, &frame, NULL), SYS_ERR_OK);
     bool ok = true;
     for (unsigned i = 0; i < 17; i++)
         ok &= err_is_ok(paging_map_frame(frame, 4096, VREGION_ATTR_RW, &va[i]));

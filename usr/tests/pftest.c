@@ -34,7 +34,7 @@ static volatile uintptr_t unmapped_address = 8;   /* volatile: not a provable NU
 
 static errval_t new_object(enum objtype type, uint64_t bytes, struct capref *out)
 {
-    return ram_new_object(type, bytes, 4096, out);
+    return ram_new_object(type, bytes, 4096, out, NULL);
 }
 
 static errval_t link(struct capref parent, unsigned entry, struct capref child)

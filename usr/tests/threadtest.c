@@ -333,15 +333,16 @@ static int alloc_many(void *arg)
     for (unsigned i = 0; i < 100; i++) {
         struct capref frame;
         struct capinfo ci;
-        errval_t err = ram_new_object(OBJ_FRAME, 4096, 4096, &frame);
+        uint64_t base = 0;
+        errval_t err = ram_new_object(OBJ_FRAME, 4096, 4096, &frame, &base);
         if (err_is_ok(err))
             err = cap_identify(frame, &ci);
+        if (err_is_ok(err) && (ci.type != OBJ_FRAME || ci.base != base))
+            err = LIB_ERR_PAGING_INIT;      /* any error: counted below */
         if (i % 4 == 0)
             thread_yield();
         if (err_is_ok(err))
-            err = ram_free(ci.base, 4096);
-        if (err_is_ok(err))
-            err = os_slot_free(frame);
+            err = ram_free(base, 4096);     /* deletes the frame and frees its slot */
         alloc_failures += err_is_fail(err);
     }
     return 0;

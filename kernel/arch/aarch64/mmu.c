@@ -19,23 +19,15 @@
 extern pte_t boot_l0_kernel[512];
 extern char _kernel_start[], _kernel_end[];
 
-static uint64_t image_pa_base;     /* physical address of _kernel_start */
+uint64_t mmu_image_pa, mmu_image_size;  /* _kernel_start's physical address; the image's size */
 static pte_t table_pool[KERNEL_TABLE_POOL][512] __attribute__((aligned(4096)));
 static unsigned table_pool_used;
-
-void *phys_to_virt(uint64_t pa)
-{
-    uint64_t size = (uint64_t)(_kernel_end - _kernel_start);
-    if (pa >= image_pa_base && pa - image_pa_base < size)
-        return _kernel_start + (pa - image_pa_base);
-    return (void *)(pa + KERNEL_DIRECT_BASE);
-}
 
 uint64_t virt_to_phys(const void *va)
 {
     uint64_t v = (uint64_t)va;
     if (v >= KERNEL_IMAGE_BASE)
-        return v - KERNEL_IMAGE_BASE + image_pa_base;
+        return v - KERNEL_IMAGE_BASE + mmu_image_pa;
     return v - KERNEL_DIRECT_BASE;
 }
 
@@ -160,7 +152,8 @@ static uint64_t pool_alloc(void)
 
 void mmu_init(uint64_t image_pa)
 {
-    image_pa_base = image_pa;
+    mmu_image_pa = image_pa;
+    mmu_image_size = (uint64_t)(_kernel_end - _kernel_start);
     WRITE_SYSREG(cpacr_el1, 3ul << 20);     /* FP/SIMD usable (for user state) */
     isb();
 }

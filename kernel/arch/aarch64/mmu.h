@@ -15,6 +15,8 @@
 
 #include <minnow/errors.h>
 
+#include "memlayout.h"
+
 /* Memory types: indexes into MAIR_EL1 as set in head.S. */
 #define MT_NORMAL        0ul
 #define MT_DEVICE_nGnRnE 1ul
@@ -53,9 +55,19 @@ bool mmu_lookup(uint64_t l0_pa, uint64_t va, uint64_t *pa, pte_t *leaf);
 /* Change the attributes of the 4 KiB leaf that maps va (must exist). */
 errval_t mmu_set_prot(uint64_t l0_pa, uint64_t va, uint64_t prot);
 
+/* The kernel image's physical place, set once by mmu_init(). */
+extern uint64_t mmu_image_pa, mmu_image_size;
+extern char _kernel_start[];
+
 /* Kernel-virtual address for a physical one: the image window for the
- * image's own pages (usable before the direct map exists), else the direct map. */
-void *phys_to_virt(uint64_t pa);
+ * image's own pages (usable before the direct map exists), else the direct
+ * map. Inline: every capability lookup makes one or two. */
+static inline void *phys_to_virt(uint64_t pa)
+{
+    if (pa - mmu_image_pa < mmu_image_size)
+        return _kernel_start + (pa - mmu_image_pa);
+    return (void *)(pa + KERNEL_DIRECT_BASE);
+}
 uint64_t virt_to_phys(const void *va);
 
 /* Boot-time set-up of the kernel half (mmu.c). */
