@@ -18,7 +18,7 @@
 #include "thread_internal.h"
 
 
-static os_fault_fn handler;
+static os_fault_fn handler, fast_handler;
 
 #define ESR_EC(esr) (((esr) >> 26) & 0x3f)
 
@@ -66,6 +66,17 @@ void os_exception_run(void)
     printf("unhandled fault: %s at 0x%llx, pc 0x%llx\n", os_fault_kind(f->esr), (unsigned long long)f->addr,
            (unsigned long long)f->pc);
     exit(70);
+}
+
+bool os_exception_try_fast(const struct os_fault *f)
+{
+    return fast_handler != NULL && fast_handler(f);
+}
+
+errval_t os_exception_set_fast(os_fault_fn fn)
+{
+    fast_handler = fn;
+    return thread_lib_init();
 }
 
 errval_t os_exception_set(os_fault_fn fn)

@@ -22,6 +22,16 @@ typedef bool (*os_fault_fn)(const struct os_fault *fault);
 
 errval_t os_exception_set(os_fault_fn fn);
 
+/*
+ * A second handler, tried first, in the fault upcall itself: on the upcall
+ * stack, with no other thread able to run and no mutex held by anyone, so
+ * it may take mutexes (they are all free) but must not block, yield or
+ * sleep, and must not fault. Returning false hands the fault to the
+ * handler of os_exception_set, run as usual in the faulting thread. Paging
+ * uses it to back a page without switching stacks twice.
+ */
+errval_t os_exception_set_fast(os_fault_fn fn);
+
 /* Words for a fault: "data abort, write, translation fault" etc. */
 const char *os_fault_kind(uint64_t esr);
 bool os_fault_is_write(uint64_t esr);

@@ -136,16 +136,18 @@ static bool backable(const struct os_fault *f, struct vregion_info *info)
 /* Back the faulting page of a reserved region with a zeroed frame. The
  * region stays RESERVED (one record however many pages are backed); the
  * page tables say which pages are. Another thread may have backed the page
- * while this one waited for the lock: then there is nothing to do. */
-static bool back_page(const struct os_fault *f)
+ * while this one waited for the lock: then there is nothing to do.
+ * *fixable is false when the fault is not one paging can fix. */
+static errval_t back_page(const struct os_fault *f, bool *fixable)
 {
     struct vregion_info info;
     struct pt_lookup_info mapped;
     uint64_t page = f->addr & ~4095ull;
-    if (!backable(f, &info))
-        return false;
+    *fixable = backable(f, &info);
+    if (!*fixable)
+        return SYS_ERR_OK;
     if (err_is_ok(pt_lookup(&tables, page, &mapped)))
-        return true;
+        return SYS_ERR_OK;
     struct capref frame;
     uint64_t paddr;
     errval_t err = ram_new_object(OBJ_FRAME, 4096, 4096, &frame, &paddr);
@@ -154,24 +156,39 @@ static bool back_page(const struct os_fault *f)
         if (err_is_fail(err))
             ram_free(paddr, 4096);
     }
-    if (err_is_fail(err)) {
-        DEBUG_ERR(err, "paging: backing a page");
-        return false;
-    }
-    faults_handled++;
-    return true;
+    if (err_is_ok(err))
+        faults_handled++;
+    return err;
 }
 
 static bool yield_in_fault;     /* tests: paging_test_yield_in_fault */
 
+/* In the faulting thread, which may wait for the lock. */
 static bool on_fault(const struct os_fault *f)
 {
+    bool fixable;
     thread_mutex_lock(&lock);
     if (yield_in_fault)
         thread_yield();         /* holding the lock: other faulting threads must wait */
-    bool fixed = back_page(f);
+    errval_t err = back_page(f, &fixable);
     thread_mutex_unlock(&lock);
-    return fixed;
+    if (err_is_fail(err))
+        DEBUG_ERR(err, "paging: backing a page");
+    return fixable && err_is_ok(err);
+}
+
+/* In the fault upcall, every mutex free (exception.h): the same work
+ * without a switch to the thread's exception stack. Whatever goes wrong
+ * is left to on_fault, which tries again and reports. */
+static bool on_fault_fast(const struct os_fault *f)
+{
+    bool fixable;
+    if (yield_in_fault)
+        return false;
+    thread_mutex_lock(&lock);
+    errval_t err = back_page(f, &fixable);
+    thread_mutex_unlock(&lock);
+    return fixable && err_is_ok(err);
 }
 
 errval_t paging_init(void)
@@ -183,6 +200,8 @@ errval_t paging_init(void)
         err = pt_model_init(&tables, CAP_VROOT, &pt_cap_ops, NULL, record_pool_refill, &records);
     if (err_is_ok(err))
         err = os_exception_set(on_fault);
+    if (err_is_ok(err))
+        err = os_exception_set_fast(on_fault_fast);
     started = err_is_ok(err);
     return err;
 }

@@ -49,10 +49,6 @@ struct pt_chunk {
     unsigned first, count;
 };
 
-/* Records taken for one call (or freed by it), on a private list. */
-struct pt_reserve {
-    struct pt_slot *head;
-};
 
 /* Where a walk towards an address stopped. */
 struct pt_path {
@@ -63,7 +59,7 @@ struct pt_path {
 
 /* ---- Records ---------------------------------------------------------- */
 
-static void reserve_put(struct pt_reserve *r, void *record)
+static void reserve_put(struct pt_records *r, void *record)
 {
     uint64_t *w = record;
     for (size_t i = 0; i < PT_RECORD_SIZE / sizeof *w; i++)
@@ -71,35 +67,61 @@ static void reserve_put(struct pt_reserve *r, void *record)
     struct pt_slot *s = record;
     s->next = r->head;
     r->head = s;
+    r->count++;
 }
 
-static void *reserve_take(struct pt_reserve *r)
+static void *reserve_take(struct pt_records *r)
 {
     struct pt_slot *s = r->head;
-    PT_ASSERT(s != NULL);   /* map_records_needed() counted every record */
+    PT_ASSERT(s != NULL);   /* spare_ensure() counted every record */
     r->head = s->next;
+    r->count--;
     return s;
 }
 
-/* Give every record on the list back to the slab; called without the lock. */
-static void reserve_release(struct pt_model *m, struct pt_reserve *r)
+/* Give every record on a private list back to the slab; without the lock. */
+static void reserve_release(struct pt_model *m, struct pt_records *r)
 {
     while (r->head != NULL)
         slab_free(&m->slab, reserve_take(r));
 }
 
-static errval_t reserve_fill(struct pt_model *m, struct pt_reserve *r, size_t n)
+/*
+ * With the lock held: make sure the model's spare list holds `n` records.
+ * The slab is entered only with the lock released (it may share the lock),
+ * so the records are taken onto a private list first and spliced in after.
+ * Records freed by an operation go back onto the spare list, so the common
+ * operations (a page mapped and unmapped again and again) never reach the
+ * slab at all.
+ */
+static errval_t spare_ensure(struct pt_model *m, size_t n)
 {
-    r->head = NULL;
-    for (size_t i = 0; i < n; i++) {
-        void *record = slab_alloc(&m->slab);
-        if (record == NULL) {
-            reserve_release(m, r);
-            return err_push(LIB_ERR_SLAB_EMPTY, PT_ERR_NO_RECORDS);
+    while (m->spare.count < n) {
+        size_t missing = n - m->spare.count;
+        struct pt_records got = { NULL, 0 };
+        alloc_lock_release(&m->lock);
+        for (size_t i = 0; i < missing; i++) {
+            void *record = slab_alloc(&m->slab);
+            if (record == NULL) {
+                reserve_release(m, &got);
+                alloc_lock_acquire(&m->lock);
+                return err_push(LIB_ERR_SLAB_EMPTY, PT_ERR_NO_RECORDS);
+            }
+            reserve_put(&got, record);
         }
-        reserve_put(r, record);
+        alloc_lock_acquire(&m->lock);
+        while (got.head != NULL)
+            reserve_put(&m->spare, reserve_take(&got));
     }
     return SYS_ERR_OK;
+}
+
+/* With the lock held: move the spare records above PT_SPARE_MAX to `excess`,
+ * for reserve_release once the lock is dropped. */
+static void spare_trim(struct pt_model *m, struct pt_records *excess)
+{
+    while (m->spare.count > PT_SPARE_MAX)
+        reserve_put(excess, reserve_take(&m->spare));
 }
 
 /* ---- A table's list of entries ---------------------------------------- */
@@ -237,7 +259,7 @@ static errval_t range_check(uint64_t va, uint64_t size)
 /* ---- Changing the tree (lock held) ------------------------------------ */
 
 static errval_t table_create(struct pt_model *m, struct pt_node *parent, unsigned idx,
-                             struct pt_reserve *r, struct pt_node **out)
+                             struct pt_records *r, struct pt_node **out)
 {
     capaddr_t vnode, link;
     errval_t err = m->ops->new_table(m->ops_arg, parent->level + 1, &vnode);
@@ -261,7 +283,7 @@ static errval_t table_create(struct pt_model *m, struct pt_node *parent, unsigne
 /* Unlink an empty table and free it. The node leaves the model once the
  * link is gone, even if free_table fails: the table is unreachable then. */
 static errval_t table_delete(struct pt_model *m, struct pt_node *parent, struct pt_node *n,
-                             struct pt_reserve *graveyard)
+                             struct pt_records *graveyard)
 {
     PT_ASSERT(n->used == 0 && n->entries == NULL);
     errval_t err = m->ops->unmap(m->ops_arg, n->slot.mapping);
@@ -277,7 +299,7 @@ static errval_t table_delete(struct pt_model *m, struct pt_node *parent, struct 
 
 /* Free the tables of a walk that are empty, bottom up, never the root. */
 static errval_t path_prune(struct pt_model *m, const struct pt_path *p,
-                           struct pt_reserve *graveyard)
+                           struct pt_records *graveyard)
 {
     for (int level = p->depth; level > 0 && p->node[level]->used == 0; level--) {
         errval_t err = table_delete(m, p->node[level - 1], p->node[level], graveyard);
@@ -288,7 +310,7 @@ static errval_t path_prune(struct pt_model *m, const struct pt_path *p,
 }
 
 static errval_t run_create(struct pt_model *m, struct pt_node *n, const struct pt_map_req *q,
-                           const struct pt_chunk *c, struct pt_reserve *r)
+                           const struct pt_chunk *c, struct pt_records *r)
 {
     capaddr_t mapping;
     errval_t err = m->ops->map(m->ops_arg, n->vnode, c->first, q->frame, c->offset, c->count,
@@ -306,7 +328,7 @@ static errval_t run_create(struct pt_model *m, struct pt_node *n, const struct p
 
 /* Unmap the run a walk found, then free the tables it leaves empty. */
 static errval_t run_delete(struct pt_model *m, const struct pt_path *p,
-                           struct pt_reserve *graveyard)
+                           struct pt_records *graveyard)
 {
     struct pt_slot *run = p->leaf;
     errval_t err = m->ops->unmap(m->ops_arg, run->mapping);
@@ -338,7 +360,7 @@ static errval_t unmap_check(struct pt_model *m, uint64_t va, uint64_t end)
 
 /* Delete the runs of [va, end), which unmap_check() accepted. */
 static errval_t unmap_act(struct pt_model *m, uint64_t va, uint64_t end,
-                          struct pt_reserve *graveyard)
+                          struct pt_records *graveyard)
 {
     while (va < end) {
         struct pt_path p;
@@ -358,13 +380,14 @@ errval_t pt_unmap(struct pt_model *m, uint64_t va, uint64_t size)
     errval_t err = range_check(va, size);
     if (err_is_fail(err))
         return err;
-    struct pt_reserve graveyard = { NULL };
+    struct pt_records excess = { NULL, 0 };
     alloc_lock_acquire(&m->lock);
     err = unmap_check(m, va, va + size);
     if (err_is_ok(err))
-        err = unmap_act(m, va, va + size, &graveyard);
+        err = unmap_act(m, va, va + size, &m->spare);
+    spare_trim(m, &excess);
     alloc_lock_release(&m->lock);
-    reserve_release(m, &graveyard);
+    reserve_release(m, &excess);
     return err;
 }
 
@@ -410,7 +433,7 @@ static void result_count(struct pt_map_result *res, const struct pt_chunk *c)
 
 /* Make the missing tables on the way to a chunk, then its run. */
 static errval_t chunk_map(struct pt_model *m, const struct pt_map_req *q,
-                          const struct pt_chunk *c, struct pt_reserve *r,
+                          const struct pt_chunk *c, struct pt_records *r,
                           struct pt_map_result *res)
 {
     struct pt_node *n = &m->root;
@@ -436,7 +459,7 @@ static errval_t chunk_map(struct pt_model *m, const struct pt_map_req *q,
 /* Undo a map that failed at `failed_va`: the runs before it were all made
  * by this call (the range was free), and so were the tables left empty. */
 static errval_t map_undo(struct pt_model *m, const struct pt_map_req *q, uint64_t failed_va,
-                         struct pt_reserve *graveyard)
+                         struct pt_records *graveyard)
 {
     errval_t err = unmap_act(m, q->va, failed_va, graveyard);
     if (err_is_fail(err))
@@ -446,7 +469,7 @@ static errval_t map_undo(struct pt_model *m, const struct pt_map_req *q, uint64_
     return path_prune(m, &p, graveyard);
 }
 
-static errval_t map_act(struct pt_model *m, const struct pt_map_req *q, struct pt_reserve *r,
+static errval_t map_act(struct pt_model *m, const struct pt_map_req *q, struct pt_records *r,
                         struct pt_map_result *res)
 {
     struct pt_chunk c;
@@ -471,17 +494,17 @@ errval_t pt_map(struct pt_model *m, uint64_t va, capaddr_t frame, uint64_t frame
         return PT_ERR_BAD_OFFSET;
     struct pt_map_req q = { .va = va, .size = size, .frame = frame, .paddr = frame_paddr,
                             .offset = frame_offset, .flags = flags };
-    struct pt_reserve r;
-    err = reserve_fill(m, &r, map_records_needed(&q));
-    if (err_is_fail(err))
-        return err;
+    struct pt_records excess = { NULL, 0 };
     struct pt_map_result res = { 0 };
     alloc_lock_acquire(&m->lock);
-    err = map_check(m, &q);
+    err = spare_ensure(m, map_records_needed(&q));
     if (err_is_ok(err))
-        err = map_act(m, &q, &r, &res);
+        err = map_check(m, &q);
+    if (err_is_ok(err))
+        err = map_act(m, &q, &m->spare, &res);
+    spare_trim(m, &excess);
     alloc_lock_release(&m->lock);
-    reserve_release(m, &r);
+    reserve_release(m, &excess);
     if (err_is_ok(err) && result != NULL)
         *result = res;
     return err;
@@ -615,6 +638,7 @@ errval_t pt_model_init(struct pt_model *m, capaddr_t root_l0, const struct pt_op
     m->root = (struct pt_node){ .vnode = root_l0, .level = 0 };
     m->ntables = 0;
     m->nruns = 0;
+    m->spare = (struct pt_records){ NULL, 0 };
     errval_t err = slab_init(&m->slab, PT_RECORD_SIZE, refill, refill_arg);
     return err_is_fail(err) ? err_push(err, PT_ERR_NO_RECORDS) : SYS_ERR_OK;
 }

@@ -131,6 +131,16 @@ union pt_record {
 };
 #define PT_RECORD_SIZE sizeof(union pt_record)
 
+/* A list of free records (linked through their slot heads). */
+struct pt_records {
+    struct pt_slot *head;
+    size_t count;
+};
+
+/* Free records a model keeps between calls. A page map needs up to four
+ * (three tables and a run), so sixteen cover a few maps in a row. */
+#define PT_SPARE_MAX 16
+
 struct pt_model {
     /* Set by pt_model_init() and the setters, before the model is shared;
      * read-only afterwards. */
@@ -147,6 +157,7 @@ struct pt_model {
     struct pt_node root;
     size_t ntables;             /* tables below the root */
     size_t nruns;
+    struct pt_records spare;    /* taken from the slab, not in use */
 
     /* Guarded by its own copy of the same lock hook (pt_model_set_lock):
      * the model takes records before acquiring `lock` and gives them back

@@ -229,8 +229,10 @@ static void on_fault(const struct upcall_ctx *saved, uint64_t addr, uint64_t esr
     if (t->in_fault)
         thread_fatal("fault in its page-fault handler: %s at 0x%llx, pc 0x%llx", os_fault_kind(esr),
                      (unsigned long long)addr, (unsigned long long)saved->pc);
-    t->fault_ctx = *saved;
     t->fault = (struct os_fault){ addr, esr, saved->pc };
+    if (thread_mutexes_held == 0 && !preempt_pending && os_exception_try_fast(&t->fault))
+        sys_resume(saved, NULL);    /* fixed in the upcall: straight back */
+    t->fault_ctx = *saved;
     t->in_fault = true;
     /* Only what the handler's entry needs: the other registers are free
      * (no 816-byte clear on the page-fault path). */

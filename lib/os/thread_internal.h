@@ -53,6 +53,13 @@ struct thread {
 void thread_critical_enter(void);
 void thread_critical_exit(void);
 
+/* How many mutexes have an owner. While it is 0 and an upcall runs, no
+ * other thread can run (the threads of a dispatcher share one core) and
+ * no mutex is held, so code in the upcall may lock and unlock mutexes
+ * without ever having to wait: that is what lets a page fault be handled
+ * on the upcall stack (exception.c's fast handler). */
+extern uint32_t thread_mutexes_held;
+
 /* In a critical section: put the current thread on `q` (NULL: none) as
  * blocked and run others until thread_wake() makes it runnable. Returns in
  * the critical section. */
@@ -71,6 +78,9 @@ __attribute__((noreturn, format(printf, 1, 2))) void thread_fatal(const char *fm
 /* exception.c: run the process's fault handler for the current thread, on
  * its exception stack (entered from the fault upcall); never returns. */
 __attribute__((noreturn)) void os_exception_run(void);
+/* exception.c: in the fault upcall, with no mutex held: try the fast
+ * handler; true if it fixed the fault. */
+bool os_exception_try_fast(const struct os_fault *f);
 /* thread.c: the handler fixed it; retry the faulting instruction. */
 __attribute__((noreturn)) void thread_fault_resume(void);
 

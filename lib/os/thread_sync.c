@@ -9,6 +9,11 @@
  */
 #include "thread_internal.h"
 
+/* Mutexes with an owner, process-wide (see thread_internal.h). Changed in
+ * critical sections only: when a mutex gets its first owner and when it
+ * is left without one; a hand-off to a waiter changes nothing. */
+uint32_t thread_mutexes_held;
+
 void thread_mutex_init(struct thread_mutex *m, const char *name)
 {
     *m = (struct thread_mutex)THREAD_MUTEX_INITIALIZER(name);
@@ -20,9 +25,10 @@ void thread_mutex_lock(struct thread_mutex *m)
     thread_critical_enter();
     if (m->owner == self)
         thread_fatal("deadlock: it locks the %s mutex, which it holds", m->name ? m->name : "unnamed");
-    if (m->owner == NULL)
+    if (m->owner == NULL) {
         m->owner = self;
-    else
+        thread_mutexes_held++;
+    } else
         for (m->waits++; m->owner != self;)    /* the unlocker makes us the owner */
             thread_block_on(&m->waiters);
     thread_critical_exit();
@@ -40,8 +46,10 @@ bool thread_mutex_trylock(struct thread_mutex *m)
 {
     thread_critical_enter();
     bool got = m->owner == NULL;
-    if (got)
+    if (got) {
         m->owner = thread_self();
+        thread_mutexes_held++;
+    }
     thread_critical_exit();
     return got;
 }
@@ -56,6 +64,8 @@ static errval_t release(struct thread_mutex *m)
     m->owner = next;
     if (next != NULL)
         thread_wake(next);
+    else
+        thread_mutexes_held--;
     return SYS_ERR_OK;
 }
 

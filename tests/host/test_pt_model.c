@@ -674,14 +674,30 @@ Test(pt_model, map_without_records_is_refused_before_any_call)
     cr_assert(err_is_ok(pt_check(&m)));
 }
 
-Test(pt_model, records_of_an_unmap_go_back_to_the_slab)
+Test(pt_model, records_of_an_unmap_are_kept_as_spares_for_the_next_map)
 {
     capaddr_t f = add_frame(0x80000000, 8 * MiB);
     map_ok(0x400000, f, 0, 4 * KiB);
     size_t free_mapped = slab_freecount(&model.slab);
     cr_assert(err_is_ok(pt_unmap(&model, 0x400000, 4 * KiB)));
-    cr_assert_eq(slab_freecount(&model.slab), free_mapped + 4);
+    cr_assert_eq(model.spare.count, 4, "three tables and a run are spare now");
+    cr_assert_eq(slab_freecount(&model.slab), free_mapped, "the slab was not entered");
+    map_ok(0x400000, f, 0, 4 * KiB);
+    cr_assert_eq(slab_freecount(&model.slab), free_mapped, "the map took the spares");
     cr_assert_gt(fake.refills, 0, "records came from the refill");
+}
+
+Test(pt_model, spares_above_the_limit_go_back_to_the_slab)
+{
+    capaddr_t f = add_frame(0x80000000, 8 * MiB);
+    for (uint64_t i = 0; i < 8; i++)
+        map_ok(i * 512 * GiB, f, 0, 4 * KiB);  /* each needs three tables and a run */
+    size_t free_mapped = slab_freecount(&model.slab);
+    for (uint64_t i = 0; i < 8; i++)
+        cr_assert(err_is_ok(pt_unmap(&model, i * 512 * GiB, 4 * KiB)));
+    cr_assert_eq(model.spare.count, PT_SPARE_MAX);
+    cr_assert_eq(slab_freecount(&model.slab), free_mapped + 8 * 4 - PT_SPARE_MAX);
+    cr_assert(err_is_ok(pt_check(&model)));
 }
 
 /* ---- Randomized ------------------------------------------------------- */
