@@ -126,19 +126,32 @@ static void spare_trim(struct pt_model *m, struct pt_records *excess)
 
 /* ---- A table's list of entries ---------------------------------------- */
 
+/* Where a search for entry `idx` may start: the hint if it comes no later,
+ * else the head. Pages are mostly mapped in rising order (a heap growing,
+ * a stack, a file read), so the hint makes those searches O(1). */
+static struct pt_slot *const *search_start(const struct pt_node *n, unsigned idx)
+{
+    if (n->hint != NULL && n->hint->first <= idx)
+        return &n->hint;
+    return &n->entries;
+}
+
 /* The child or run covering entry `idx`, or NULL. */
 static struct pt_slot *node_find(const struct pt_node *n, unsigned idx)
 {
-    for (struct pt_slot *s = n->entries; s != NULL && s->first <= idx; s = s->next) {
+    for (struct pt_slot *s = *search_start(n, idx); s != NULL && s->first <= idx; s = s->next) {
         if (idx < (unsigned)s->first + s->count)
             return s;
     }
     return NULL;
 }
 
+/* Entries before the search start end at or before it (they are sorted
+ * and disjoint), so none of them can reach into the range. */
 static bool node_range_free(const struct pt_node *n, unsigned first, unsigned count)
 {
-    for (struct pt_slot *s = n->entries; s != NULL && s->first < first + count; s = s->next) {
+    for (struct pt_slot *s = *search_start(n, first); s != NULL && s->first < first + count;
+         s = s->next) {
         if ((unsigned)s->first + s->count > first)
             return false;
     }
@@ -148,21 +161,28 @@ static bool node_range_free(const struct pt_node *n, unsigned first, unsigned co
 static void node_insert(struct pt_node *n, struct pt_slot *rec)
 {
     struct pt_slot **pp = &n->entries;
+    if (n->hint != NULL && n->hint->first < rec->first)
+        pp = &n->hint->next;
     while (*pp != NULL && (*pp)->first < rec->first)
         pp = &(*pp)->next;
     rec->next = *pp;
     *pp = rec;
+    n->hint = rec;
     n->used = (uint16_t)(n->used + rec->count);
 }
 
 static void node_remove(struct pt_node *n, struct pt_slot *rec)
 {
     struct pt_slot **pp = &n->entries;
+    if (n->hint != NULL && n->hint != rec && n->hint->first < rec->first)
+        pp = &n->hint->next;
     while (*pp != rec) {
         PT_ASSERT(*pp != NULL);     /* rec is on n's list */
         pp = &(*pp)->next;
     }
     *pp = rec->next;
+    if (n->hint == rec)
+        n->hint = NULL;
     n->used = (uint16_t)(n->used - rec->count);
 }
 

@@ -111,6 +111,8 @@ struct pt_slot {
 struct pt_node {
     struct pt_slot slot;
     struct pt_slot *entries;    /* children and runs, sorted by first entry */
+    struct pt_slot *hint;       /* the entry inserted last (or NULL): searches
+                                   for entries at or after it start there */
     capaddr_t vnode;
     uint16_t used;              /* entries in use: the sum of the counts */
     uint8_t level;              /* 0 (root) to 3 */
