@@ -2,7 +2,7 @@
  * thread.c — the thread scheduler of a dispatcher (thread.h): creation,
  * switching, preemption and fault upcalls, join, sleep.
  *
- * State. `current` runs; runnable threads wait in `runq` (FIFO, so round
+ * State. `thread_current` runs; runnable threads wait in `runq` (FIFO, so round
  * robin); sleepers in `sleepq`, sorted by wake time; blocked threads in the
  * queue of what they wait for (thread_sync.c). A queue is an intrusive
  * singly linked FIFO: push at the tail, pop at the head, both O(1) — no
@@ -12,10 +12,10 @@
  * exit) saves only what a call preserves (thread_ctx_save); one that the
  * tick preempted has every register in its struct thread (ctx_full). The
  * next thread is entered by thread_ctx_load in the first case and by
- * SYS_RESUME in the second, which also clears `critical` as it jumps.
+ * SYS_RESUME in the second, which also clears `thread_in_critical` as it jumps.
  *
- * The critical section (thread_internal.h) is the word `critical`: while
- * it is set, a preemption upcall only sets `preempt_pending` and resumes;
+ * The critical section (thread_internal.h) is the word `thread_in_critical`: while
+ * it is set, a preemption upcall only sets `thread_preempt_pending` and resumes;
  * thread_critical_exit then yields. Upcalls run on their own stack and are
  * never interrupted by another upcall, so they change the state freely.
  */
@@ -33,11 +33,11 @@
 #define UPCALL_STACK_BYTES (16 * 1024)
 
 static struct thread first_thread;              /* the program's own, id 0 */
-static struct thread *current = &first_thread;
+struct thread *thread_current = &first_thread;
 static struct thread_queue runq, sleepq;
 static struct thread *reap;                     /* detached threads that ended */
-static volatile uint32_t critical;              /* cleared by SYS_RESUME, see above */
-static volatile bool preempt_pending;
+volatile uint32_t thread_in_critical;           /* cleared by SYS_RESUME, see above */
+volatile bool thread_preempt_pending;
 static bool upcall_registered;
 static uint32_t next_id = 1;
 static struct thread_stats stats = { .live = 1 };
@@ -45,8 +45,6 @@ static struct thread_stats stats = { .live = 1 };
 static struct upcall_ctx save_area;
 static uint8_t upcall_stack[UPCALL_STACK_BYTES] __attribute__((aligned(16)));
 static uint8_t first_exc_stack[THREAD_EXC_STACK] __attribute__((aligned(16)));
-
-static inline void barrier(void) { __asm__ volatile("" ::: "memory"); }
 
 /* ---- queues ---- */
 
@@ -108,28 +106,13 @@ static void wake_sleepers(void)
 
 /* ---- switching ---- */
 
-void thread_critical_enter(void)
-{
-    critical = 1;
-    barrier();
-}
-
-void thread_critical_exit(void)
-{
-    barrier();
-    critical = 0;
-    barrier();
-    if (preempt_pending)
-        thread_yield();
-}
-
 /* Run `t`. From an upcall (or for a preempted thread) only SYS_RESUME
- * will do: it also ends the upcall and clears `critical` with the jump. */
+ * will do: it also ends the upcall and clears `thread_in_critical` with the jump. */
 __attribute__((noreturn)) static void resume(struct thread *t, bool in_upcall)
 {
-    current = t;
+    thread_current = t;
     if (t->ctx_full || in_upcall) {
-        errval_t err = sys_resume(&t->ctx, &critical);
+        errval_t err = sys_resume(&t->ctx, &thread_in_critical);
         thread_fatal("SYS_RESUME refused thread %u's state: %s", t->id, err_getstring(err));
     }
     thread_ctx_load(&t->ctx);
@@ -154,8 +137,8 @@ static struct thread *pick_next(void)
  * has ended); run the next one. Returns when this thread runs again. */
 static void switch_away(void)
 {
-    struct thread *self = current;
-    preempt_pending = false;
+    struct thread *self = thread_current;
+    thread_preempt_pending = false;
     struct thread *next = pick_next();
     if (next == self)
         return;
@@ -174,16 +157,16 @@ void thread_wake(struct thread *t)
 
 void thread_block_on(struct thread_queue *q)
 {
-    current->state = THREAD_BLOCKED;
+    thread_current->state = THREAD_BLOCKED;
     if (q != NULL)
-        thread_queue_push(q, current);
+        thread_queue_push(q, thread_current);
     switch_away();
 }
 
 void thread_yield(void)
 {
     thread_critical_enter();
-    thread_wake(current);
+    thread_wake(thread_current);
     switch_away();
     thread_critical_exit();
 }
@@ -192,9 +175,9 @@ void thread_sleep_us(uint64_t us)
 {
     thread_critical_enter();
     uint64_t freq = counter_freq(), ticks = us > UINT64_MAX / freq ? UINT64_MAX / 2 : us * freq / 1000000;
-    current->wake_at = counter_now() + ticks;
-    current->state = THREAD_BLOCKED;
-    sleepq_insert(current);
+    thread_current->wake_at = counter_now() + ticks;
+    thread_current->state = THREAD_BLOCKED;
+    sleepq_insert(thread_current);
     switch_away();
     thread_critical_exit();
 }
@@ -204,16 +187,16 @@ void thread_sleep_us(uint64_t us)
 static void on_preempt(const struct upcall_ctx *saved)
 {
     stats.preemptions++;
-    if (critical) {
-        preempt_pending = true;     /* thread_critical_exit will yield */
+    if (thread_in_critical) {
+        thread_preempt_pending = true;     /* thread_critical_exit will yield */
         sys_resume(saved, NULL);
     }
-    current->ctx = *saved;
-    current->ctx_full = true;
-    thread_wake(current);
-    preempt_pending = false;
+    thread_current->ctx = *saved;
+    thread_current->ctx_full = true;
+    thread_wake(thread_current);
+    thread_preempt_pending = false;
     struct thread *next = pick_next();
-    if (next != current)
+    if (next != thread_current)
         stats.switches++;
     resume(next, true);
 }
@@ -222,15 +205,15 @@ static void on_preempt(const struct upcall_ctx *saved)
  * as an ordinary thread that may block (exception.c). */
 static void on_fault(const struct upcall_ctx *saved, uint64_t addr, uint64_t esr)
 {
-    struct thread *t = current;
-    if (critical)
+    struct thread *t = thread_current;
+    if (thread_in_critical)
         thread_fatal("fault in the thread scheduler at 0x%llx, pc 0x%llx",
                      (unsigned long long)addr, (unsigned long long)saved->pc);
     if (t->in_fault)
         thread_fatal("fault in its page-fault handler: %s at 0x%llx, pc 0x%llx", os_fault_kind(esr),
                      (unsigned long long)addr, (unsigned long long)saved->pc);
     t->fault = (struct os_fault){ addr, esr, saved->pc };
-    if (thread_mutexes_held == 0 && !preempt_pending && os_exception_try_fast(&t->fault))
+    if (thread_mutexes_held == 0 && !thread_preempt_pending && os_exception_try_fast(&t->fault))
         sys_resume(saved, NULL);    /* fixed in the upcall: straight back */
     t->fault_ctx = *saved;
     t->in_fault = true;
@@ -246,6 +229,8 @@ static void on_fault(const struct upcall_ctx *saved, uint64_t addr, uint64_t esr
     resume(t, true);
 }
 
+struct thread *thread_self(void) { return thread_current; }
+
 void thread_upcall(uint64_t reason, const struct upcall_ctx *saved, uint64_t addr, uint64_t esr);
 void thread_upcall(uint64_t reason, const struct upcall_ctx *saved, uint64_t addr, uint64_t esr)
 {
@@ -257,7 +242,7 @@ void thread_upcall(uint64_t reason, const struct upcall_ctx *saved, uint64_t add
 
 void thread_fault_resume(void)
 {
-    struct thread *t = current;
+    struct thread *t = thread_current;
     t->in_fault = false;
     errval_t err = sys_resume(&t->fault_ctx, NULL);
     thread_fatal("SYS_RESUME refused the faulting state: %s", err_getstring(err));
@@ -280,7 +265,7 @@ static void reap_detached(void);
 __attribute__((noreturn)) static void thread_start(void)
 {
     thread_critical_exit();
-    thread_exit(current->fn(current->arg));
+    thread_exit(thread_current->fn(thread_current->arg));
 }
 
 /* The TLS block and the struct thread at the top of the stack; the
@@ -357,7 +342,7 @@ static void reap_detached(void)
 void thread_exit(int retval)
 {
     thread_critical_enter();
-    struct thread *self = current;
+    struct thread *self = thread_current;
     self->retval = retval;
     self->state = THREAD_EXITED;
     if (--stats.live == 0)
@@ -374,12 +359,12 @@ void thread_exit(int retval)
 
 errval_t thread_join(struct thread *t, int *retval)
 {
-    if (t == current)
+    if (t == thread_current)
         return THREAD_ERR_JOIN_SELF;
     thread_critical_enter();
     errval_t err = t->detached ? THREAD_ERR_DETACHED : t->joiner != NULL ? THREAD_ERR_JOINED : SYS_ERR_OK;
     if (err_is_ok(err)) {
-        t->joiner = current;
+        t->joiner = thread_current;
         while (t->state != THREAD_EXITED)
             thread_block_on(NULL);
     }
@@ -407,7 +392,6 @@ errval_t thread_detach(struct thread *t)
     return err;
 }
 
-struct thread *thread_self(void) { return current; }
 uint32_t thread_id(const struct thread *t) { return t->id; }
 
 void thread_stats(struct thread_stats *out)
@@ -421,7 +405,7 @@ void thread_fatal(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    printf("%s (pid %u): thread %u: ", os_args()->name, os_args()->pid, current->id);
+    printf("%s (pid %u): thread %u: ", os_args()->name, os_args()->pid, thread_current->id);
     vprintf(fmt, ap);
     printf("\n");
     va_end(ap);

@@ -50,8 +50,32 @@ struct thread {
     struct thread_mem mem;          /* size 0 for the first thread */
 };
 
-void thread_critical_enter(void);
-void thread_critical_exit(void);
+/* thread.c's state that the inline functions below need: the running
+ * thread, the critical-section word (SYS_RESUME clears it as it jumps),
+ * and whether a preemption came during a critical section. */
+extern struct thread *thread_current;
+extern volatile uint32_t thread_in_critical;
+extern volatile bool thread_preempt_pending;
+
+static inline void thread_barrier(void) { __asm__ volatile("" ::: "memory"); }
+
+/* Enter the critical section: a preemption upcall now only notes itself. */
+static inline void thread_critical_enter(void)
+{
+    thread_in_critical = 1;
+    thread_barrier();
+}
+
+/* Leave it, and yield if a preemption came meanwhile. Inline, as every
+ * mutex operation makes one of these. */
+static inline void thread_critical_exit(void)
+{
+    thread_barrier();
+    thread_in_critical = 0;
+    thread_barrier();
+    if (thread_preempt_pending)
+        thread_yield();
+}
 
 /* How many mutexes have an owner. While it is 0 and an upcall runs, no
  * other thread can run (the threads of a dispatcher share one core) and

@@ -21,7 +21,7 @@ void thread_mutex_init(struct thread_mutex *m, const char *name)
 
 void thread_mutex_lock(struct thread_mutex *m)
 {
-    struct thread *self = thread_self();
+    struct thread *self = thread_current;
     thread_critical_enter();
     if (m->owner == self)
         thread_fatal("deadlock: it locks the %s mutex, which it holds", m->name ? m->name : "unnamed");
@@ -47,7 +47,7 @@ bool thread_mutex_trylock(struct thread_mutex *m)
     thread_critical_enter();
     bool got = m->owner == NULL;
     if (got) {
-        m->owner = thread_self();
+        m->owner = thread_current;
         thread_mutexes_held++;
     }
     thread_critical_exit();
@@ -58,7 +58,7 @@ bool thread_mutex_trylock(struct thread_mutex *m)
  * (or nobody). */
 static errval_t release(struct thread_mutex *m)
 {
-    if (m->owner != thread_self())
+    if (m->owner != thread_current)
         return THREAD_ERR_NOT_OWNER;
     struct thread *next = thread_queue_pop(&m->waiters);
     m->owner = next;
