@@ -19,6 +19,7 @@
 
 
 static os_fault_fn handler, fast_handler;
+static struct os_fault_counts counts;
 
 #define ESR_EC(esr) (((esr) >> 26) & 0x3f)
 
@@ -55,8 +56,10 @@ void os_exception_run(void)
 {
     struct thread *t = thread_self();
     const struct os_fault *f = &t->fault;
-    if (handler != NULL && handler(f))
+    if (handler != NULL && handler(f)) {
+        counts.fixed_in_thread++;
         thread_fault_resume();
+    }
     const char *guard = thread_mem_guard(&t->mem, f->addr);
     printf("%s (pid %u): ", os_args()->name, os_args()->pid);
     if (t->id != 0)
@@ -70,7 +73,14 @@ void os_exception_run(void)
 
 bool os_exception_try_fast(const struct os_fault *f)
 {
-    return fast_handler != NULL && fast_handler(f);
+    bool fixed = fast_handler != NULL && fast_handler(f);
+    counts.fixed_in_upcall += fixed;
+    return fixed;
+}
+
+struct os_fault_counts os_fault_counts(void)
+{
+    return counts;
 }
 
 errval_t os_exception_set_fast(os_fault_fn fn)

@@ -32,6 +32,14 @@ errval_t os_exception_set(os_fault_fn fn);
  */
 errval_t os_exception_set_fast(os_fault_fn fn);
 
+/* Faults fixed so far, by where: in the upcall (fast handler) or in the
+ * faulting thread (the handler of os_exception_set). */
+struct os_fault_counts {
+    uint64_t fixed_in_upcall;
+    uint64_t fixed_in_thread;
+};
+struct os_fault_counts os_fault_counts(void);
+
 /* Words for a fault: "data abort, write, translation fault" etc. */
 const char *os_fault_kind(uint64_t esr);
 bool os_fault_is_write(uint64_t esr);

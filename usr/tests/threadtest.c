@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "exception.h"
 #include "os.h"
 #include "ostest.h"
 #include "mm/mm.h"
@@ -323,6 +324,35 @@ static void concurrent_faults(void)
     check("its backed pages go back to the memory manager", paging_pages_given_back() - given == FAULT_PAGES);
 }
 
+/* A fault is fixed in the upcall only while no mutex is held; with one
+ * held (here by the faulting thread itself, which is allowed: the fault
+ * path never takes a program's mutexes), it goes to the thread's exception
+ * stack, and is fixed there just the same. */
+static void fault_paths(void)
+{
+    static struct thread_mutex m = THREAD_MUTEX_INITIALIZER("fault_paths");
+    uint64_t base;
+    errval_t err = paging_reserve(2 * 4096, 4096, VREGION_ATTR_RW, &base);
+    if (err_is_fail(err)) {
+        expect("reserving two pages for the fault paths", err, SYS_ERR_OK);
+        return;
+    }
+    volatile uint64_t *page = (volatile uint64_t *)base;
+    struct os_fault_counts c0 = os_fault_counts();
+    thread_mutex_lock(&m);
+    page[0] = 1;
+    thread_mutex_unlock(&m);
+    struct os_fault_counts c1 = os_fault_counts();
+    page[512] = 2;
+    struct os_fault_counts c2 = os_fault_counts();
+    check("with a mutex held, a fault is fixed in the faulting thread",
+          c1.fixed_in_thread - c0.fixed_in_thread == 1 && c1.fixed_in_upcall == c0.fixed_in_upcall);
+    check("with none held, in the upcall",
+          c2.fixed_in_upcall - c1.fixed_in_upcall == 1 && c2.fixed_in_thread == c1.fixed_in_thread);
+    check("both pages hold what was written", page[0] == 1 && page[512] == 2);
+    expect("freeing the two pages", paging_free(base, 2 * 4096), SYS_ERR_OK);
+}
+
 /* ---- the memory manager and slot allocator from many threads ---- */
 
 static unsigned alloc_failures;
@@ -474,6 +504,7 @@ int main(void)
     semaphores();
     sleeping();
     concurrent_faults();
+    fault_paths();
     concurrent_allocation();
     bad_input();
     return ostest_summary("threadtest");
