@@ -163,31 +163,36 @@ static errval_t back_page(const struct os_fault *f, bool *fixable)
 
 static bool yield_in_fault;     /* tests: paging_test_yield_in_fault */
 
+static errval_t back_page_locked(const struct os_fault *f, bool *fixable)
+{
+    thread_mutex_lock(&lock);
+    if (yield_in_fault)
+        thread_yield();         /* holding the lock: other faulting threads must wait */
+    errval_t err = back_page(f, fixable);
+    thread_mutex_unlock(&lock);
+    return err;
+}
+
 /* In the faulting thread, which may wait for the lock. */
 static bool on_fault(const struct os_fault *f)
 {
     bool fixable;
-    thread_mutex_lock(&lock);
-    if (yield_in_fault)
-        thread_yield();         /* holding the lock: other faulting threads must wait */
-    errval_t err = back_page(f, &fixable);
-    thread_mutex_unlock(&lock);
+    errval_t err = back_page_locked(f, &fixable);
     if (err_is_fail(err))
         DEBUG_ERR(err, "paging: backing a page");
     return fixable && err_is_ok(err);
 }
 
 /* In the fault upcall, every mutex free (exception.h): the same work
- * without a switch to the thread's exception stack. Whatever goes wrong
- * is left to on_fault, which tries again and reports. */
+ * without a switch to the thread's exception stack. It must not yield, so
+ * the test hook sends faults the normal way. Whatever goes wrong is left
+ * to on_fault, which tries again and reports. */
 static bool on_fault_fast(const struct os_fault *f)
 {
     bool fixable;
     if (yield_in_fault)
         return false;
-    thread_mutex_lock(&lock);
-    errval_t err = back_page(f, &fixable);
-    thread_mutex_unlock(&lock);
+    errval_t err = back_page_locked(f, &fixable);
     return fixable && err_is_ok(err);
 }
 
@@ -254,12 +259,6 @@ static errval_t do_unmap(uint64_t base, uint64_t size)
     return err_is_ok(err) ? vregion_mark_reserved(&regions, base, size, VREGION_ATTR_READ) : err;
 }
 
-/* Give back a frame made by ram_new_object (object_free). */
-static errval_t frame_release(capaddr_t frame)
-{
-    return object_free(frame);
-}
-
 /* Unmap and give back every page the fault handler backed in [base, end):
  * inside a RESERVED region, each mapped run is one such page. */
 static errval_t release_backed(uint64_t base, uint64_t end)
@@ -269,7 +268,7 @@ static errval_t release_backed(uint64_t base, uint64_t end)
     while (err_is_ok(err) && err_is_ok(pt_find(&tables, base, end, &run))) {
         err = pt_unmap(&tables, run.run_va, run.run_size);
         if (err_is_ok(err))
-            err = frame_release(run.frame);
+            err = object_free(run.frame);
         if (err_is_ok(err))
             pages_given_back += run.run_size / 4096;
         base = run.run_va + run.run_size;
@@ -338,7 +337,7 @@ static errval_t do_map_new(uint64_t base, uint64_t size, uint32_t attrs)
         return err;
     err = map_range(base, frame, size, attrs);
     if (err_is_fail(err))
-        frame_release(addr_of(frame));
+        object_free(addr_of(frame));
     return err;
 }
 
@@ -350,7 +349,7 @@ static errval_t do_unmap_free(uint64_t base, uint64_t size)
         err = VREGION_ERR_CROSSES;
     if (err_is_ok(err))
         err = do_unmap(base, size);
-    return err_is_ok(err) ? frame_release((capaddr_t)info.cookie) : err;
+    return err_is_ok(err) ? object_free((capaddr_t)info.cookie) : err;
 }
 
 /* Run `expr` with the lock held, once paging has started. */
