@@ -50,15 +50,16 @@ static bool clear_by_lines(unsigned char *d, size_t n)
     size_t line = zva_bytes();
     if (line == 0 || (((uintptr_t)d | n) & (line - 1)) != 0)
         return false;
-    size_t i = 0;
-    for (; i + 4 * line <= n; i += 4 * line) {     /* four lines a turn: a page in 16 */
-        __asm__ volatile("dc zva, %0" :: "r"(d + i) : "memory");
-        __asm__ volatile("dc zva, %0" :: "r"(d + i + line) : "memory");
-        __asm__ volatile("dc zva, %0" :: "r"(d + i + 2 * line) : "memory");
-        __asm__ volatile("dc zva, %0" :: "r"(d + i + 3 * line) : "memory");
-    }
-    for (; i < n; i += line)
-        __asm__ volatile("dc zva, %0" :: "r"(d + i) : "memory");
+    unsigned char *end = d + n;
+    /* Four lines a turn, a page in 16: a clear and a pointer step a line. */
+    for (; d + 4 * line <= end;)
+        __asm__ volatile("dc zva, %0\n\tadd %0, %0, %1\n\t"
+                         "dc zva, %0\n\tadd %0, %0, %1\n\t"
+                         "dc zva, %0\n\tadd %0, %0, %1\n\t"
+                         "dc zva, %0\n\tadd %0, %0, %1"
+                         : "+r"(d) : "r"(line) : "memory");
+    for (; d < end; d += line)
+        __asm__ volatile("dc zva, %0" :: "r"(d) : "memory");
     return true;
 }
 

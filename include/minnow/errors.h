@@ -107,6 +107,7 @@ typedef uint64_t errval_t;
     X(MM_ERR_NOT_ALLOCATED, "memory to free is not allocated (never, or freed already)")\
     X(MM_ERR_FREE_CROSSES, "range to free does not lie inside one allocation")    \
     X(MM_ERR_BUSY, "allocation is being changed by another thread")               \
+    X(MM_ERR_BAD_COUNT, "batch is empty or larger than MM_BATCH_MAX allocations")  \
     X(MM_ERR_NO_METADATA, "memory manager has no room left for its own records")  \
     X(MM_ERR_RETYPE, "could not create the capability of an allocation")          \
     X(MM_ERR_DESTROY, "could not revoke and delete the capability of an allocation")\
@@ -154,6 +155,7 @@ typedef uint64_t errval_t;
     X(LIB_ERR_SLOT_NOT_ALLOCATED, "slot to free is already free (freed twice?)")  \
     X(LIB_ERR_SLOT_L1_FULL, "root CNode has no free slot and cannot grow")        \
     X(LIB_ERR_SLOT_REFILL, "slot allocator could not add an L2 CNode")             \
+    X(LIB_ERR_SLOT_BAD_RUN, "run of slots is empty or longer than SLOT_RUN_MAX")   \
     /* user runtime: paging beyond the region tree and page tables */             \
     X(LIB_ERR_PAGING_INIT, "paging is not started (paging_init)")                 \
     X(LIB_ERR_PAGING_NOT_FRAME, "no frame of this process is mapped there")       \

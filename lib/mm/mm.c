@@ -83,8 +83,8 @@ static void spare_put(struct mm *mm, union mm_record *r)
  */
 static errval_t spare_fill(struct mm *mm, size_t need)
 {
-    MM_INVARIANT(need <= MM_RECORDS_PER_OP);
-    union mm_record *got[MM_RECORDS_PER_OP];
+    MM_INVARIANT(need <= MM_RECORDS_PER_BATCH);
+    union mm_record *got[MM_RECORDS_PER_BATCH];
     size_t missing = need > mm->nspare ? need - mm->nspare : 0;
     size_t n = 0;
 
@@ -388,6 +388,7 @@ struct mm_request {
     uint64_t align;             /* power of two >= PAGE */
     uint64_t lo, hi;            /* page multiples, lo < hi */
     uint8_t kind;               /* of the capability to make */
+    size_t count;               /* allocations of size / count bytes each */
 };
 
 /* The size and alignment of a request; the range is set by the caller. */
@@ -404,6 +405,7 @@ static errval_t request_init(struct mm_request *rq, uint64_t size, uint64_t alig
     rq->lo = 0;
     rq->hi = MM_NO_LIMIT & ~(PAGE - 1);
     rq->kind = MM_KIND_RAM;
+    rq->count = 1;
     return SYS_ERR_OK;
 }
 
@@ -587,7 +589,7 @@ static errval_t alloc_locked(struct mm *mm, const struct mm_request *rq, struct 
         errval_t err = find_fit(mm, rq, &f, &at);
         if (err_is_fail(err))
             return err;
-        size_t need = carve_need(f, at, rq->size);
+        size_t need = carve_need(f, at, rq->size) + rq->count - 1;
         if (mm->nspare >= need) {
             enum mm_seg_state state = mm->ops != NULL ? MM_SEG_PENDING : MM_SEG_ALLOCATED;
             *ret = carve(mm, f, at, rq->size, state);
@@ -659,6 +661,84 @@ errval_t mm_alloc_range(struct mm *mm, uint64_t size, uint64_t align, uint64_t m
     if (err_is_ok(err))
         err = request_range(&rq, min_base, max_limit);
     return err_is_ok(err) ? alloc(mm, &rq, out) : err;
+}
+
+/* ---- Batches. ---- */
+
+/* With the lock held: cut the allocation a into `count` of a's size /
+ * count each, in a's state, parts[i] the i-th; the records are there. */
+static void cut_batch(struct mm *mm, struct mm_segment *a, size_t count, struct mm_segment **parts)
+{
+    uint64_t piece = a->node.size / count;
+    parts[0] = a;
+    for (size_t i = 1; i < count; i++) {
+        parts[i] = cut(mm, parts[i - 1], parts[i - 1]->node.base + piece);
+        parts[i]->state = a->state;
+    }
+}
+
+/* Capabilities for the pending parts, all or none. */
+static errval_t batch_make_caps(struct mm *mm, struct mm_segment **parts, size_t count,
+                                uint64_t *caps)
+{
+    const struct mm_region *r = parts[0]->region;
+    uint64_t offset = parts[0]->node.base - r->base, piece = parts[0]->node.size;
+    uint8_t kind = parts[0]->kind;
+    if (mm->ops->retype_many != NULL)
+        return mm->ops->retype_many(mm->ops_arg, r->cap, offset, piece, kind, count, caps);
+    for (size_t i = 0; i < count; i++) {
+        errval_t err = mm->ops->retype(mm->ops_arg, r->cap, offset + i * piece, piece, kind, &caps[i]);
+        if (err_is_fail(err)) {
+            while (i-- > 0)
+                if (err_is_fail(mm->ops->destroy(mm->ops_arg, caps[i])))
+                    return err_push(err, MM_ERR_CAP_LOST);
+            return err;
+        }
+    }
+    return SYS_ERR_OK;
+}
+
+errval_t mm_alloc_batch(struct mm *mm, uint64_t size, size_t count, uint8_t kind,
+                        struct mm_block *out)
+{
+    struct mm_request rq;
+    if (count == 0 || count > MM_BATCH_MAX)
+        return MM_ERR_BAD_COUNT;
+    if (size == 0)
+        return MM_ERR_ZERO_SIZE;
+    size = page_round_up(size);
+    if (size == 0 || size > UINT64_MAX / count)
+        return MM_ERR_OUT_OF_MEMORY;
+    errval_t err = request_init(&rq, size * count, (size & (size - 1)) == 0 ? size : PAGE);
+    if (err_is_fail(err))
+        return err;
+    rq.kind = kind;
+    rq.count = count;
+    struct mm_segment *a, *parts[MM_BATCH_MAX];
+    mm_lock(mm);
+    err = alloc_locked(mm, &rq, &a);
+    if (err_is_ok(err))
+        cut_batch(mm, a, count, parts);
+    mm_unlock(mm);
+    if (err_is_fail(err))
+        return err;
+    uint64_t caps[MM_BATCH_MAX];
+    for (size_t i = 0; i < count; i++)
+        caps[i] = MM_CAP_NONE;
+    if (mm->ops != NULL)
+        err = batch_make_caps(mm, parts, count, caps);
+    mm_lock(mm);
+    for (size_t i = 0; i < count; i++) {
+        if (err_is_fail(err)) {
+            release(mm, parts[i]);
+            continue;
+        }
+        parts[i]->cap = caps[i];
+        parts[i]->state = MM_SEG_ALLOCATED;
+        out[i] = block_of(parts[i]);
+    }
+    mm_unlock(mm);
+    return err_is_ok(err) ? SYS_ERR_OK : err_push(err, MM_ERR_RETYPE);
 }
 
 /*

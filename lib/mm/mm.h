@@ -83,6 +83,10 @@
  * segment, or a free in the middle of an allocation, makes two. */
 #define MM_RECORDS_PER_OP 2
 
+/* The most allocations one mm_alloc_batch makes, and the records it needs:
+ * a carve, and one more segment for each allocation after the first. */
+#define MM_BATCH_MAX 16
+#define MM_RECORDS_PER_BATCH (MM_BATCH_MAX + 1)
 /* Spare records kept back from the slab between operations. */
 #define MM_SPARE_MAX 16
 
@@ -101,12 +105,18 @@
  *            region instead of from a RAM capability made first). The
  *            parts a partial free keeps get capabilities of the same kind;
  *   destroy: revoke and delete an allocation's capability, so that its
- *            range can be retyped again.
+ *            range can be retyped again;
+ *   retype_many (optional): what `count` calls of retype would do for the
+ *            consecutive pieces [offset + i * size, + size), all or none
+ *            (in the OS, one retype system call into consecutive slots).
+ *            Without it, mm_alloc_batch calls retype once per piece.
  */
 struct mm_cap_ops {
     errval_t (*retype)(void *arg, uint64_t region_cap, uint64_t offset, uint64_t size,
                        uint8_t kind, uint64_t *cap);
     errval_t (*destroy)(void *arg, uint64_t cap);
+    errval_t (*retype_many)(void *arg, uint64_t region_cap, uint64_t offset, uint64_t size,
+                            uint8_t kind, size_t count, uint64_t *caps);
 };
 
 /* The kind mm_alloc and mm_alloc_range ask for. */
@@ -226,6 +236,17 @@ errval_t mm_alloc(struct mm *mm, uint64_t size, uint64_t align, struct mm_block 
 /* As mm_alloc(), with a capability of the owner's `kind` (see mm_cap_ops). */
 errval_t mm_alloc_kind(struct mm *mm, uint64_t size, uint64_t align, uint8_t kind,
                        struct mm_block *out);
+/*
+ * `count` (1 .. MM_BATCH_MAX) allocations of `size` bytes each, side by
+ * side, the first at a multiple of `size` if that is a power of two, each
+ * with its own capability of `kind`, made in one retype_many: what a pool
+ * of frames refills with at the cost of one allocation. They are separate
+ * allocations from the start, freed one by one like any other. out[i] is
+ * the i-th. Errors as mm_alloc (for count * size), MM_ERR_BAD_COUNT;
+ * nothing changes on error.
+ */
+errval_t mm_alloc_batch(struct mm *mm, uint64_t size, size_t count, uint8_t kind,
+                        struct mm_block *out);
 
 /*
  * As mm_alloc(), but the allocation lies inside [min_base, max_limit)

@@ -13,6 +13,7 @@
 #include "paging.h"
 
 #include "exception.h"
+#include "frame_pool.h"
 #include "os.h"
 #include "ram.h"
 #include "record_pool.h"
@@ -30,6 +31,7 @@ RECORD_POOL(records, 1024 * 1024, LIB_ERR_SLAB_EMPTY);
 static struct thread_mutex lock = THREAD_MUTEX_INITIALIZER("paging");
 static struct vregion_space regions;
 static struct pt_model tables;
+static struct frame_pool frames;        /* for the fault handler */
 static bool started;
 static uint64_t faults_handled, pages_given_back;
 
@@ -136,29 +138,27 @@ static bool backable(const struct os_fault *f, struct vregion_info *info)
 /* Back the faulting page of a reserved region with a zeroed frame. The
  * region stays RESERVED (one record however many pages are backed); the
  * page tables say which pages are. Another thread may have backed the page
- * while this one waited for the lock: then there is nothing to do.
- * *fixable is false when the fault is not one paging can fix. */
+ * while this one waited for the lock: then the frame goes back to the pool
+ * and there is nothing to do. *fixable is false when the fault is not one
+ * paging can fix. */
 static errval_t back_page(const struct os_fault *f, bool *fixable)
 {
     struct vregion_info info;
-    struct pt_lookup_info mapped;
-    uint64_t page = f->addr & ~4095ull;
     *fixable = backable(f, &info);
     if (!*fixable)
         return SYS_ERR_OK;
-    if (err_is_ok(pt_lookup(&tables, page, &mapped)))
-        return SYS_ERR_OK;
     struct capref frame;
     uint64_t paddr;
-    errval_t err = ram_new_object(OBJ_FRAME, 4096, 4096, &frame, &paddr);
+    errval_t err = frame_pool_take(&frames, &frame, &paddr);
+    if (err_is_fail(err))
+        return err;
+    err = pt_map_page(&tables, f->addr & ~4095ull, addr_of(frame), rights_of(info.attrs));
     if (err_is_ok(err)) {
-        err = pt_map(&tables, page, addr_of(frame), paddr, 0, 4096, rights_of(info.attrs), NULL);
-        if (err_is_fail(err))
-            ram_free(paddr, 4096);
-    }
-    if (err_is_ok(err))
         faults_handled++;
-    return err;
+        return SYS_ERR_OK;
+    }
+    frame_pool_untake(&frames);     /* never mapped, so still zero */
+    return err_no(err) == PT_ERR_ALREADY_MAPPED ? SYS_ERR_OK : err;
 }
 
 static bool yield_in_fault;     /* tests: paging_test_yield_in_fault */
@@ -408,3 +408,11 @@ void paging_test_yield_in_fault(bool on) { yield_in_fault = on; }
 struct vregion_space *paging_regions(void) { return &regions; }
 struct pt_model *paging_tables(void) { return &tables; }
 uint64_t paging_faults_handled(void) { return faults_handled; }
+
+uint64_t paging_frames_idle_bytes(void)
+{
+    thread_mutex_lock(&lock);
+    uint64_t bytes = frame_pool_idle_bytes(&frames);
+    thread_mutex_unlock(&lock);
+    return bytes;
+}

@@ -52,6 +52,9 @@ struct pt_model *paging_tables(void);
 /* Pages backed by the fault handler so far, and given back by paging_free. */
 uint64_t paging_faults_handled(void);
 uint64_t paging_pages_given_back(void);
+/* Zeroed frames made for the fault handler but not yet used (frame_pool.h):
+ * allocated in the memory manager's eyes, free in fact. */
+uint64_t paging_frames_idle_bytes(void);
 
 /* Times a thread had to wait for the paging lock. For tests: make the
  * fault handler yield while it holds the lock, so that threads faulting

@@ -310,6 +310,8 @@ static errval_t table_delete(struct pt_model *m, struct pt_node *parent, struct 
     if (err_is_fail(err))
         return err_push(err, PT_ERR_UNMAP);
     capaddr_t vnode = n->vnode;
+    if (m->l3 == n)
+        m->l3 = NULL;
     node_remove(parent, &n->slot);
     m->ntables--;
     reserve_put(graveyard, n);
@@ -530,6 +532,44 @@ errval_t pt_map(struct pt_model *m, uint64_t va, capaddr_t frame, uint64_t frame
     return err;
 }
 
+/* With the lock held: the L3 table translating va, or NULL if there is
+ * none (a table on the way, or the L3 table, is missing, or a block maps
+ * va). The last one found is remembered until it is deleted. */
+static struct pt_node *l3_table(struct pt_model *m, uint64_t va)
+{
+    uint64_t table_va = va & ~(PT_BLOCK_2M - 1);
+    if (m->l3 != NULL && m->l3_va == table_va)
+        return m->l3;
+    struct pt_path p;
+    path_walk(m, va, &p);
+    if (p.depth != 3)
+        return NULL;
+    m->l3 = p.node[3];
+    m->l3_va = table_va;
+    return m->l3;
+}
+
+errval_t pt_map_page(struct pt_model *m, uint64_t va, capaddr_t frame, unsigned flags)
+{
+    errval_t err = range_check(va, PT_PAGE_SIZE);
+    if (err_is_fail(err))
+        return err;
+    alloc_lock_acquire(&m->lock);
+    err = spare_ensure(m, 1);
+    struct pt_node *n = err_is_ok(err) ? l3_table(m, va) : NULL;
+    if (n != NULL) {
+        struct pt_map_req q = { .va = va, .size = PT_PAGE_SIZE, .frame = frame,
+                                .paddr = PT_PADDR_UNKNOWN, .flags = flags };
+        struct pt_chunk c = { .va = va, .size = PT_PAGE_SIZE, .level = 3,
+                              .first = pt_index(va, 3), .count = 1 };
+        err = node_find(n, c.first) != NULL ? PT_ERR_ALREADY_MAPPED : run_create(m, n, &q, &c, &m->spare);
+    }
+    alloc_lock_release(&m->lock);
+    if (err_is_ok(err) && n == NULL)    /* a table to make, or a block in the way */
+        err = pt_map(m, va, frame, PT_PADDR_UNKNOWN, 0, PT_PAGE_SIZE, flags, NULL);
+    return err;
+}
+
 /* ---- Lookup and checks ------------------------------------------------ */
 
 static void lookup_fill(const struct pt_node *n, const struct pt_slot *leaf, uint64_t start,
@@ -659,6 +699,8 @@ errval_t pt_model_init(struct pt_model *m, capaddr_t root_l0, const struct pt_op
     m->ntables = 0;
     m->nruns = 0;
     m->spare = (struct pt_records){ NULL, 0 };
+    m->l3 = NULL;
+    m->l3_va = 0;
     errval_t err = slab_init(&m->slab, PT_RECORD_SIZE, refill, refill_arg);
     return err_is_fail(err) ? err_push(err, PT_ERR_NO_RECORDS) : SYS_ERR_OK;
 }

@@ -160,6 +160,8 @@ struct pt_model {
     size_t ntables;             /* tables below the root */
     size_t nruns;
     struct pt_records spare;    /* taken from the slab, not in use */
+    struct pt_node *l3;         /* the L3 table pt_map_page used last, or NULL */
+    uint64_t l3_va;             /* the first address it translates */
 
     /* Guarded by its own copy of the same lock hook (pt_model_set_lock):
      * the model takes records before acquiring `lock` and gives them back
@@ -220,6 +222,16 @@ errval_t pt_model_grow(struct pt_model *m, void *buf, size_t bytes);
 errval_t pt_map(struct pt_model *m, uint64_t va, capaddr_t frame, uint64_t frame_paddr,
                 uint64_t frame_offset, uint64_t size, unsigned flags,
                 struct pt_map_result *result);
+
+/*
+ * The fault handler's map: one 4 KiB page of `frame` (from its start) at
+ * `va`. The result is pt_map's with frame_paddr PT_PADDR_UNKNOWN, offset 0
+ * and size 4 KiB, but when the L3 table exists (the common case) it takes
+ * one lookup, one record and one ops->map: the table is found from the
+ * last one used (pt_model.l3) or by one walk, and the request is not cut
+ * into chunks. Errors as pt_map's.
+ */
+errval_t pt_map_page(struct pt_model *m, uint64_t va, capaddr_t frame, unsigned flags);
 
 /*
  * Unmap [va, va + size): the range must be exactly a set of runs. Their

@@ -40,6 +40,28 @@ static errval_t retype_allocation(void *arg, uint64_t region, uint64_t offset, u
     return SYS_ERR_OK;
 }
 
+/* As retype_allocation, `count` times over, in one system call: the
+ * objects go into a run of consecutive slots. */
+static errval_t retype_allocations(void *arg, uint64_t region, uint64_t offset, uint64_t size,
+                                   uint8_t kind, size_t count, uint64_t *caps)
+{
+    (void)arg;
+    struct capref first;
+    errval_t err = os_slot_alloc_run((uint32_t)count, &first);
+    if (err_is_fail(err))
+        return err;
+    enum objtype type = kind == MM_KIND_RAM ? OBJ_RAM : (enum objtype)kind;
+    err = cap_retype(first, capref_from_addr(region), type, offset, size, count);
+    for (size_t i = 0; i < count; i++) {
+        struct capref c = capref_l2(first.l1, first.slot + (uint32_t)i);
+        if (err_is_fail(err))
+            os_slot_free(c);
+        else
+            caps[i] = capref_addr(c);
+    }
+    return err;
+}
+
 static errval_t destroy_allocation(void *arg, uint64_t cap)
 {
     (void)arg;
@@ -50,7 +72,7 @@ static errval_t destroy_allocation(void *arg, uint64_t cap)
     return err_is_ok(err) ? os_slot_free(c) : err;
 }
 
-const struct mm_cap_ops ram_cap_ops = { retype_allocation, destroy_allocation };
+const struct mm_cap_ops ram_cap_ops = { retype_allocation, destroy_allocation, retype_allocations };
 
 static errval_t add_memcn(void)
 {
@@ -114,4 +136,16 @@ errval_t ram_new_object(enum objtype type, uint64_t size, uint64_t align, struct
     if (base != NULL)
         *base = b.base;
     return SYS_ERR_OK;
+}
+
+errval_t ram_new_objects(enum objtype type, uint64_t size, size_t count, struct capref *out,
+                         uint64_t *base)
+{
+    struct mm_block b[MM_BATCH_MAX];
+    errval_t err = mm_alloc_batch(&manager, size, count, (uint8_t)type, b);
+    for (size_t i = 0; err_is_ok(err) && i < count; i++) {
+        out[i] = capref_from_addr(b[i].cap);
+        base[i] = b[i].base;
+    }
+    return err;
 }

@@ -32,5 +32,12 @@ errval_t ram_free(uint64_t base, uint64_t size);
 errval_t ram_new_object(enum objtype type, uint64_t size, uint64_t align, struct capref *out,
                         uint64_t *base);
 
+/* `count` (1 .. MM_BATCH_MAX) fresh objects of `type`, `size` bytes each,
+ * side by side, in one retype into consecutive slots: out[i] and base[i]
+ * for the i-th. Each is an allocation of its own, exactly as if made by
+ * ram_new_object. On failure nothing is kept. */
+errval_t ram_new_objects(enum objtype type, uint64_t size, size_t count, struct capref *out,
+                         uint64_t *base);
+
 /* The capability operations lib/mm calls (for programs with their own mm). */
 extern const struct mm_cap_ops ram_cap_ops;

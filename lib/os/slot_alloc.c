@@ -99,6 +99,42 @@ static errval_t slot_take(struct slot_allocator *sa, capaddr_t *ret, struct slot
     return SYS_ERR_OK;
 }
 
+/* The lowest bit i of w such that bits i .. i + count - 1 are all set, or
+ * -1. After each step, bit i of m says that `have` bits from i are set. */
+static int run_in_word(uint64_t w, uint32_t count)
+{
+    uint64_t m = w;
+    for (uint32_t have = 1; have < count && m != 0;) {
+        uint32_t step = have < count - have ? have : count - have;
+        m &= m >> step;
+        have += step;
+    }
+    return m != 0 ? __builtin_ctzll(m) : -1;
+}
+
+/* With the lock held: take a run of `count` free slots from one of the
+ * first SLOT_RUN_PROBES CNodes with a free slot. */
+static errval_t run_take(struct slot_allocator *sa, uint32_t count, capaddr_t *first)
+{
+    struct slot_cnode *cn = sa->nonfull;
+    for (unsigned probe = 0; cn != NULL && probe < SLOT_RUN_PROBES; cn = cn->next, probe++) {
+        for (uint32_t w = 0; cn->nfree >= count && w < BITMAP_WORDS; w++) {
+            int bit = run_in_word(cn->free_bits[w], count);
+            if (bit < 0)
+                continue;
+            uint64_t mask = (count == 64 ? ~(uint64_t)0 : ((uint64_t)1 << count) - 1) << bit;
+            cn->free_bits[w] &= ~mask;
+            cn->nfree -= count;
+            sa->nfree -= count;
+            if (cn->nfree == 0)
+                nonfull_remove(sa, cn);
+            *first = capaddr_make(cn->l1_index, w * 64 + (uint32_t)bit);
+            return SYS_ERR_OK;
+        }
+    }
+    return LIB_ERR_SLOT_ALLOC_EMPTY;
+}
+
 /* With the lock held: mark an allocated slot free. */
 static void slot_put(struct slot_allocator *sa, struct slot_cnode *cn, uint32_t l2)
 {
@@ -260,10 +296,11 @@ struct slot_refill {
  * With the lock held: should this call refill? If so, check that it can,
  * then reserve the scratch slot and mark the refill as this thread's.
  */
-static errval_t refill_begin(struct slot_allocator *sa, struct slot_refill *r, bool *refill)
+static errval_t refill_begin(struct slot_allocator *sa, struct slot_refill *r, bool force,
+                             bool *refill)
 {
     *refill = sa->new_cnode != NULL && !sa->refilling &&
-              sa->nfree < SLOT_ALLOC_REFILL_THRESHOLD;
+              (force || sa->nfree < SLOT_ALLOC_REFILL_THRESHOLD);
     if (!*refill)
         return SYS_ERR_OK;
 
@@ -316,12 +353,13 @@ static void refill_end(struct slot_allocator *sa, struct slot_refill *r, errval_
     sa->refilling = false;
 }
 
-static errval_t refill_if_low(struct slot_allocator *sa)
+/* Refill if the allocator is low, or if `force`. */
+static errval_t refill_if(struct slot_allocator *sa, bool force)
 {
     struct slot_refill r;
     bool refill;
     sa_lock(sa);
-    errval_t err = refill_begin(sa, &r, &refill);
+    errval_t err = refill_begin(sa, &r, force, &refill);
     sa_unlock(sa);
     if (err_is_fail(err) || !refill)
         return err;
@@ -399,13 +437,29 @@ void slot_alloc_set_lock(struct slot_allocator *sa, const struct alloc_lock *loc
 
 errval_t slot_alloc(struct slot_allocator *sa, capaddr_t *ret)
 {
-    errval_t err = refill_if_low(sa);
+    errval_t err = refill_if(sa, false);
     if (err_is_fail(err))
         return err_push(err, LIB_ERR_SLOT_REFILL);
     sa_lock(sa);
     err = slot_take(sa, ret, NULL);
     sa_unlock(sa);
     return err;
+}
+
+errval_t slot_alloc_run(struct slot_allocator *sa, uint32_t count, capaddr_t *first)
+{
+    if (count == 0 || count > SLOT_RUN_MAX)
+        return LIB_ERR_SLOT_BAD_RUN;
+    for (bool force = false;; force = true) {
+        errval_t err = refill_if(sa, force);
+        if (err_is_fail(err))
+            return err_push(err, LIB_ERR_SLOT_REFILL);
+        sa_lock(sa);
+        err = run_take(sa, count, first);
+        sa_unlock(sa);
+        if (err_is_ok(err) || force)
+            return err;
+    }
 }
 
 errval_t slot_free(struct slot_allocator *sa, capaddr_t slot)

@@ -173,6 +173,20 @@ void slot_alloc_set_lock(struct slot_allocator *sa, const struct alloc_lock *loc
  */
 errval_t slot_alloc(struct slot_allocator *sa, capaddr_t *ret);
 
+/* The longest run slot_alloc_run() hands out: a run lies in one 64-bit
+ * word of a CNode's bitmap. */
+#define SLOT_RUN_MAX 64
+
+/*
+ * `count` (1 .. SLOT_RUN_MAX) consecutive free slots of one CNode, the first
+ * in *first: where one retype puts `count` objects. If the CNodes looked at
+ * (the first SLOT_RUN_PROBES with a free slot) have no such run, a CNode is
+ * added first, as a refill would. Each slot is freed on its own with
+ * slot_free(). Errors as slot_alloc(), and LIB_ERR_SLOT_BAD_RUN.
+ */
+#define SLOT_RUN_PROBES 8
+errval_t slot_alloc_run(struct slot_allocator *sa, uint32_t count, capaddr_t *first);
+
 /*
  * Give back a slot from slot_alloc(); the capability in it must have been
  * deleted. Errors (nothing changes): LIB_ERR_SLOT_NOT_MANAGED if the slot's

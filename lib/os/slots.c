@@ -86,6 +86,15 @@ errval_t os_slot_alloc(struct capref *slot)
     return err;
 }
 
+errval_t os_slot_alloc_run(uint32_t count, struct capref *first)
+{
+    capaddr_t a;
+    errval_t err = slot_alloc_run(&allocator, count, &a);
+    if (err_is_ok(err))
+        *first = capref_l2(capaddr_l1(a), capaddr_l2(a));
+    return err;
+}
+
 errval_t os_slot_free(struct capref slot)
 {
     return slot_free(&allocator, capaddr_make(slot.l1, slot.slot));

@@ -16,4 +16,7 @@ errval_t os_slots_init_mm(struct mm *mm);
 
 errval_t os_slot_alloc(struct capref *slot);
 errval_t os_slot_free(struct capref slot);
+/* `count` consecutive slots of one CNode (slot_alloc_run), the first in
+ * *first; each is freed on its own. */
+errval_t os_slot_alloc_run(uint32_t count, struct capref *first);
 struct slot_allocator *os_slots(void);

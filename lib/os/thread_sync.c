@@ -19,18 +19,26 @@ void thread_mutex_init(struct thread_mutex *m, const char *name)
     *m = (struct thread_mutex)THREAD_MUTEX_INITIALIZER(name);
 }
 
-void thread_mutex_lock(struct thread_mutex *m)
+/* In a critical section, m owned by someone: deadlock if by us, else wait
+ * until the unlocker makes us the owner. Out of line, so that the free
+ * case needs no stack frame. */
+static __attribute__((noinline)) void lock_wait(struct thread_mutex *m)
 {
     struct thread *self = thread_current;
-    thread_critical_enter();
     if (m->owner == self)
         thread_fatal("deadlock: it locks the %s mutex, which it holds", m->name ? m->name : "unnamed");
+    for (m->waits++; m->owner != self;)
+        thread_block_on(&m->waiters);
+}
+
+void thread_mutex_lock(struct thread_mutex *m)
+{
+    thread_critical_enter();
     if (m->owner == NULL) {
-        m->owner = self;
+        m->owner = thread_current;
         thread_mutexes_held++;
     } else
-        for (m->waits++; m->owner != self;)    /* the unlocker makes us the owner */
-            thread_block_on(&m->waiters);
+        lock_wait(m);
     thread_critical_exit();
 }
 
@@ -54,18 +62,26 @@ bool thread_mutex_trylock(struct thread_mutex *m)
     return got;
 }
 
+/* In a critical section, m held by the caller and with waiters: hand it
+ * to the first. */
+static __attribute__((noinline)) void hand_over(struct thread_mutex *m)
+{
+    struct thread *next = thread_queue_pop(&m->waiters);
+    m->owner = next;
+    thread_wake(next);
+}
+
 /* In a critical section: the caller holds m; give it to the first waiter
  * (or nobody). */
-static errval_t release(struct thread_mutex *m)
+static inline errval_t release(struct thread_mutex *m)
 {
     if (m->owner != thread_current)
         return THREAD_ERR_NOT_OWNER;
-    struct thread *next = thread_queue_pop(&m->waiters);
-    m->owner = next;
-    if (next != NULL)
-        thread_wake(next);
-    else
+    if (m->waiters.head == NULL) {
+        m->owner = NULL;
         thread_mutexes_held--;
+    } else
+        hand_over(m);
     return SYS_ERR_OK;
 }
 

@@ -58,7 +58,7 @@ static errval_t nop_destroy(void *arg, uint64_t cap)
     return SYS_ERR_OK;
 }
 
-static const struct mm_cap_ops nop_ops = { nop_retype, nop_destroy };
+static const struct mm_cap_ops nop_ops = { nop_retype, nop_destroy, NULL };
 
 static void die(const char *what, errval_t err)
 {

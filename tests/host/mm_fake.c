@@ -109,7 +109,25 @@ static errval_t fake_destroy(void *arg, uint64_t cap)
     return SYS_ERR_OK;
 }
 
-const struct mm_cap_ops fake_ops = { fake_retype, fake_destroy };
+const struct mm_cap_ops fake_ops = { fake_retype, fake_destroy, NULL };
+
+/* All or none, as one retype system call into consecutive slots: a failure
+ * (fail_retype counts this call once) makes no capability. */
+static errval_t fake_retype_many(void *arg, uint64_t region_cap, uint64_t offset, uint64_t size,
+                                 uint8_t kind, size_t count, uint64_t *caps)
+{
+    cr_assert(count > 0);
+    if (fail_now(&fake.fail_retype) || fake.fail_all_retypes) {
+        op_entry();
+        return FAKE_ERR;
+    }
+    for (size_t i = 0; i < count; i++)
+        cr_assert(err_is_ok(fake_retype(arg, region_cap, offset + i * size, size, kind, &caps[i])));
+    fake.retype_many_calls++;
+    return SYS_ERR_OK;
+}
+
+const struct mm_cap_ops fake_ops_batch = { fake_retype, fake_destroy, fake_retype_many };
 
 static void check_one_cap(void *arg, const struct mm_segment_info *seg)
 {
@@ -162,8 +180,13 @@ void test_buffers_free(void)
 
 void mm_test_init(struct mm *mm, bool with_caps)
 {
+    mm_test_init_ops(mm, with_caps ? &fake_ops : NULL);
+}
+
+void mm_test_init_ops(struct mm *mm, const struct mm_cap_ops *ops)
+{
     fake_reset();
-    cr_assert(err_is_ok(mm_init(mm, with_caps ? &fake_ops : NULL, &fake, test_refill, NULL)));
+    cr_assert(err_is_ok(mm_init(mm, ops, &fake, test_refill, NULL)));
     mm_set_lock(mm, &fake_lock);
 }
 

@@ -42,7 +42,8 @@ struct fake_caps {
     struct fake_cap cap[FAKE_MAX_CAPS];
     size_t ncaps;               /* handles issued */
     size_t nlive;
-    unsigned retypes, destroys; /* successful calls */
+    unsigned retypes, destroys; /* successful calls (each piece of a retype_many counts) */
+    unsigned retype_many_calls; /* successful calls of fake_ops_batch's retype_many */
     unsigned fail_retype, fail_destroy;
     bool fail_all_retypes;
     /* Called at the start of every op, if set: for tests that act while a
@@ -54,7 +55,8 @@ struct fake_caps {
 };
 
 extern struct fake_caps fake;
-extern const struct mm_cap_ops fake_ops;
+extern const struct mm_cap_ops fake_ops;          /* without retype_many */
+extern const struct mm_cap_ops fake_ops_batch;    /* with it */
 extern const struct alloc_lock fake_lock;
 
 void fake_reset(void);
@@ -70,6 +72,8 @@ void fake_check_caps(struct mm *mm);
 /* Start mm with the fake ops (or none), the malloc refill and the lock,
  * after fake_reset(). */
 void mm_test_init(struct mm *mm, bool with_caps);
+/* The same with the given ops (fake_ops, fake_ops_batch or NULL). */
+void mm_test_init_ops(struct mm *mm, const struct mm_cap_ops *ops);
 
 /* Add a region to mm and to the fake; asserts success. */
 void mm_test_add(struct mm *mm, uint64_t cap, uint64_t base, uint64_t size);

@@ -523,7 +523,7 @@ static errval_t counting_destroy(void *arg, uint64_t cap)
     return SYS_ERR_OK;
 }
 
-static const struct mm_cap_ops counting_ops = { counting_retype, counting_destroy };
+static const struct mm_cap_ops counting_ops = { counting_retype, counting_destroy, NULL };
 
 static pthread_mutex_t refill_mutex = PTHREAD_MUTEX_INITIALIZER;
 

@@ -224,7 +224,7 @@ static errval_t prop_destroy(void *arg, uint64_t cap)
     return SYS_ERR_OK;
 }
 
-static const struct mm_cap_ops prop_ops = { prop_retype, prop_destroy };
+static const struct mm_cap_ops prop_ops = { prop_retype, prop_destroy, NULL };
 
 /* ---- Set-up. ---- */
 

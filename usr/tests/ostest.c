@@ -3,6 +3,9 @@
  */
 #include "ostest.h"
 
+#include "paging.h"
+#include "ram.h"
+
 #include <stdio.h>
 
 static const char *prefix = "TEST";
@@ -43,3 +46,10 @@ int ostest_summary(const char *program)
 
 unsigned ostest_failures(void) { return failures; }
 unsigned ostest_cases(void) { return cases; }
+
+uint64_t ostest_free_bytes(void)
+{
+    struct mm_stats st;
+    mm_stats(ram_mm(), &st);
+    return st.free + paging_frames_idle_bytes();
+}

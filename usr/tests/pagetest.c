@@ -24,9 +24,8 @@ static void test_lazy_region(void)
 {
     uint64_t base, before = paging_faults_handled();
     struct os_fault_counts c0 = os_fault_counts();
-    struct mm_stats m0, m1;
     expect("reserve 64 MiB anywhere", paging_reserve(64 * MiB, 4096, VREGION_ATTR_RW, &base), SYS_ERR_OK);
-    mm_stats(ram_mm(), &m0);
+    uint64_t m0 = ostest_free_bytes();
     unsigned bad = 0;
     for (uint64_t off = 0; off < 64 * MiB; off += 8 * 4096) {
         volatile uint64_t *p = (volatile uint64_t *)(base + off);
@@ -35,7 +34,7 @@ static void test_lazy_region(void)
     }
     for (uint64_t off = 0; off < 64 * MiB; off += 8 * 4096)
         bad += *(volatile uint64_t *)(base + off) != off;
-    mm_stats(ram_mm(), &m1);
+    uint64_t m1 = ostest_free_bytes();
     check("2,048 pages at a stride of 8 read zero, then what was written", bad == 0);
     check("exactly the touched pages were backed (one fault each)", paging_faults_handled() - before == 2048);
     struct os_fault_counts c1 = os_fault_counts();
@@ -44,7 +43,7 @@ static void test_lazy_region(void)
     /* Besides the pages: a few page tables, and CNodes for the 4,096 new
      * capabilities (frame and mapping per page) at 16 KiB per 256. */
     check("memory used: the 2,048 pages, plus page tables and CNodes (under 128 pages)",
-          m0.free - m1.free >= 2048 * 4096 && m0.free - m1.free < (2048 + 128) * 4096);
+          m0 - m1 >= 2048 * 4096 && m0 - m1 < (2048 + 128) * 4096);
 }
 
 /* The heap: malloc(256 MiB) is one lazily backed region; touching 2,048
@@ -80,19 +79,18 @@ static uint64_t malloc_touch_free(bool report)
 
 static void test_malloc_256m(void)
 {
-    struct mm_stats m0, m1, m2;
     free(malloc(1));                /* the heap's first use */
-    mm_stats(ram_mm(), &m0);
+    uint64_t m0 = ostest_free_bytes();
     uint64_t given = malloc_touch_free(true);
-    mm_stats(ram_mm(), &m1);
+    uint64_t m1 = ostest_free_bytes();
     check("free gives all 2,048 back", given == 2048);
     printf("pagetest: after free: %llu bytes less free memory (slot allocator CNodes)\n",
-           (unsigned long long)(m0.free - m1.free));
+           (unsigned long long)(m0 - m1));
     check("free memory is back where it was, but for the slot allocator's new CNodes (under 128 pages)",
-          m1.free <= m0.free && m0.free - m1.free < 128 * 4096);
+          m1 <= m0 && m0 - m1 < 128 * 4096);
     given = malloc_touch_free(false);
-    mm_stats(ram_mm(), &m2);
-    check("a second malloc/touch/free cycle gives back every byte it took", given == 2048 && m2.free == m1.free);
+    uint64_t m2 = ostest_free_bytes();
+    check("a second malloc/touch/free cycle gives back every byte it took", given == 2048 && m2 == m1);
 }
 
 /* lib/os/memory.c: every length 0-100 at every offset 0-7, and overlapping

@@ -1,0 +1,41 @@
+/*
+ * frame_pool.h — zeroed 4 KiB frames for the page-fault handler, made
+ * FRAME_POOL_BATCH at a time.
+ *
+ * A fault needs one fresh frame. Made one by one, each costs a memory
+ * manager allocation and a retype system call; made in a batch
+ * (ram_new_objects: one allocation, one retype into consecutive slots),
+ * those costs are shared by FRAME_POOL_BATCH faults. Each frame is still an
+ * allocation of its own, so it goes back to the memory manager on its own
+ * (ram_free) when its page is freed; the pool never takes frames back
+ * (they are no longer zero). At most FRAME_POOL_BATCH - 1 frames wait in
+ * it: memory counted as allocated that no page uses yet
+ * (frame_pool_idle_bytes says how much).
+ *
+ * Not thread-safe: the owner (paging.c) holds its lock around every call.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cap.h"
+
+#define FRAME_POOL_BATCH 16
+
+struct frame_pool {
+    size_t count;                               /* frames waiting, in [0, count) */
+    struct capref frame[FRAME_POOL_BATCH];      /* the next one at count - 1 */
+    uint64_t base[FRAME_POOL_BATCH];
+};
+
+/* A zeroed 4 KiB frame, an allocation of its own, and its physical base;
+ * refills the pool first if it is empty. Errors: ram_new_objects'. */
+errval_t frame_pool_take(struct frame_pool *p, struct capref *frame, uint64_t *base);
+
+/* Give back the frame frame_pool_take just gave, unused (so still zero):
+ * the next take hands it out again. */
+void frame_pool_untake(struct frame_pool *p);
+
+/* Bytes of the frames waiting in the pool. */
+uint64_t frame_pool_idle_bytes(const struct frame_pool *p);

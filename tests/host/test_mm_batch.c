@@ -1,0 +1,175 @@
+/*
+ * test_mm_batch.c — mm_alloc_batch (lib/mm/mm.c): `count` allocations side
+ * by side, each with its own capability, made by one retype_many call
+ * (or one retype per allocation when the owner has no retype_many); each
+ * freed on its own; a failure at any point changes nothing.
+ */
+#include <criterion/criterion.h>
+
+#include <stdint.h>
+
+#include "mm/mm.h"
+#include "mm_fake.h"
+
+#define MiB ((uint64_t)1024 * 1024)
+#define PAGE MM_PAGE_SIZE
+#define R_BASE (64 * MiB)
+#define R_SIZE (4 * MiB)
+#define KIND 7
+
+static struct mm mm;
+
+static void start(const struct mm_cap_ops *ops)
+{
+    mm_test_init_ops(&mm, ops);
+    mm_test_add(&mm, 1, R_BASE, R_SIZE);
+}
+
+static void teardown(void)
+{
+    test_buffers_free();
+}
+
+static void setup_batch_ops(void) { start(&fake_ops_batch); }
+
+TestSuite(mm_batch, .init = setup_batch_ops, .fini = teardown);
+
+static void batch_ok(uint64_t size, size_t count, struct mm_block *out)
+{
+    errval_t err = mm_alloc_batch(&mm, size, count, KIND, out);
+    cr_assert(err_is_ok(err), "mm_alloc_batch(%#lx, %zu): %s", size, count, err_getcode(err_no(err)));
+    cr_assert(mm_check(&mm));
+}
+
+/* out[0 .. count) lie side by side from a multiple of size, each with a
+ * live cap of KIND covering exactly it. */
+static void assert_side_by_side(const struct mm_block *out, uint64_t size, size_t count)
+{
+    cr_assert_eq(out[0].base % size, 0, "the first is aligned to the size");
+    for (size_t i = 0; i < count; i++) {
+        cr_assert_eq(out[i].base, out[0].base + i * size);
+        cr_assert_eq(out[i].size, size);
+        const struct fake_cap *c = fake_cap_get(out[i].cap);
+        cr_assert(c->live && c->base == out[i].base && c->size == size && c->kind == KIND);
+    }
+}
+
+Test(mm_batch, makes_count_allocations_each_with_its_own_cap_in_one_call)
+{
+    struct mm_block out[MM_BATCH_MAX];
+    batch_ok(PAGE, MM_BATCH_MAX, out);
+    assert_side_by_side(out, PAGE, MM_BATCH_MAX);
+    cr_assert_eq(fake.retype_many_calls, 1);
+    struct mm_stats st;
+    mm_stats(&mm, &st);
+    cr_assert_eq(st.allocations, MM_BATCH_MAX, "separate allocations from the start");
+    cr_assert_eq(st.free, R_SIZE - MM_BATCH_MAX * PAGE);
+    fake_check_caps(&mm);
+}
+
+Test(mm_batch, each_allocation_is_freed_on_its_own_and_all_of_them_give_everything_back)
+{
+    struct mm_block out[4];
+    batch_ok(2 * PAGE, 4, out);
+    cr_assert(err_is_ok(mm_free(&mm, out[2].base, out[2].size)));
+    cr_assert_not(fake_cap_get(out[2].cap)->live);
+    cr_assert(fake_cap_get(out[1].cap)->live && fake_cap_get(out[3].cap)->live,
+              "freeing one leaves its neighbours' caps alone");
+    fake_check_caps(&mm);
+    for (size_t i = 0; i < 4; i++)
+        if (i != 2)
+            cr_assert(err_is_ok(mm_free(&mm, out[i].base, out[i].size)));
+    struct mm_stats st;
+    mm_stats(&mm, &st);
+    cr_assert_eq(st.free, R_SIZE);
+    cr_assert_eq(st.free_blocks, 1, "the region is one free segment again");
+    cr_assert_eq(fake.nlive, 0);
+    cr_assert(mm_check(&mm));
+}
+
+Test(mm_batch, a_batch_after_other_allocations_takes_the_next_aligned_room)
+{
+    struct mm_block one, out[3];
+    cr_assert(err_is_ok(mm_alloc(&mm, PAGE, PAGE, &one)));
+    batch_ok(4 * PAGE, 3, out);
+    assert_side_by_side(out, 4 * PAGE, 3);
+    cr_assert_geq(out[0].base, one.base + PAGE);
+    fake_check_caps(&mm);
+}
+
+Test(mm_batch, without_retype_many_each_allocation_gets_one_retype)
+{
+    teardown();
+    start(&fake_ops);
+    struct mm_block out[5];
+    batch_ok(PAGE, 5, out);
+    assert_side_by_side(out, PAGE, 5);
+    cr_assert_eq(fake.retypes, 5);
+    fake_check_caps(&mm);
+}
+
+Test(mm_batch, without_caps_it_is_count_plain_allocations)
+{
+    teardown();
+    start(NULL);
+    struct mm_block out[3];
+    batch_ok(PAGE, 3, out);
+    for (size_t i = 0; i < 3; i++) {
+        cr_assert_eq(out[i].base, out[0].base + i * PAGE);
+        cr_assert_eq(out[i].cap, MM_CAP_NONE);
+    }
+}
+
+static void assert_refused(uint64_t size, size_t count, enum err_code want)
+{
+    struct mm_snapshot before, after;
+    mm_snapshot(&mm, &before);
+    struct mm_block out[MM_BATCH_MAX + 1];
+    errval_t err = mm_alloc_batch(&mm, size, count, KIND, out);
+    cr_assert_eq(err_no(err), want, "got %s", err_getcode(err_no(err)));
+    mm_snapshot(&mm, &after);
+    cr_assert(mm_snapshot_equal(&before, &after));
+    cr_assert(mm_check(&mm));
+    fake_check_caps(&mm);
+}
+
+Test(mm_batch, bad_counts_and_sizes_are_refused_and_change_nothing)
+{
+    assert_refused(PAGE, 0, MM_ERR_BAD_COUNT);
+    assert_refused(PAGE, MM_BATCH_MAX + 1, MM_ERR_BAD_COUNT);
+    assert_refused(0, 1, MM_ERR_ZERO_SIZE);
+    assert_refused(UINT64_MAX / 2, 4, MM_ERR_OUT_OF_MEMORY);
+    assert_refused(R_SIZE / 2, 3, MM_ERR_OUT_OF_MEMORY);
+}
+
+Test(mm_batch, a_failed_retype_many_changes_nothing)
+{
+    fake.fail_retype = 1;
+    assert_refused(PAGE, 8, MM_ERR_RETYPE);
+    cr_assert_eq(fake.nlive, 0);
+}
+
+Test(mm_batch, a_retype_failing_half_way_without_retype_many_destroys_the_caps_made)
+{
+    teardown();
+    start(&fake_ops);
+    fake.fail_retype = 4;
+    assert_refused(PAGE, 8, MM_ERR_RETYPE);
+    cr_assert_eq(fake.retypes, 3);
+    cr_assert_eq(fake.destroys, 3, "the three made before the failure are destroyed");
+    cr_assert_eq(fake.nlive, 0);
+}
+
+Test(mm_batch, many_batches_need_record_refills_and_stay_consistent)
+{
+    struct mm_block out[MM_BATCH_MAX];
+    size_t batches = R_SIZE / (MM_BATCH_MAX * PAGE);
+    for (size_t b = 0; b < batches; b++)
+        batch_ok(PAGE, MM_BATCH_MAX, out);
+    struct mm_stats st;
+    mm_stats(&mm, &st);
+    cr_assert_eq(st.free, 0);
+    cr_assert_eq(st.allocations, batches * MM_BATCH_MAX);
+    fake_check_caps(&mm);
+    cr_assert_eq(err_no(mm_alloc_batch(&mm, PAGE, 1, KIND, out)), MM_ERR_OUT_OF_MEMORY);
+}
