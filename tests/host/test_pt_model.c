@@ -522,6 +522,64 @@ Test(pt_model, last_page_below_2_pow_48_can_be_mapped)
 
 /* ---- Unmapping -------------------------------------------------------- */
 
+/* ---- pt_map_page: the fault handler's one page ------------------------ */
+
+static void map_page_ok(uint64_t va, capaddr_t frame)
+{
+    errval_t err = pt_map_page(&model, va, frame, 3);
+    cr_assert(err_is_ok(err), "pt_map_page(%#llx): %s", (unsigned long long)va, err_getcode(err_no(err)));
+    check_model();
+}
+
+Test(pt_model, map_page_into_an_existing_l3_table_is_one_map_call)
+{
+    capaddr_t f = add_frame(0x80000000, 8 * MiB), g = add_frame(0x90000000, 4 * KiB);
+    map_ok(0x400000, f, 0, 4 * KiB);
+    unsigned long calls = fake.calls;
+    map_page_ok(0x401000, g);
+    map_page_ok(0x5ff000, g);           /* the same table's last entry */
+    cr_assert_eq(fake.calls, calls + 2, "no table made, one call each");
+    expect_mapped(0x401000, g, 0, 3);
+    expect_mapped(0x5ff000, g, 0, 3);
+}
+
+Test(pt_model, map_page_without_tables_makes_them_as_pt_map_does)
+{
+    capaddr_t g = add_frame(0x90000000, 4 * KiB);
+    map_page_ok(0x7f0000201000, g);
+    cr_assert_eq(fake.new_tables, 3);
+    expect_mapped(0x7f0000201000, g, 0, 3);
+    expect_unmapped(0x7f0000200000);
+}
+
+Test(pt_model, map_page_over_a_page_or_a_block_is_refused_and_changes_nothing)
+{
+    capaddr_t f = add_frame(0x80000000, 8 * MiB), g = add_frame(0x90000000, 4 * KiB);
+    map_ok(4 * MiB, f, 0, 5 * MiB);             /* blocks at 4-8 MiB, pages 8-9 MiB */
+    uint64_t before = fake_digest();
+    unsigned long calls = fake.calls;
+    cr_assert_eq(err_no(pt_map_page(&model, 8 * MiB + 4 * KiB, g, 3)), PT_ERR_ALREADY_MAPPED);
+    cr_assert_eq(err_no(pt_map_page(&model, 6 * MiB, g, 3)), PT_ERR_ALREADY_MAPPED, "inside a block");
+    cr_assert_eq(err_no(pt_map_page(&model, 0x1001, g, 3)), PT_ERR_BAD_VA);
+    cr_assert_eq(err_no(pt_map_page(&model, PT_VA_LIMIT, g, 3)), PT_ERR_BAD_VA);
+    cr_assert_eq(fake.calls, calls);
+    cr_assert_eq(fake_digest(), before);
+    check_model();
+}
+
+Test(pt_model, map_page_forgets_a_remembered_table_once_it_is_freed)
+{
+    capaddr_t g = add_frame(0x90000000, 4 * KiB);
+    map_page_ok(0x400000, g);                   /* makes the tables */
+    map_page_ok(0x402000, g);                   /* finds the L3 table, remembers it */
+    cr_assert(err_is_ok(pt_unmap(&model, 0x400000, 4 * KiB)));
+    cr_assert(err_is_ok(pt_unmap(&model, 0x402000, 4 * KiB)));
+    cr_assert_eq(model.ntables, 0, "the remembered L3 table is gone");
+    map_page_ok(0x401000, g);                   /* same 2 MiB: the table is made anew */
+    cr_assert_eq(fake.new_tables, 6);
+    expect_mapped(0x401000, g, 0, 3);
+}
+
 Test(pt_model, unmap_of_the_only_page_frees_its_three_tables)
 {
     capaddr_t f = add_frame(0x80000000, 8 * MiB);

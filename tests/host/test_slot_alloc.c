@@ -543,6 +543,83 @@ Test(slot_alloc, cnodes_at_far_apart_l1_indices_are_all_found)
     assert_freecount_matches_the_model();
 }
 
+/* ---- Runs of slots (slot_alloc_run). ---- */
+
+/* Take a run and check it: one CNode, consecutive, none held. */
+static capaddr_t take_run(uint32_t count)
+{
+    capaddr_t first;
+    errval_t err = slot_alloc_run(&sa, count, &first);
+    cr_assert(err_is_ok(err), "slot_alloc_run(%u): %s", count, err_getcode(err_no(err)));
+    cr_assert(fake.cnode_at[capaddr_l1(first)]);
+    cr_assert_leq(capaddr_l2(first) + count, L2_CNODE_SLOTS, "the run stays in one CNode");
+    for (uint32_t i = 0; i < count; i++) {
+        cr_assert_not(fake.held[first + i], "slot %#x handed out twice", first + i);
+        fake.held[first + i] = 1;
+        fake.nheld++;
+    }
+    return first;
+}
+
+Test(slot_alloc, a_run_is_consecutive_free_slots_of_one_cnode_around_ones_in_use)
+{
+    start_usual();
+    for (int i = 0; i < 5; i++)
+        take();
+    capaddr_t r = take_run(16);
+    capaddr_t one = take();
+    cr_assert(one < r || one >= r + 16, "a single slot is never inside a run");
+    take_run(64);
+    cr_assert_eq(capaddr_l2(take_run(64)) % 64, 0, "a run of 64 is a whole bitmap word");
+    assert_freecount_matches_the_model();
+}
+
+Test(slot_alloc, each_slot_of_a_run_is_freed_on_its_own)
+{
+    start_usual();
+    size_t free0 = slot_alloc_freecount(&sa);
+    capaddr_t r = take_run(8);
+    cr_assert_eq(slot_alloc_freecount(&sa), free0 - 8);
+    for (uint32_t i = 0; i < 8; i++)
+        give(r + i);
+    cr_assert_eq(slot_alloc_freecount(&sa), free0);
+    cr_assert_eq(take_run(8), r, "the same run again");
+}
+
+Test(slot_alloc, when_no_cnode_holds_a_run_one_is_added_for_it_if_refills_are_possible)
+{
+    struct slot_alloc_config cfg = usual_config();
+    cfg.new_cnode = NULL;
+    start(&cfg);
+    /* Every other slot held in both CNodes: 256 free, no run of two. */
+    for (unsigned i = 0; i < 2 * L2_CNODE_SLOTS; i++)
+        take();
+    for (uint32_t i = 0; i < L2_CNODE_SLOTS; i += 2) {
+        give(capaddr_make(ROOTCN_SLOT_SLOT_ALLOC0, i));
+        give(capaddr_make(ROOTCN_SLOT_SLOT_ALLOC1, i));
+    }
+    struct snapshot before = snap();
+    capaddr_t first;
+    cr_assert_eq(slot_alloc_run(&sa, 2, &first), LIB_ERR_SLOT_ALLOC_EMPTY,
+                 "without refills there is no run to give");
+    assert_unchanged(before);
+    sa.new_cnode = fake_new_cnode;      /* refills possible from here */
+    capaddr_t r = take_run(2);
+    cr_assert_eq(fake.ncreated, 1, "a CNode was added although 256 slots are free");
+    cr_assert_eq(capaddr_l1(r), fake.created[0]);
+    assert_freecount_matches_the_model();
+}
+
+Test(slot_alloc, an_empty_or_too_long_run_is_refused_and_changes_nothing)
+{
+    start_usual();
+    struct snapshot before = snap();
+    capaddr_t first;
+    cr_assert_eq(slot_alloc_run(&sa, 0, &first), LIB_ERR_SLOT_BAD_RUN);
+    cr_assert_eq(slot_alloc_run(&sa, SLOT_RUN_MAX + 1, &first), LIB_ERR_SLOT_BAD_RUN);
+    assert_unchanged(before);
+}
+
 /* ---- A long random run against a set model. ---- */
 
 static uint64_t rng_state;
