@@ -88,7 +88,7 @@ static void load(struct dcb *next, struct trap_frame *f)
 {
     fpu_restore(&next->fpu);
     WRITE_SYSREG(tpidr_el0, next->tpidr_el0);
-    *f = next->regs;
+    trap_frame_copy(f, &next->regs);
     mmu_switch_user(next->ttbr0);
     current = next;
 }
@@ -120,7 +120,7 @@ static void switch_away(struct trap_frame *f)
 
 static void save_current(struct trap_frame *f)
 {
-    current->regs = *f;
+    trap_frame_copy(&current->regs, f);
     current->tpidr_el0 = READ_SYSREG(tpidr_el0);
     fpu_save(&current->fpu);
 }
@@ -158,7 +158,7 @@ void sched_exit_current(struct trap_frame *f, int64_t code)
 
 void sched_stop_current(struct trap_frame *f, const char *why)
 {
-    current->regs = *f;
+    trap_frame_copy(&current->regs, f);
     printk("kernel: process %s (pid %u) %s; the system goes on\n", current->name, current->pid, why);
     leave_queue(current, DCB_STOPPED);
     switch_away(f);

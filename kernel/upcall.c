@@ -33,7 +33,7 @@ enum upcall_result upcall_enter(struct dcb *d, struct trap_frame *f, uint64_t re
     if (!user_access_ok(d->upcall_save, sizeof *save, true))
         return UPCALL_BAD_SAVE_AREA;
     fpu_save(ctx_fpu(save));
-    *ctx_frame(save) = *f;
+    trap_frame_copy(ctx_frame(save), f);
     save->tpidr = READ_SYSREG(tpidr_el0);
 
     d->in_upcall = true;
@@ -85,7 +85,7 @@ void sys_resume(struct trap_frame *f)
         return;
     }
     struct upcall_ctx *ctx = (struct upcall_ctx *)ctx_va;
-    *f = *ctx_frame(ctx);
+    trap_frame_copy(f, ctx_frame(ctx));
     f->spsr = ctx->pstate & UPCALL_PSTATE_USER_MASK;   /* EL0t, interrupts on */
     fpu_restore(ctx_fpu(ctx));
     WRITE_SYSREG(tpidr_el0, ctx->tpidr);

@@ -92,24 +92,26 @@ static void reserve_release(struct pt_model *m, struct pt_records *r)
  * so the records are taken onto a private list first and spliced in after.
  * Records freed by an operation go back onto the spare list, so the common
  * operations (a page mapped and unmapped again and again) never reach the
- * slab at all.
+ * slab at all; when the slab must be entered, it gives at least
+ * PT_SPARE_FILL records, so that pages mapped one by one enter it seldom.
  */
 static errval_t spare_ensure(struct pt_model *m, size_t n)
 {
+    size_t want = n > PT_SPARE_FILL ? n : PT_SPARE_FILL;
     while (m->spare.count < n) {
-        size_t missing = n - m->spare.count;
+        size_t missing = want - m->spare.count;
         struct pt_records got = { NULL, 0 };
         alloc_lock_release(&m->lock);
-        for (size_t i = 0; i < missing; i++) {
-            void *record = slab_alloc(&m->slab);
-            if (record == NULL) {
-                reserve_release(m, &got);
-                alloc_lock_acquire(&m->lock);
-                return err_push(LIB_ERR_SLAB_EMPTY, PT_ERR_NO_RECORDS);
-            }
+        void *record = NULL;
+        while (got.count < missing && (record = slab_alloc(&m->slab)) != NULL)
             reserve_put(&got, record);
-        }
         alloc_lock_acquire(&m->lock);
+        if (record == NULL && m->spare.count + got.count < n) {
+            alloc_lock_release(&m->lock);
+            reserve_release(m, &got);       /* nothing changes */
+            alloc_lock_acquire(&m->lock);
+            return err_push(LIB_ERR_SLAB_EMPTY, PT_ERR_NO_RECORDS);
+        }
         while (got.head != NULL)
             reserve_put(&m->spare, reserve_take(&got));
     }

@@ -142,6 +142,10 @@ struct pt_records {
 /* Free records a model keeps between calls. A page map needs up to four
  * (three tables and a run), so sixteen cover a few maps in a row. */
 #define PT_SPARE_MAX 16
+/* When the spare list runs short, it is filled to at least this many at
+ * once, so that pages mapped one by one (faults) enter the slab once per
+ * PT_SPARE_FILL maps, not at every one. */
+#define PT_SPARE_FILL 8
 
 struct pt_model {
     /* Set by pt_model_init() and the setters, before the model is shared;

@@ -296,11 +296,17 @@ struct slot_refill {
  * With the lock held: should this call refill? If so, check that it can,
  * then reserve the scratch slot and mark the refill as this thread's.
  */
+/* With the lock held: is a refill wanted (and not under way already)? */
+static bool refill_due(const struct slot_allocator *sa, bool force)
+{
+    return sa->new_cnode != NULL && !sa->refilling &&
+           (force || sa->nfree < SLOT_ALLOC_REFILL_THRESHOLD);
+}
+
 static errval_t refill_begin(struct slot_allocator *sa, struct slot_refill *r, bool force,
                              bool *refill)
 {
-    *refill = sa->new_cnode != NULL && !sa->refilling &&
-              (force || sa->nfree < SLOT_ALLOC_REFILL_THRESHOLD);
+    *refill = refill_due(sa, force);
     if (!*refill)
         return SYS_ERR_OK;
 
@@ -437,6 +443,14 @@ void slot_alloc_set_lock(struct slot_allocator *sa, const struct alloc_lock *loc
 
 errval_t slot_alloc(struct slot_allocator *sa, capaddr_t *ret)
 {
+    /* The common case in one lock round trip: no refill due. */
+    sa_lock(sa);
+    if (!refill_due(sa, false)) {
+        errval_t err = slot_take(sa, ret, NULL);
+        sa_unlock(sa);
+        return err;
+    }
+    sa_unlock(sa);
     errval_t err = refill_if(sa, false);
     if (err_is_fail(err))
         return err_push(err, LIB_ERR_SLOT_REFILL);

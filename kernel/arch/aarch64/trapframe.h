@@ -31,6 +31,18 @@ _Static_assert(offsetof(struct trap_frame, spsr) == FRAME_SPSR, "frame layout");
 _Static_assert(sizeof(struct trap_frame) == FRAME_SIZE, "frame layout");
 _Static_assert(FRAME_SIZE % 16 == 0, "the stack stays 16-byte aligned");
 
+/* Copy a frame between 16-byte aligned places (the kernel stack and an
+ * upcall save area), a register pair per load and store, fully unrolled:
+ * every fault upcall and resume does it, and a loop would cost twice. */
+static inline void trap_frame_copy(struct trap_frame *dst, const struct trap_frame *src)
+{
+    __uint128_t *d = (__uint128_t *)dst;
+    const __uint128_t *s = (const __uint128_t *)src;
+#pragma GCC unroll 17
+    for (size_t i = 0; i < FRAME_SIZE / 16; i++)
+        d[i] = s[i];
+}
+
 /* FP/SIMD state, saved only when switching between processes. */
 struct fpu_state {
     __uint128_t q[32];
