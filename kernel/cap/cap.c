@@ -1,6 +1,7 @@
 /*
  * cap.c — this core's derivation database and what every capability
- * operation shares: the mdb key of a CTE, inserting a capability, type names.
+ * operation shares: where the mdb finds a CTE's key, inserting a capability,
+ * type names.
  */
 #include "cap.h"
 
@@ -9,19 +10,17 @@
 
 struct mdb cap_mdb;
 
-_Static_assert(OBJ_COUNT << 3 <= 256, "type and generation fit the mdb's 8-bit type key");
-
-static void cte_key(const struct mdb_node *node, struct mdb_key *key)
-{
-    const struct cte *c = (const struct cte *)((const char *)node - offsetof(struct cte, mdb));
-    key->base = c->cap.base;
-    key->size = c->cap.size;
-    key->type = (uint8_t)(c->cap.type << 3 | cap_generation(&c->cap));
-}
+/* The mdb reads a CTE's range in place, as two consecutive uint64_t at a
+ * fixed offset from the CTE's node. */
+_Static_assert(_Generic(((struct capability *)0)->base, uint64_t: 1, default: 0) &&
+               _Generic(((struct capability *)0)->size, uint64_t: 1, default: 0),
+               "the mdb reads base and size as uint64_t");
+_Static_assert(offsetof(struct capability, size) == offsetof(struct capability, base) + sizeof(uint64_t),
+               "the mdb reads size right after base");
 
 void cap_mdb_init(void)
 {
-    mdb_init(&cap_mdb, cte_key);
+    mdb_init(&cap_mdb, (ptrdiff_t)offsetof(struct cte, cap.base) - (ptrdiff_t)offsetof(struct cte, mdb));
 }
 
 void cap_insert(struct cte *dest, const struct capability *cap)
@@ -29,6 +28,7 @@ void cap_insert(struct cte *dest, const struct capability *cap)
     kassert(cte_is_empty(dest), "a capability goes only into an empty slot");
     kassert(cap->size > 0 && cap->base + cap->size > cap->base, "capability ranges are non-empty");
     dest->cap = *cap;
+    dest->mdb.rank = cap_mdb_rank(cap);
     mdb_insert(&cap_mdb, &dest->mdb);
 }
 

@@ -29,6 +29,10 @@ struct capability {
                                endpoints: badge */
 };
 
+/* The mdb reads cap.base and cap.size in place and keeps the type in
+ * mdb.rank (cap_mdb_rank), so none of base, size, type or generation may
+ * change while the CTE is in the mdb: take it out first (cap_insert puts it
+ * back). */
 struct cte {
     struct capability cap;
     struct mdb_node mdb;
@@ -62,6 +66,15 @@ static inline bool cte_is_empty(const struct cte *c) { return c->cap.type == OBJ
 static inline unsigned cap_generation(const struct capability *c)
 {
     return (c->flags >> CAP_GEN_SHIFT) & CAP_GEN_MAX;
+}
+
+_Static_assert(OBJ_COUNT << 3 <= 256, "type and generation fit the mdb's 8-bit rank");
+
+/* A CTE's rank in the mdb (mdb.h): the type key above. Every node handed to
+ * the mdb needs it, including probes that are never inserted. */
+static inline uint8_t cap_mdb_rank(const struct capability *c)
+{
+    return (uint8_t)(c->type << 3 | cap_generation(c));
 }
 
 /* Same object: what the derivation database calls a copy. */

@@ -126,6 +126,7 @@ errval_t cap_map(struct cte *vnode, const struct cte *src, const struct map_args
 static bool table_alive(uint64_t pa, int level)
 {
     struct cte probe = { .cap = { .type = (uint8_t)(OBJ_VNODE_L0 + level), .base = pa, .size = OBJSIZE_VNODE } };
+    probe.mdb.rank = cap_mdb_rank(&probe.cap);
     return mdb_has_copies(&cap_mdb, &probe.mdb);
 }
 

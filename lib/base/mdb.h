@@ -14,8 +14,20 @@
  *
  * The tree is an AVL tree augmented with the largest end address in each
  * subtree, so every query below is O(log n). It is pure code: no allocation
- * (nodes are embedded in their owners), no kernel calls; the owner supplies
- * the key of a node through mdb_key_fn. Host-tested against a reference model.
+ * (nodes are embedded in their owners), no kernel calls. Host-tested against
+ * a reference model.
+ *
+ * The owner keeps each node's key where the tree reads it with plain loads:
+ *   - base and size, two consecutive uint64_t (size right after base), at
+ *     the same byte offset from every node of a tree, the key_offset given
+ *     to mdb_init (negative if they come before the node in the owner);
+ *   - the type, encoded as node->rank: equal ranges order by rank, so an
+ *     ancestor's rank must be below its descendants'.
+ * size > 0 and base + size must not overflow. The owner sets all three
+ * before mdb_insert and changes none of them while the node is in the tree:
+ * the tree's order and its subtree_end fields are computed from them. A
+ * node passed to a query without being in the tree (a probe) needs the same
+ * three set, and nothing else.
  */
 #pragma once
 
@@ -27,26 +39,28 @@ struct mdb_node {
     struct mdb_node *left, *right;
     uint64_t subtree_end;       /* max(base + size) over this subtree */
     int8_t height;              /* of this subtree; a leaf has height 1 */
-    uint8_t reserved[7];
+    uint8_t rank;               /* the owner's: the node's type (see above) */
+    uint8_t reserved[6];
 };
 
 _Static_assert(sizeof(struct mdb_node) == 32, "an mdb node is half a table entry");
 
-struct mdb_key {
-    uint64_t base;
-    uint64_t size;              /* > 0; base + size does not overflow */
-    uint8_t type;
-};
-
-typedef void (*mdb_key_fn)(const struct mdb_node *node, struct mdb_key *key);
-
 struct mdb {
     struct mdb_node *root;
-    mdb_key_fn key;
+    ptrdiff_t key_offset;       /* from a node to its owner's base and size */
     size_t count;
 };
 
-void mdb_init(struct mdb *t, mdb_key_fn key);
+#ifdef HOST_TEST
+/* Keys read by every tree so far: the host tests' measure of what a query
+ * costs. Only host builds count, so that elsewhere a key read stays three
+ * loads. */
+extern uint64_t mdb_key_reads;
+#endif
+
+/* key_offset: (char *)&base - (char *)node, the same for every node (see
+ * above); base must be aligned for uint64_t. */
+void mdb_init(struct mdb *t, ptrdiff_t key_offset);
 
 /* Insert a node that is not in the tree (its links are overwritten). */
 void mdb_insert(struct mdb *t, struct mdb_node *node);

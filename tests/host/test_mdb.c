@@ -2,11 +2,13 @@
  * test_mdb.c — the derivation database (lib/base/mdb.c).
  *
  * Nodes are embedded in `struct cap`, a stand-in for a capability table
- * entry that holds the key itself; cap_key() is the tree's key function.
+ * entry that holds the key itself: base and size where the tree reads them,
+ * and the type both for the model and as the node's rank (set_key).
  * Four groups of tests:
  *   - focused tests, one behaviour each, on small hand-built trees;
  *   - cost: on a tree of 6,000 nodes with long runs of copies, each query
- *     and update may read only a few root-to-leaf paths' worth of keys;
+ *     and update may read only a few root-to-leaf paths' worth of keys, as
+ *     counted by mdb_key_reads;
  *   - mdb_check() on deliberately corrupted trees, to show it can fail;
  *   - a seeded random test of 120,000 operations (retype, copy, delete,
  *     revoke, new roots) checked against a reference model that answers
@@ -17,6 +19,7 @@
  */
 #include <criterion/criterion.h>
 
+#include <inttypes.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -25,17 +28,19 @@
 
 struct cap {
     struct mdb_node node;
-    uint64_t base, size;
+    uint64_t base, size;        /* read by the tree in place (mdb.h) */
     uint8_t type;
     bool live;
 };
+
+_Static_assert(offsetof(struct cap, size) == offsetof(struct cap, base) + sizeof(uint64_t),
+               "the tree reads size right after base");
 
 #define POOL 8192
 
 static struct cap pool[POOL];
 static size_t pool_used;
 static struct mdb tree;
-static size_t key_reads;        /* calls of cap_key, the cost of a query */
 
 static struct cap *cap_of(const struct mdb_node *n)
 {
@@ -44,21 +49,21 @@ static struct cap *cap_of(const struct mdb_node *n)
     return (struct cap *)((char *)n - offsetof(struct cap, node));
 }
 
-static void cap_key(const struct mdb_node *n, struct mdb_key *k)
+/* Give c a key, before it is inserted or used as a probe. */
+static void set_key(struct cap *c, uint64_t base, uint64_t size, uint8_t type)
 {
-    const struct cap *c = cap_of(n);
-    key_reads++;
-    k->base = c->base;
-    k->size = c->size;
-    k->type = c->type;
+    c->base = base;
+    c->size = size;
+    c->type = type;
+    c->node.rank = type;
 }
 
 static void setup(void)
 {
     memset(pool, 0, sizeof pool);
     pool_used = 0;
-    key_reads = 0;
-    mdb_init(&tree, cap_key);
+    mdb_key_reads = 0;
+    mdb_init(&tree, (ptrdiff_t)offsetof(struct cap, base) - (ptrdiff_t)offsetof(struct cap, node));
 }
 
 TestSuite(mdb, .init = setup);
@@ -68,9 +73,7 @@ static struct cap *add(uint64_t base, uint64_t size, uint8_t type)
 {
     cr_assert_lt(pool_used, POOL);
     struct cap *c = &pool[pool_used++];
-    c->base = base;
-    c->size = size;
-    c->type = type;
+    set_key(c, base, size, type);
     c->live = true;
     mdb_insert(&tree, &c->node);
     return c;
@@ -109,9 +112,7 @@ Test(mdb, empty_tree_has_no_nodes_and_passes_its_check)
 Test(mdb, every_query_on_an_empty_tree_finds_nothing)
 {
     struct cap *q = &pool[0];
-    q->base = M1;
-    q->size = K4;
-    q->type = T_RAM;
+    set_key(q, M1, K4, T_RAM);
     cr_assert_null(mdb_next(&tree, &q->node));
     cr_assert_null(mdb_prev(&tree, &q->node));
     cr_assert_not(mdb_has_copies(&tree, &q->node));
@@ -162,6 +163,34 @@ Test(mdb, prev_walks_the_order_backwards)
     cr_assert_eq(mdb_prev(&tree, &c->node), &b->node);
     cr_assert_eq(mdb_prev(&tree, &b->node), &a->node);
     cr_assert_null(mdb_prev(&tree, &a->node));
+}
+
+/* ---- key layout ---------------------------------------------------------- */
+
+/* The kernel's table entry keeps base and size before the node, so the
+ * tree's key offset is negative there; the owner here mirrors that. */
+struct entry_key_first {
+    uint64_t base, size;
+    struct mdb_node node;
+};
+
+Test(mdb, keys_stored_before_the_node_are_read_at_a_negative_offset)
+{
+    struct entry_key_first e[3] = {
+        { .base = M1, .size = 4 * K4, .node.rank = T_RAM },
+        { .base = M1 + K4, .size = K4, .node.rank = T_FRAME },
+        { .base = M1, .size = 4 * K4, .node.rank = T_RAM },
+    };
+    struct mdb t;
+    mdb_init(&t, (ptrdiff_t)offsetof(struct entry_key_first, base) -
+                 (ptrdiff_t)offsetof(struct entry_key_first, node));
+    cr_assert_lt(t.key_offset, 0);
+    for (int i = 0; i < 3; i++)
+        mdb_insert(&t, &e[i].node);
+    cr_assert(mdb_check(&t));
+    cr_assert(mdb_has_copies(&t, &e[0].node));
+    cr_assert_eq(mdb_first_descendant(&t, &e[0].node), &e[1].node);
+    cr_assert_eq(mdb_find_ancestor(&t, &e[1].node), &e[2].node);
 }
 
 /* ---- copies -------------------------------------------------------------- */
@@ -393,9 +422,7 @@ Test(mdb, removing_a_node_that_is_not_in_the_tree_changes_nothing)
     add(0, M1, T_RAM);
     add(0, K4, T_FRAME);
     struct cap *outsider = &pool[pool_used++];
-    outsider->base = 0;
-    outsider->size = K4;
-    outsider->type = T_FRAME;
+    set_key(outsider, 0, K4, T_FRAME);
     mdb_remove(&tree, &outsider->node);
     cr_assert_eq(tree.count, 2);
     cr_assert(mdb_check(&tree));
@@ -449,9 +476,9 @@ static void assert_logarithmic(size_t reads, const char *query)
 
 #define COST(query, expr)           \
     do {                            \
-        key_reads = 0;              \
+        mdb_key_reads = 0;          \
         (void)(expr);               \
-        assert_logarithmic(key_reads, query); \
+        assert_logarithmic(mdb_key_reads, query); \
     } while (0)
 
 Test(mdb, every_query_reads_a_logarithmic_number_of_keys)
@@ -468,9 +495,7 @@ Test(mdb, every_query_reads_a_logarithmic_number_of_keys)
     COST("overlap hit", mdb_find_overlapping_descendant(&tree, &copy->node,
                                                         WIDE_HOLE * K4, 2 * K4));
     struct cap *extra = &pool[pool_used++];
-    extra->base = K4;
-    extra->size = K4;
-    extra->type = T_CNODE;
+    set_key(extra, K4, K4, T_CNODE);
     COST("insert", mdb_insert(&tree, &extra->node));
     COST("remove", mdb_remove(&tree, &copy->node));
 }
@@ -483,14 +508,12 @@ Test(mdb, insert_reads_one_key_per_level)
     build_wide_tree();
     for (int i = 0; i < 200; i++) {
         struct cap *extra = &pool[pool_used++];
-        extra->base = (uint64_t)((i * 37) % WIDE_PAGES) * K4;
-        extra->size = K4;
-        extra->type = T_CNODE;
+        set_key(extra, (uint64_t)((i * 37) % WIDE_PAGES) * K4, K4, T_CNODE);
         int h = tree.root->height;
-        key_reads = 0;
+        mdb_key_reads = 0;
         mdb_insert(&tree, &extra->node);
-        cr_assert_leq(key_reads, (size_t)h + 4, "insert %d read %zu keys at height %d", i,
-                      key_reads, h);
+        cr_assert_leq(mdb_key_reads, (uint64_t)h + 4, "insert %d read %" PRIu64 " keys at height %d",
+                      i, mdb_key_reads, h);
     }
     cr_assert(mdb_check(&tree));
 }
@@ -574,9 +597,7 @@ Test(mdb, check_fails_on_an_unbalanced_tree)
     struct cap *c[3];
     for (int i = 0; i < 3; i++) {
         c[i] = &pool[i];
-        c[i]->base = (uint64_t)i * K4;
-        c[i]->size = K4;
-        c[i]->type = T_FRAME;
+        set_key(c[i], (uint64_t)i * K4, K4, T_FRAME);
         c[i]->node.height = (int8_t)(3 - i);
         c[i]->node.subtree_end = 3 * K4;
     }
@@ -705,9 +726,7 @@ static struct cap *model_add(uint64_t base, uint64_t size, uint8_t type)
     if (nfree == 0)
         return NULL;
     struct cap *c = free_caps[--nfree];
-    c->base = base;
-    c->size = size;
-    c->type = type;
+    set_key(c, base, size, type);
     assert_laminar_with(c);
     c->live = true;
     live[nlive++] = c;
