@@ -108,6 +108,7 @@ typedef uint64_t errval_t;
     X(MM_ERR_FREE_CROSSES, "range to free does not lie inside one allocation")    \
     X(MM_ERR_BUSY, "allocation is being changed by another thread")               \
     X(MM_ERR_BAD_COUNT, "batch is empty or larger than MM_BATCH_MAX allocations")  \
+    X(MM_ERR_NO_BATCH_OP, "capability operations have no retype_many for a batch") \
     X(MM_ERR_NO_METADATA, "memory manager has no room left for its own records")  \
     X(MM_ERR_RETYPE, "could not create the capability of an allocation")          \
     X(MM_ERR_DESTROY, "could not revoke and delete the capability of an allocation")\

@@ -677,33 +677,14 @@ static void cut_batch(struct mm *mm, struct mm_segment *a, size_t count, struct 
     }
 }
 
-/* Capabilities for the pending parts, all or none. */
-static errval_t batch_make_caps(struct mm *mm, struct mm_segment **parts, size_t count,
-                                uint64_t *caps)
-{
-    const struct mm_region *r = parts[0]->region;
-    uint64_t offset = parts[0]->node.base - r->base, piece = parts[0]->node.size;
-    uint8_t kind = parts[0]->kind;
-    if (mm->ops->retype_many != NULL)
-        return mm->ops->retype_many(mm->ops_arg, r->cap, offset, piece, kind, count, caps);
-    for (size_t i = 0; i < count; i++) {
-        errval_t err = mm->ops->retype(mm->ops_arg, r->cap, offset + i * piece, piece, kind, &caps[i]);
-        if (err_is_fail(err)) {
-            while (i-- > 0)
-                if (err_is_fail(mm->ops->destroy(mm->ops_arg, caps[i])))
-                    return err_push(err, MM_ERR_CAP_LOST);
-            return err;
-        }
-    }
-    return SYS_ERR_OK;
-}
-
 errval_t mm_alloc_batch(struct mm *mm, uint64_t size, size_t count, uint8_t kind,
                         struct mm_block *out)
 {
     struct mm_request rq;
     if (count == 0 || count > MM_BATCH_MAX)
         return MM_ERR_BAD_COUNT;
+    if (mm->ops != NULL && mm->ops->retype_many == NULL)
+        return MM_ERR_NO_BATCH_OP;
     if (size == 0)
         return MM_ERR_ZERO_SIZE;
     size = page_round_up(size);
@@ -725,8 +706,11 @@ errval_t mm_alloc_batch(struct mm *mm, uint64_t size, size_t count, uint8_t kind
     uint64_t caps[MM_BATCH_MAX];
     for (size_t i = 0; i < count; i++)
         caps[i] = MM_CAP_NONE;
-    if (mm->ops != NULL)
-        err = batch_make_caps(mm, parts, count, caps);
+    if (mm->ops != NULL) {      /* all the capabilities, or none */
+        const struct mm_region *r = a->region;
+        err = mm->ops->retype_many(mm->ops_arg, r->cap, a->node.base - r->base, size, kind,
+                                   count, caps);
+    }
     mm_lock(mm);
     for (size_t i = 0; i < count; i++) {
         if (err_is_fail(err)) {

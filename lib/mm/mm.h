@@ -106,10 +106,10 @@
  *            parts a partial free keeps get capabilities of the same kind;
  *   destroy: revoke and delete an allocation's capability, so that its
  *            range can be retyped again;
- *   retype_many (optional): what `count` calls of retype would do for the
- *            consecutive pieces [offset + i * size, + size), all or none
- *            (in the OS, one retype system call into consecutive slots).
- *            Without it, mm_alloc_batch calls retype once per piece.
+ *   retype_many (optional; mm_alloc_batch needs it): what `count` calls
+ *            of retype would do for the consecutive pieces
+ *            [offset + i * size, + size), all or none (in the OS, one retype
+ *            system call into consecutive slots).
  */
 struct mm_cap_ops {
     errval_t (*retype)(void *arg, uint64_t region_cap, uint64_t offset, uint64_t size,
@@ -242,8 +242,9 @@ errval_t mm_alloc_kind(struct mm *mm, uint64_t size, uint64_t align, uint8_t kin
  * with its own capability of `kind`, made in one retype_many: what a pool
  * of frames refills with at the cost of one allocation. They are separate
  * allocations from the start, freed one by one like any other. out[i] is
- * the i-th. Errors as mm_alloc (for count * size), MM_ERR_BAD_COUNT;
- * nothing changes on error.
+ * the i-th. Errors as mm_alloc (for count * size), MM_ERR_BAD_COUNT,
+ * MM_ERR_NO_BATCH_OP if the cap ops have no retype_many; nothing changes
+ * on error.
  */
 errval_t mm_alloc_batch(struct mm *mm, uint64_t size, size_t count, uint8_t kind,
                         struct mm_block *out);

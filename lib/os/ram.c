@@ -20,34 +20,21 @@ RECORD_POOL(records, 1024 * 1024, MM_ERR_NO_METADATA);
 static struct mm manager;
 static struct thread_mutex manager_lock = THREAD_MUTEX_INITIALIZER("memory manager");
 
-/* Kind MM_KIND_RAM is a RAM capability; any other kind is an object type,
- * retyped straight from the region (ram_new_object). */
-static errval_t retype_allocation(void *arg, uint64_t region, uint64_t offset, uint64_t size,
-                                  uint8_t kind, uint64_t *cap)
+/* Slots for `count` new objects: one, or a run of consecutive ones. */
+static errval_t slots_for(size_t count, struct capref *first)
 {
-    (void)arg;
-    struct capref slot;
-    errval_t err = os_slot_alloc(&slot);
-    if (err_is_fail(err))
-        return err;
-    enum objtype type = kind == MM_KIND_RAM ? OBJ_RAM : (enum objtype)kind;
-    err = cap_retype(slot, capref_from_addr(region), type, offset, size, 1);
-    if (err_is_fail(err)) {
-        os_slot_free(slot);
-        return err;
-    }
-    *cap = capref_addr(slot);
-    return SYS_ERR_OK;
+    return count == 1 ? os_slot_alloc(first) : os_slot_alloc_run((uint32_t)count, first);
 }
 
-/* As retype_allocation, `count` times over, in one system call: the
- * objects go into a run of consecutive slots. */
+/* Kind MM_KIND_RAM is a RAM capability; any other kind is an object type,
+ * retyped straight from the region (ram_new_object). `count` objects take
+ * one system call: they go into consecutive slots. */
 static errval_t retype_allocations(void *arg, uint64_t region, uint64_t offset, uint64_t size,
                                    uint8_t kind, size_t count, uint64_t *caps)
 {
     (void)arg;
     struct capref first;
-    errval_t err = os_slot_alloc_run((uint32_t)count, &first);
+    errval_t err = slots_for(count, &first);
     if (err_is_fail(err))
         return err;
     enum objtype type = kind == MM_KIND_RAM ? OBJ_RAM : (enum objtype)kind;
@@ -60,6 +47,12 @@ static errval_t retype_allocations(void *arg, uint64_t region, uint64_t offset, 
             caps[i] = capref_addr(c);
     }
     return err;
+}
+
+static errval_t retype_allocation(void *arg, uint64_t region, uint64_t offset, uint64_t size,
+                                  uint8_t kind, uint64_t *cap)
+{
+    return retype_allocations(arg, region, offset, size, kind, 1, cap);
 }
 
 static errval_t destroy_allocation(void *arg, uint64_t cap)

@@ -1,8 +1,7 @@
 /*
  * test_mm_batch.c — mm_alloc_batch (lib/mm/mm.c): `count` allocations side
- * by side, each with its own capability, made by one retype_many call
- * (or one retype per allocation when the owner has no retype_many); each
- * freed on its own; a failure at any point changes nothing.
+ * by side, each with its own capability, made by one retype_many call;
+ * each freed on its own; a failure at any point changes nothing.
  */
 #include <criterion/criterion.h>
 
@@ -97,17 +96,6 @@ Test(mm_batch, a_batch_after_other_allocations_takes_the_next_aligned_room)
     fake_check_caps(&mm);
 }
 
-Test(mm_batch, without_retype_many_each_allocation_gets_one_retype)
-{
-    teardown();
-    start(&fake_ops);
-    struct mm_block out[5];
-    batch_ok(PAGE, 5, out);
-    assert_side_by_side(out, PAGE, 5);
-    cr_assert_eq(fake.retypes, 5);
-    fake_check_caps(&mm);
-}
-
 Test(mm_batch, without_caps_it_is_count_plain_allocations)
 {
     teardown();
@@ -149,15 +137,12 @@ Test(mm_batch, a_failed_retype_many_changes_nothing)
     cr_assert_eq(fake.nlive, 0);
 }
 
-Test(mm_batch, a_retype_failing_half_way_without_retype_many_destroys_the_caps_made)
+Test(mm_batch, cap_ops_without_retype_many_cannot_batch_and_nothing_changes)
 {
     teardown();
     start(&fake_ops);
-    fake.fail_retype = 4;
-    assert_refused(PAGE, 8, MM_ERR_RETYPE);
-    cr_assert_eq(fake.retypes, 3);
-    cr_assert_eq(fake.destroys, 3, "the three made before the failure are destroyed");
-    cr_assert_eq(fake.nlive, 0);
+    assert_refused(PAGE, 4, MM_ERR_NO_BATCH_OP);
+    cr_assert_eq(fake.retypes, 0);
 }
 
 Test(mm_batch, many_batches_need_record_refills_and_stay_consistent)
