@@ -2,7 +2,8 @@
  * dcb.h — the kernel's record of a process (dispatcher control block).
  *
  * A DCB is the memory of a Dispatcher object (OBJSIZE_DISPATCHER bytes,
- * retyped from RAM, or allocated at boot for the boot programs). It holds a
+ * retyped from RAM and set up by DISPATCHER_CMD_SETUP, or allocated at boot
+ * for the boot programs). It holds a
  * copy of the process's root CNode capability, which is how the kernel
  * finds the CSpace of the caller of an invocation. All fields are
  * core-local: only this core's CPU driver touches them.
@@ -13,15 +14,9 @@
 
 #include <minnow/args.h>
 #include <minnow/captypes.h>
+#include <minnow/dispatcher.h>
 #include "cap/cap.h"
 #include "trapframe.h"
-
-enum dcb_state {
-    DCB_FREE = 0,
-    DCB_RUNNABLE,
-    DCB_STOPPED,        /* after a fault; its memory stays for inspection */
-    DCB_EXITED,
-};
 
 struct dcb {
     struct fpu_state fpu;       /* first: its 16-byte alignment */
@@ -29,8 +24,11 @@ struct dcb {
     struct cte cspace;          /* the root CNode (L1CNode capability) */
     struct cte vspace;          /* the level-0 VNode in TTBR0, kept alive by this copy */
     struct dcb *next, *prev;    /* the run queue, while DCB_RUNNABLE */
-    enum dcb_state state;
-    uint32_t pid;
+    enum dcb_state state;       /* include/minnow/dispatcher.h */
+    uint32_t pid;               /* for reports: the process manager's, or the boot loader's */
+    uint16_t asid;              /* asid.h; 0 until set up */
+    bool owned;                 /* set up by a process, which learns of its exit itself */
+    uint64_t ticks;             /* timer ticks it was running at */
     char name[ARGS_NAME_MAX];
     uint64_t ttbr0;             /* level-0 table | ASID << 48 */
     int64_t exit_code;

@@ -11,6 +11,7 @@
 #include "loader.h"
 
 #include <minnow/args.h>
+#include "asid.h"
 #include "base/cpio.h"
 #include "base/elf.h"
 #include "cap/bootstrap.h"
@@ -148,7 +149,9 @@ static errval_t build_space(struct dcb *d, const struct elf_image *img, const ch
     errval_t err = map_stack(l0);
     if (err_is_ok(err))
         err = map_args(l0, d, cmdline, args_pa);
-    d->ttbr0 = l0 | ((uint64_t)d->pid << 48);   /* ASID = pid */
+    if (err_is_ok(err))
+        err = asid_alloc(&d->asid);
+    d->ttbr0 = l0 | ((uint64_t)d->asid << 48);
     return err;
 }
 

@@ -9,6 +9,7 @@
  */
 #include "sched.h"
 
+#include "asid.h"
 #include "memlayout.h"
 #include "mmu.h"
 #include "panic.h"
@@ -66,9 +67,17 @@ static void leave_queue(struct dcb *d, enum dcb_state state)
 
 void sched_dcb_destroyed(struct dcb *d)
 {
-    leave_queue(d, DCB_FREE);
+    leave_queue(d, DCB_NEW);
     if (d == current)
         current = NULL;         /* the frame's state has no owner any more */
+    asid_free(d->asid);
+    d->asid = 0;
+}
+
+void sched_suspend(struct dcb *d)
+{
+    kassert(d != current && d->state == DCB_RUNNABLE, "only another, runnable DCB is suspended");
+    leave_queue(d, DCB_SUSPENDED);
 }
 
 struct dcb *sched_current(void)
@@ -131,6 +140,7 @@ static void save_current(struct trap_frame *f)
 void sched_tick(struct trap_frame *f)
 {
     kassert(current != NULL, "a trap from user mode has a current process");
+    current->ticks++;
     if (upcall_enter(current, f, UPCALL_PREEMPT, 0, 0) == UPCALL_BAD_SAVE_AREA) {
         sched_stop_current(f, "stopped: its upcall save area is not writable");
         return;
@@ -151,7 +161,8 @@ void sched_yield(struct trap_frame *f)
 void sched_exit_current(struct trap_frame *f, int64_t code)
 {
     current->exit_code = code;
-    printk("kernel: process %s (pid %u) exited with code %ld\n", current->name, current->pid, code);
+    if (!current->owned)        /* an owner reads the code from the dispatcher */
+        printk("kernel: process %s (pid %u) exited with code %ld\n", current->name, current->pid, code);
     leave_queue(current, DCB_EXITED);
     switch_away(f);
 }
@@ -160,7 +171,7 @@ void sched_stop_current(struct trap_frame *f, const char *why)
 {
     trap_frame_copy(&current->regs, f);
     printk("kernel: process %s (pid %u) %s; the system goes on\n", current->name, current->pid, why);
-    leave_queue(current, DCB_STOPPED);
+    leave_queue(current, DCB_FAULTED);
     switch_away(f);
 }
 

@@ -10,8 +10,12 @@
 /* Make a set-up DCB runnable (it joins the end of the run queue). */
 void sched_make_runnable(struct dcb *d);
 
-/* A DCB's Dispatcher object is being deleted: take it off the run queue. */
+/* A DCB's Dispatcher object is being deleted: take it off the run queue
+ * and free its ASID. */
 void sched_dcb_destroyed(struct dcb *d);
+
+/* Take another, runnable DCB off the run queue (DISPATCHER_CMD_STOP). */
+void sched_suspend(struct dcb *d);
 
 struct dcb *sched_current(void);
 

@@ -12,11 +12,14 @@ $(eval $(call user_program,mmtest,usr/tests/mmtest.c usr/tests/ostest.c))
 $(eval $(call user_program,pftest,usr/tests/pftest.c))
 $(eval $(call user_program,pagetest,usr/tests/pagetest.c usr/tests/ostest.c))
 $(eval $(call user_program,threadtest,usr/tests/threadtest.c usr/tests/ostest.c))
+$(eval $(call user_program,hello,usr/hello/hello.c))
+$(eval $(call user_program,spinner,usr/tests/spinner.c))
+$(eval $(call user_program,proctest,usr/tests/proctest.c usr/tests/ostest.c usr/init/procmgr.c))
 $(eval $(call user_program,bench,usr/bench/bench.c))
 
 INITRD := $(BUILD)/initrd.cpio
 
-$(INITRD): $(USER_PROGRAMS) usr/README.initrd tools/mkinitrd.py
+$(INITRD): $(USER_PROGRAMS) usr/README.initrd usr/defaults.args tools/mkinitrd.py
 	@echo "  INITRD  $@"
-	$(Q)$(PYTHON) tools/mkinitrd.py $@ README=usr/README.initrd \
+	$(Q)$(PYTHON) tools/mkinitrd.py $@ README=usr/README.initrd defaults.args=usr/defaults.args \
 	    $(foreach p,$(USER_PROGRAMS),$(notdir $(basename $(p)))=$(p))

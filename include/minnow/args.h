@@ -1,5 +1,6 @@
 /*
- * args.h — the argument page the kernel gives a boot process.
+ * args.h — the argument page of a process: the kernel writes it for a boot
+ * program, the spawner (lib/os/spawn.c) for any other.
  *
  * It is mapped read-only at ARGS_PAGE_VADDR and its address is passed in x0
  * at the program's first instruction; sp points to the top of the stack.
@@ -13,6 +14,9 @@
 #define ARGS_PAGE_VADDR  0x00007f0000000000ull
 #define ARGS_CMDLINE_MAX 2048
 #define ARGS_NAME_MAX    32
+#define ARGS_MAX_WORDS   64     /* argv[1..]: at most this many arguments */
+#define ARGS_ENV_MAX     1024
+#define ARGS_ENV_VARS    32     /* at most this many environment strings */
 
 #define USER_STACK_TOP   0x00007ff000000000ull
 #define USER_STACK_SIZE  (64 * 1024)    /* with an unmapped guard page below */
@@ -22,7 +26,10 @@ struct minnow_args {
     uint32_t pid;
     uint32_t core;
     char name[ARGS_NAME_MAX];           /* the boot module's name */
-    char cmdline[ARGS_CMDLINE_MAX];     /* the kernel command line */
+    char cmdline[ARGS_CMDLINE_MAX];     /* the arguments after the name, split at spaces
+                                           (a boot program: the kernel command line) */
+    char env[ARGS_ENV_MAX];             /* the environment: "KEY=VALUE" strings, each
+                                           ended by a NUL, the last by a second NUL */
 };
 
 _Static_assert(sizeof(struct minnow_args) <= 4096, "argument page is one page");

@@ -73,5 +73,13 @@ enum cap_cmd {
     VNODE_CMD_UNMAP,        /* x2 mapping capability address */
     /* on the Kernel capability */
     KERNEL_CMD_CORE_ID,     /* -> x1 this core's id */
+    /* on a Dispatcher (include/minnow/dispatcher.h) */
+    DISPATCHER_CMD_SETUP,   /* x2 root L1 CNode, x3 level-0 VNode (both copied into
+                               the dispatcher), x4 entry pc, x5 stack pointer,
+                               x6 its x0 at the entry */
+    DISPATCHER_CMD_SET_NAME, /* x2 pid, x3..x6 the name's bytes (for the kernel's reports) */
+    DISPATCHER_CMD_RUN,     /* start or resume a suspended dispatcher */
+    DISPATCHER_CMD_STOP,    /* suspend another, runnable dispatcher */
+    DISPATCHER_CMD_STATUS,  /* -> x1 state, x2 exit code, x3 timer ticks it ran */
     CAP_CMD_COUNT
 };

@@ -41,7 +41,11 @@ static inline uint32_t capaddr_l2(capaddr_t a) { return a & (L2_CNODE_SLOTS - 1)
 #define ROOTCN_SLOT_MODULECN    6   /* init: the boot-module archive (slot 0), then a
                                        Frame per module in archive order */
 #define ROOTCN_SLOT_IRQCN       7   /* init: IRQ capabilities */
-#define ROOTCN_SLOTS_USER       8   /* first L1 slot the slot allocator may use */
+#define ROOTCN_SLOT_SPAWN       8   /* a spawner: ROOTCN_SLOT_SPAWN + i holds the
+                                       L2 CNode of root slot i (TASKCN .. MEMCN) of the
+                                       process it is building (lib/os/spawn.c) */
+#define SPAWN_MOUNTED_CNODES    5
+#define ROOTCN_SLOTS_USER       13  /* first L1 slot the slot allocator may use */
 
 /* Slots of the task CNode. */
 #define TASKCN_SLOT_DISPATCHER  0   /* this process's Dispatcher */

@@ -62,6 +62,16 @@ typedef uint64_t errval_t;
     X(KERN_ERR_MAP_FAILED, "could not create a kernel or user mapping")           \
     X(KERN_ERR_LOAD_PROGRAM, "could not load a boot program")                     \
     X(KERN_ERR_CMDLINE, "malformed kernel command line")                          \
+    X(KERN_ERR_NO_ASID, "all address-space identifiers are in use")              \
+    /* dispatchers (kernel/cap/dispatcher.c) */                                   \
+    X(DISP_ERR_ALREADY_SET_UP, "the dispatcher has been set up already")          \
+    X(DISP_ERR_NOT_SET_UP, "the dispatcher has not been set up")                  \
+    X(DISP_ERR_NOT_SUSPENDED, "the dispatcher is not suspended")                  \
+    X(DISP_ERR_NOT_RUNNABLE, "the dispatcher is not running")                     \
+    X(DISP_ERR_IS_CALLER, "a dispatcher cannot suspend itself")                   \
+    X(DISP_ERR_BAD_CSPACE, "the CSpace root is not an L1 CNode")                  \
+    X(DISP_ERR_BAD_VSPACE, "the VSpace root is not a level-0 VNode")              \
+    X(DISP_ERR_BAD_ENTRY, "entry point or stack is not a user address")           \
     /* flattened device tree parser */                                            \
     X(FDT_ERR_TRUNCATED, "device tree blob is shorter than its header says")      \
     X(FDT_ERR_BAD_MAGIC, "device tree blob has a bad magic number")               \
@@ -160,6 +170,22 @@ typedef uint64_t errval_t;
     /* user runtime: paging beyond the region tree and page tables */             \
     X(LIB_ERR_PAGING_INIT, "paging is not started (paging_init)")                 \
     X(LIB_ERR_PAGING_NOT_FRAME, "no frame of this process is mapped there")       \
+    /* user runtime: spawning programs (lib/os/spawn.c) */                        \
+    X(SPAWN_ERR_NO_NAME, "the command line names no program")                     \
+    X(SPAWN_ERR_NO_PROGRAM, "no boot module of that name")                        \
+    X(SPAWN_ERR_ARGS_TOO_LONG, "command line or environment does not fit the argument page")\
+    X(SPAWN_ERR_TOO_MANY_ARGS, "more arguments than a program can receive")       \
+    X(SPAWN_ERR_IMAGE_TOO_BIG, "program image is larger than a process may load") \
+    X(SPAWN_ERR_LOAD, "could not load the program")                               \
+    X(SPAWN_ERR_IMAGE_PLACE, "program segments lie outside the image area (below 512 GiB)")\
+    X(SPAWN_ERR_TOO_MANY_TABLES, "the program needs more page tables than a spawn provides")\
+    /* user runtime: the process manager (usr/init/procmgr.c) */                  \
+    X(PROC_ERR_NO_SUCH_PID, "no process with that pid")                           \
+    X(PROC_ERR_ENDED, "the process has already ended")                            \
+    X(PROC_ERR_TABLE_FULL, "the process table is full")                           \
+    X(PROC_ERR_NOT_SUSPENDED, "the process is not suspended")                     \
+    X(PROC_ERR_SUSPENDED, "the process is already suspended")                     \
+    X(PROC_ERR_IS_CALLER, "a process cannot suspend or kill itself this way")     \
     /* user runtime: threads */                                                   \
     X(THREAD_ERR_STACK, "could not make a thread's stacks")                       \
     X(THREAD_ERR_JOIN_SELF, "a thread cannot join itself")                        \

@@ -8,6 +8,7 @@
 #include "invoke.h"
 
 #include "cspace.h"
+#include "dispatcher.h"
 #include "map.h"
 #include "ops.h"
 #include "sched.h"
@@ -148,6 +149,9 @@ static errval_t dispatch(const struct capability *root, struct cte *target, stru
             return CAP_ERR_WRONG_TYPE;
         f->x[1] = READ_SYSREG(mpidr_el1) & 0xff;
         return SYS_ERR_OK;
+    case DISPATCHER_CMD_SETUP: case DISPATCHER_CMD_SET_NAME: case DISPATCHER_CMD_RUN:
+    case DISPATCHER_CMD_STOP: case DISPATCHER_CMD_STATUS:
+        return dispatcher_invoke(root, target, f);
     default:
         return CAP_ERR_UNKNOWN_COMMAND;
     }

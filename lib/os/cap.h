@@ -121,6 +121,13 @@ static inline errval_t cnode_resize_root(struct capref old_root, struct capref n
     return err_is_ok(err) ? cap_copy(rootcn, new_root) : err;
 }
 
+/* Copy `src` into slot `slot` of the CNode `cnode` names: for CNodes whose
+ * slots have no address in this CSpace (another process's root CNode). */
+static inline errval_t cnode_copy_to(struct capref cnode, uint32_t slot, struct capref src)
+{
+    return sys_invoke(capref_addr(cnode), CNODE_CMD_COPY, slot, capref_addr(src), 0, 0, 0, 0).err;
+}
+
 static inline errval_t cap_identify(struct capref c, struct capinfo *info)
 {
     struct sysret4 r = sys_invoke(capref_addr(c), CAP_CMD_IDENTIFY, 0, 0, 0, 0, 0, 0);

@@ -12,7 +12,6 @@
 #include "os.h"
 #include "syscall.h"
 
-#define MAX_ARGS 64
 
 int main(int argc, char **argv);
 void os_start(const struct minnow_args *args);
@@ -24,7 +23,7 @@ extern char __tls_base[];
 uint64_t os_start_cycles;
 static const struct minnow_args *args_page;
 static char words[ARGS_CMDLINE_MAX];
-static char *argv[MAX_ARGS + 1];
+static char *argv[ARGS_MAX_WORDS + 1];
 
 const struct minnow_args *os_args(void)
 {
@@ -44,6 +43,23 @@ static int split_words(char *s, char **out, int max)
             s++;
     }
     return n;
+}
+
+extern char **environ;
+static char env_strings[ARGS_ENV_MAX];
+static char *envp[ARGS_ENV_VARS + 1];
+
+/* The page's NUL-separated environment into picolibc's environ (getenv). */
+static void split_env(const char *env)
+{
+    memcpy(env_strings, env, sizeof env_strings);
+    env_strings[sizeof env_strings - 1] = '\0';
+    int n = 0;
+    const char *end = env_strings + sizeof env_strings;
+    for (char *s = env_strings; s < end && *s != '\0' && n < ARGS_ENV_VARS; s += strlen(s) + 1)
+        envp[n++] = s;
+    envp[n] = NULL;
+    environ = envp;
 }
 
 const char *os_getarg(const char *key, char *buf, unsigned buflen)
@@ -76,7 +92,8 @@ void os_start(const struct minnow_args *args)
     memcpy(words, args->cmdline, sizeof words);
     words[sizeof words - 1] = '\0';
     argv[0] = (char *)args->name;
-    int argc = 1 + split_words(words, argv + 1, MAX_ARGS);
+    int argc = 1 + split_words(words, argv + 1, ARGS_MAX_WORDS);
     argv[argc] = NULL;
+    split_env(args->env);
     exit(main(argc, argv));
 }
