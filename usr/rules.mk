@@ -15,11 +15,19 @@ $(eval $(call user_program,threadtest,usr/tests/threadtest.c usr/tests/ostest.c)
 $(eval $(call user_program,hello,usr/hello/hello.c))
 $(eval $(call user_program,spinner,usr/tests/spinner.c))
 $(eval $(call user_program,proctest,usr/tests/proctest.c usr/tests/ostest.c usr/init/procmgr.c))
-$(eval $(call user_program,bench,usr/bench/bench.c))
+$(eval $(call user_program,bench,usr/bench/bench.c usr/init/procmgr.c))
 
 INITRD := $(BUILD)/initrd.cpio
 
-$(INITRD): $(USER_PROGRAMS) usr/README.initrd usr/defaults.args tools/mkinitrd.py
+# Malformed copies of hello for the spawn tests' bad inputs (tools/mkbadelf.py).
+BAD_ELFS := $(addprefix $(BUILD)/user/bad/,bad-truncated bad-machine bad-overlap bad-huge bad-entry)
+
+$(BAD_ELFS) &: $(BUILD)/user/hello.elf tools/mkbadelf.py
+	@mkdir -p $(BUILD)/user/bad
+	$(Q)$(PYTHON) tools/mkbadelf.py $< $(BUILD)/user/bad
+
+$(INITRD): $(USER_PROGRAMS) $(BAD_ELFS) usr/README.initrd usr/defaults.args tools/mkinitrd.py
 	@echo "  INITRD  $@"
 	$(Q)$(PYTHON) tools/mkinitrd.py $@ README=usr/README.initrd defaults.args=usr/defaults.args \
-	    $(foreach p,$(USER_PROGRAMS),$(notdir $(basename $(p)))=$(p))
+	    $(foreach p,$(USER_PROGRAMS),$(notdir $(basename $(p)))=$(p)) \
+	    $(foreach p,$(BAD_ELFS),$(notdir $(p))=$(p))

@@ -22,6 +22,7 @@
 #include "slots.h"
 #include "syscall.h"
 #include "thread.h"
+#include "../init/procmgr.h"
 
 #define SAMPLES 31
 #define WARMUP  1000
@@ -381,6 +382,26 @@ static void bench_map_unmap_4k(void)
     report("map_unmap_4k", s, SAMPLES, 1);
 }
 
+/* Spawn hello (no output) through the process manager, wait for its exit
+ * and reap it: building the process, running it, reclaiming everything. */
+static void bench_spawn_exit_wait(void)
+{
+    uint64_t s[SAMPLES];
+    proc_init();
+    for (unsigned k = 0; k < SAMPLES + 3; k++) {
+        uint32_t pid;
+        struct proc_info info;
+        uint64_t t0 = os_cycles();
+        must(proc_spawn("hello -q", &pid), "spawn");
+        must(proc_wait(pid, &info), "wait");
+        if (k >= 3)
+            s[k - 3] = os_cycles() - t0;
+        if (info.state != PROC_EXITED || info.exit_code != 0)
+            must(SPAWN_ERR_LOAD, "hello exits with 0");
+    }
+    report("spawn_exit_wait", s, SAMPLES, 1);
+}
+
 int main(void)
 {
     bench_boot_to_init();
@@ -404,6 +425,7 @@ int main(void)
     bench_thread_create_join();
     bench_malloc_free_64();
     bench_malloc_free_256m();
+    bench_spawn_exit_wait();
     printf("BENCH-DONE\n");
     return 0;
 }

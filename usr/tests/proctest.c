@@ -117,12 +117,16 @@ static void test_control(void)
     expect("wait for it again", proc_wait(spin, &info), PROC_ERR_NO_SUCH_PID);
 }
 
-static void expect_spawn(const char *desc, const char *cmdline, enum err_code want)
+/* Spawning `cmdline` fails with `want`, caused by `cause` (or SYS_ERR_OK
+ * for none), and changes nothing. */
+static void expect_spawn(const char *desc, const char *cmdline, enum err_code want, enum err_code cause)
 {
     uint32_t pid;
     uint64_t before = proc_free_memory();
     errval_t err = proc_spawn(cmdline, &pid);
     expect(desc, err, want);
+    if (cause != SYS_ERR_OK)
+        check("  ... because of the right cause", err_contains(err, cause));
     if (err_is_ok(err))
         proc_kill(pid);
     check("  ... and free memory is unchanged", proc_free_memory() == before);
@@ -136,11 +140,16 @@ static void test_bad_input(void)
         strcat(many, " x");
     memset(longline, 'a', sizeof longline - 1);
     memcpy(longline, "hello ", 6);
-    expect_spawn("spawn of an empty command line", "   ", SPAWN_ERR_NO_NAME);
-    expect_spawn("spawn of a program that does not exist", "nosuch arg", SPAWN_ERR_NO_PROGRAM);
-    expect_spawn("spawn of a boot module that is not an ELF file", "README", SPAWN_ERR_LOAD);
-    expect_spawn("spawn with 65 arguments", many, SPAWN_ERR_TOO_MANY_ARGS);
-    expect_spawn("spawn with a command line longer than the page holds", longline, SPAWN_ERR_ARGS_TOO_LONG);
+    expect_spawn("spawn of an empty command line", "   ", SPAWN_ERR_NO_NAME, SYS_ERR_OK);
+    expect_spawn("spawn of a program that does not exist", "nosuch arg", SPAWN_ERR_NO_PROGRAM, SYS_ERR_OK);
+    expect_spawn("spawn of a boot module that is not an ELF file", "README", SPAWN_ERR_LOAD, ELF_ERR_BAD_MAGIC);
+    expect_spawn("spawn of a truncated ELF file", "bad-truncated", SPAWN_ERR_LOAD, ELF_ERR_TRUNCATED);
+    expect_spawn("spawn of an ELF file for another machine", "bad-machine", SPAWN_ERR_LOAD, ELF_ERR_WRONG_MACHINE);
+    expect_spawn("spawn of an ELF file with overlapping segments", "bad-overlap", SPAWN_ERR_LOAD, ELF_ERR_SEGMENT_OVERLAP);
+    expect_spawn("spawn of an ELF file with a 1 GiB segment", "bad-huge", SPAWN_ERR_IMAGE_TOO_BIG, SYS_ERR_OK);
+    expect_spawn("spawn of an ELF file whose entry is outside its segments", "bad-entry", SPAWN_ERR_LOAD, ELF_ERR_ENTRY_OUTSIDE);
+    expect_spawn("spawn with 65 arguments", many, SPAWN_ERR_TOO_MANY_ARGS, SYS_ERR_OK);
+    expect_spawn("spawn with a command line longer than the page holds", longline, SPAWN_ERR_ARGS_TOO_LONG, SYS_ERR_OK);
     struct proc_info info;
     expect("kill a pid that never was", proc_kill(99999), PROC_ERR_NO_SUCH_PID);
     expect("suspend a pid that never was", proc_suspend(99999), PROC_ERR_NO_SUCH_PID);
