@@ -11,14 +11,17 @@
 #include <stdint.h>
 
 #define ARGS_MAGIC       0x6d696e6e6f776172ull  /* "minnowar" */
-#define ARGS_PAGE_VADDR  0x00007f0000000000ull
+/* The argument page sits right above the stack, so that both share one
+ * level-3 table (and its level-1 and level-2 tables): a process starts with
+ * three tables fewer than if they lay apart. */
+#define ARGS_PAGE_VADDR  0x00007feffffff000ull
 #define ARGS_CMDLINE_MAX 2048
 #define ARGS_NAME_MAX    32
 #define ARGS_MAX_WORDS   64     /* argv[1..]: at most this many arguments */
 #define ARGS_ENV_MAX     1024
 #define ARGS_ENV_VARS    32     /* at most this many environment strings */
 
-#define USER_STACK_TOP   0x00007ff000000000ull
+#define USER_STACK_TOP   ARGS_PAGE_VADDR
 #define USER_STACK_SIZE  (64 * 1024)    /* with an unmapped guard page below */
 
 struct minnow_args {

@@ -4,7 +4,7 @@ LIBOS_SRCS := lib/os/crt0.S lib/os/start.c lib/os/stdio.c lib/os/exception.c lib
 LIBOS_SRCS += lib/os/slot_alloc.c lib/os/slots.c lib/os/initcaps.c lib/os/ram.c lib/os/pt_model.c lib/os/vregion.c lib/os/paging.c lib/os/frame_pool.c lib/os/record_pool.c lib/os/heap.c lib/os/spawn.c
 LIBOS_OBJS := $(call uobjs,$(LIBOS_SRCS) $(BASE_SRCS) $(MM_SRCS))
 USER_LDS   := lib/os/user.ld
-USER_LD    := $(UCC) $(UCFLAGS) -nostartfiles -static -T $(USER_LDS) -Wl,--build-id=none -Wl,-z,max-page-size=4096 -Wl,--no-warn-rwx-segments
+USER_LD    := $(UCC) $(UCFLAGS) -nostartfiles -static -T $(USER_LDS) -Wl,--build-id=none -Wl,--gc-sections -Wl,-z,max-page-size=4096 -Wl,--no-warn-rwx-segments
 
 # $(call user_program,name,sources): build/user/<name>.elf, added to the boot modules.
 define user_program

@@ -32,9 +32,11 @@
 #define STACK_SLOT      TASKCN_SLOTS_USER
 #define MODEL_BYTES     (16 * 1024)
 
-/* Tables besides the image's: the level-0 one, and a level-1, level-2 and
- * level-3 table each for the argument page and for the stack. */
-#define TABLES_FIXED    7
+/* Tables besides the image's: the level-0 one, and the level-1, level-2
+ * and level-3 tables the argument page and the stack share (args.h). */
+_Static_assert(((USER_STACK_TOP - USER_STACK_SIZE) >> 21) == (ARGS_PAGE_VADDR >> 21),
+               "stack and argument page share a level-3 table");
+#define TABLES_FIXED    4
 
 struct build {
     const struct spawn_request *req;
@@ -53,8 +55,9 @@ struct build {
 
 /* Guards everything below and the mount slots ROOTCN_SLOT_SPAWN.. */
 static struct thread_mutex lock = THREAD_MUTEX_INITIALIZER("spawn");
-static const uint8_t *archive;      /* the boot-module archive, mapped once */
-static uint64_t archive_size;
+static struct cpio_file modules[SPAWN_MODULES_MAX];    /* the archive's files, found once */
+static size_t nmodules;
+static bool archive_mapped;
 static uint8_t page_rights[SPAWN_IMAGE_MAX / PAGE];
 static uint8_t model_records[MODEL_BYTES] __attribute__((aligned(16)));
 
@@ -116,9 +119,21 @@ static errval_t parse(struct build *b)
     return check_env(b->req->env);
 }
 
+/* Index the regular files of an archive (the packer's padding aside). */
+static void index_modules(const uint8_t *archive, size_t size)
+{
+    static const char pad[] = ".pad-";
+    struct cpio_file f;
+    size_t offset = 0;
+    while (nmodules < SPAWN_MODULES_MAX && err_is_ok(cpio_next(archive, size, &offset, &f)))
+        if ((f.mode & 0170000) == 0100000 && strncmp(f.name, pad, sizeof pad - 1) != 0)
+            modules[nmodules++] = f;
+}
+
+/* Map the boot-module archive (read-only, for good) and index it, once. */
 static errval_t map_archive(void)
 {
-    if (archive != NULL)
+    if (archive_mapped)
         return SYS_ERR_OK;
     struct capref frame = capref_l2(ROOTCN_SLOT_MODULECN, 0);
     struct capinfo ci;
@@ -130,8 +145,8 @@ static errval_t map_archive(void)
         err = paging_map_frame(frame, ci.size, VREGION_ATTR_READ, &va);
     if (err_is_fail(err))
         return err;
-    archive = (const uint8_t *)va;
-    archive_size = ci.size;
+    index_modules((const uint8_t *)va, ci.size);
+    archive_mapped = true;
     return SYS_ERR_OK;
 }
 
@@ -140,8 +155,13 @@ static errval_t find_module(const char *name, struct cpio_file *f)
     errval_t err = map_archive();
     if (err_is_fail(err))
         return err;
-    err = cpio_find(archive, archive_size, name, f);
-    return err_is_fail(err) ? err_push(err, SPAWN_ERR_NO_PROGRAM) : SYS_ERR_OK;
+    for (size_t i = 0; i < nmodules; i++) {
+        if (strcmp(modules[i].name, name) == 0) {
+            *f = modules[i];
+            return SYS_ERR_OK;
+        }
+    }
+    return SPAWN_ERR_NO_PROGRAM;
 }
 
 errval_t spawn_read_module(const char *name, const void **data, size_t *size)

@@ -29,6 +29,8 @@
 
 /* The largest image span (lowest to highest segment page) a spawn loads. */
 #define SPAWN_IMAGE_MAX   (64ull << 20)
+/* Boot modules a spawner knows by name (the first ones in the archive). */
+#define SPAWN_MODULES_MAX 128
 /* RAM a process gets for its own use unless the request says otherwise. */
 #define SPAWN_DEFAULT_MEMORY (4ull << 20)
 
@@ -56,7 +58,7 @@ struct spawn_process {
 errval_t spawn_load(const struct spawn_request *req, struct spawn_process *out);
 
 /* The bytes of the boot module `name` (read-only, for as long as the
- * spawner runs). Errors: SPAWN_ERR_NO_PROGRAM pushed on the archive's. */
+ * spawner runs). Error: SPAWN_ERR_NO_PROGRAM, or mapping the archive's. */
 errval_t spawn_read_module(const char *name, const void **data, size_t *size);
 
 /* End the process in whatever state it is and give everything back. */
