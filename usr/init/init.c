@@ -1,7 +1,8 @@
 /*
  * init.c — the first user program. For now it greets, reports its
  * arguments, and then does what the command line asks:
- *   (nothing)          echo console lines back until "exit"
+ *   (nothing)          read console commands (ps, spawn, run, wait, kill,
+ *                      suspend, resume, free) and echo other lines, until "exit"
  *   test=syscalls      bad system calls get named errors
  *   test=survive       yield a while so other boot programs run, then report
  * The services of later milestones (memory, processes, terminal) grow here.
@@ -9,7 +10,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <stdlib.h>
+
 #include "cap.h"
+#include "procmgr.h"
 #include "ram.h"
 #include "os.h"
 #include "syscall.h"
@@ -89,15 +93,74 @@ static int survive(void)
     return 0;
 }
 
-static int echo(void)
+static void print_processes(void)
 {
-    char line[128];
+    struct proc_info all[PROC_MAX];
+    size_t n = proc_list(all, PROC_MAX);
+    printf("init:   PID  CORE  STATE      TICKS  NAME\n");
+    for (size_t i = 0; i < n && i < PROC_MAX; i++)
+        printf("init: %5u  %4u  %-9s  %5llu  %s\n", all[i].pid, all[i].core, proc_state_name(all[i].state),
+               (unsigned long long)all[i].ticks, all[i].name);
+}
+
+static void report(const char *what, errval_t err)
+{
+    if (err_is_fail(err))
+        printf("init: %s: %s (%s)\n", what, err_getcode(err_no(err)), err_getstring(err_no(err)));
+}
+
+static void wait_for(uint32_t pid)
+{
+    struct proc_info info;
+    errval_t err = proc_wait(pid, &info);
+    report("wait", err);
+    if (err_is_ok(err))
+        printf("init: pid %u %s, exit code %lld\n", pid, proc_state_name(info.state), (long long)info.exit_code);
+}
+
+/* One console command (docs/processes.md#the-console); false for "exit". */
+static bool command(const char *line)
+{
+    uint32_t pid;
+    const char *arg = strchr(line, ' ') != NULL ? strchr(line, ' ') + 1 : "";
+    unsigned long n = strtoul(arg, NULL, 10);
+    if (strcmp(line, "exit") == 0)
+        return false;
+    if (strcmp(line, "ps") == 0) {
+        print_processes();
+    } else if (strncmp(line, "spawn ", 6) == 0 || strncmp(line, "run ", 4) == 0) {
+        errval_t err = proc_spawn(arg, &pid);
+        report("spawn", err);
+        if (err_is_ok(err) && line[0] == 'r')
+            wait_for(pid);
+        else if (err_is_ok(err))
+            printf("init: spawned pid %u\n", pid);
+    } else if (strncmp(line, "wait ", 5) == 0) {
+        wait_for((uint32_t)n);
+    } else if (strncmp(line, "kill ", 5) == 0) {
+        report("kill", proc_kill((uint32_t)n));
+    } else if (strncmp(line, "suspend ", 8) == 0) {
+        report("suspend", proc_suspend((uint32_t)n));
+    } else if (strncmp(line, "resume ", 7) == 0) {
+        report("resume", proc_resume((uint32_t)n));
+    } else if (strcmp(line, "free") == 0) {
+        printf("init: %llu bytes free\n", (unsigned long long)proc_free_memory());
+    } else {
+        printf("init: echo: %s\n", line);
+    }
+    return true;
+}
+
+static int console(void)
+{
+    char line[256];
+    proc_init();
     printf("init: type a line and it is echoed; \"exit\" ends init\n");
+    printf("init: commands: ps, spawn <program args>, run <program args>, wait|kill|suspend|resume <pid>, free\n");
     while (fgets(line, sizeof line, stdin) != NULL) {
         line[strcspn(line, "\r\n")] = '\0';
-        if (strcmp(line, "exit") == 0)
+        if (!command(line))
             break;
-        printf("init: echo: %s\n", line);
     }
     return 0;
 }
@@ -110,7 +173,7 @@ int main(int argc, char **argv)
     if (start_memory() != 0)
         return 1;
     if (os_getarg("test", test, sizeof test) == NULL)
-        return echo();
+        return console();
     if (strcmp(test, "syscalls") == 0)
         return test_syscalls();
     if (strcmp(test, "survive") == 0)
