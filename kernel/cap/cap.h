@@ -91,6 +91,13 @@ void cap_mdb_init(void);
 /* Put `cap` into the empty slot `dest` and into the mdb. */
 void cap_insert(struct cte *dest, const struct capability *cap);
 
+/* The same in two steps, for many capabilities at once: cte_set fills each
+ * empty slot first[0 .. n-1], then cap_insert_run puts them all into the
+ * mdb (mdb_insert_run), which needs their keys ascending and no capability
+ * already in the mdb sorting between the first and the last. */
+void cte_set(struct cte *dest, const struct capability *cap);
+void cap_insert_run(struct cte *first, size_t n);
+
 /* Types whose objects live in memory the cap names (retype targets). */
 bool cap_type_is_memory_object(enum objtype type);
 const char *cap_type_name(enum objtype type);

@@ -227,6 +227,111 @@ void mdb_insert(struct mdb *t, struct mdb_node *node)
     }
 }
 
+/*
+ * Join two subtrees and a node that sorts between them (everything in l <
+ * mid < everything in r) into one AVL subtree. The taller side is followed
+ * down its inner edge to a subtree no more than one level taller than the
+ * other side; mid joins the two there, and each level on the way back gains
+ * at most one in height, so rebalance's single or double rotation restores
+ * it. The cost is the difference of the heights, plus one.
+ */
+static struct mdb_node *join(const struct mdb *t, struct mdb_node *l, struct mdb_node *mid,
+                             struct mdb_node *r)
+{
+    int hl = height(l), hr = height(r);
+    if (hl > hr + 1) {
+        l->right = join(t, l->right, mid, r);
+        return rebalance(t, l);
+    }
+    if (hr > hl + 1) {
+        r->left = join(t, l, mid, r->left);
+        return rebalance(t, r);
+    }
+    mid->left = l;
+    mid->right = r;
+    update(t, mid);
+    return mid;
+}
+
+static struct mdb_node *run_node(struct mdb_node *first, size_t i, size_t stride)
+{
+    return (struct mdb_node *)((char *)first + i * stride);
+}
+
+/* Nodes lo .. hi - 1 of a run as a perfectly balanced subtree: the halves
+ * under each node differ in size by at most one, so in height too. */
+static struct mdb_node *build_balanced(const struct mdb *t, struct mdb_node *first, size_t stride,
+                                       size_t lo, size_t hi)
+{
+    if (lo == hi)
+        return NULL;
+    size_t mid = lo + (hi - lo) / 2;
+    struct mdb_node *n = run_node(first, mid, stride);
+    n->left = build_balanced(t, first, stride, lo, mid);
+    n->right = build_balanced(t, first, stride, mid + 1, hi);
+    update(t, n);
+    return n;
+}
+
+/*
+ * No node of the tree sorts inside the run, so the whole run belongs where a
+ * single insert of its first node would go: at one empty link at the bottom
+ * of one search path. The run is built into a balanced subtree and hung
+ * there, and the path is joined back together from the bottom (join), each
+ * path node with its other subtree and what has been built so far. As in
+ * mdb_insert, the first level whose subtree keeps its old height ends the
+ * rebuilding; above it only the largest end changes. The joins' costs add up
+ * to about the tree's height plus the run's, as in an AVL split.
+ */
+void mdb_insert_run(struct mdb *t, struct mdb_node *first, size_t n, size_t stride)
+{
+    if (n <= 1) {
+        if (n == 1)
+            mdb_insert(t, first);
+        return;
+    }
+    struct mdb_node *last = run_node(first, n - 1, stride);
+    struct mdb_key kf = node_key(t, first), kl = node_key(t, last);
+    struct mdb_node *path[MDB_PATH_MAX];
+    bool went_left[MDB_PATH_MAX];
+    int depth = 0;
+    for (struct mdb_node *p = t->root; p != NULL; depth++) {
+        if (depth == MDB_PATH_MAX)
+            __builtin_trap();           /* not an AVL tree: memory is corrupt */
+        struct mdb_key pk = node_key(t, p);
+        bool left = cmp_full(&pk, p, &kf, first) > 0;
+        if (left != (cmp_full(&pk, p, &kl, last) > 0))
+            __builtin_trap();           /* p sorts inside the run: the caller broke the contract */
+        path[depth] = p;
+        went_left[depth] = left;
+        p = left ? p->left : p->right;
+    }
+
+    struct mdb_node *s = build_balanced(t, first, stride, 0, n);
+    uint64_t end = s->subtree_end;
+    int d = depth;
+    while (d > 0) {
+        struct mdb_node *p = path[--d];
+        int h = p->height;
+        s = went_left[d] ? join(t, s, p, p->right) : join(t, p->left, p, s);
+        if (s->height == h)
+            break;
+    }
+    /* s now stands where path[d] stood (or is the whole tree). */
+    if (d == 0) {
+        t->root = s;
+    } else {
+        struct mdb_node *parent = path[d - 1];
+        if (went_left[d - 1])
+            parent->left = s;
+        else
+            parent->right = s;
+        for (int i = d - 1; i >= 0; i--)
+            path[i]->subtree_end = max_u64(path[i]->subtree_end, end);
+    }
+    t->count += n;
+}
+
 /* Detach the leftmost node of a non-empty subtree into *min and return the
  * rest of the subtree, rebalanced. */
 static struct mdb_node *remove_min(const struct mdb *t, struct mdb_node *root,
