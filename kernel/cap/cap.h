@@ -26,7 +26,19 @@ struct capability {
     uint64_t base;          /* physical base of the object (or a tag, see cap_tag) */
     uint64_t size;          /* bytes */
     uint64_t param;         /* mappings: VNode physical address | first entry;
-                               endpoints: badge */
+                               endpoints: badge; Frame, DevFrame: this CTE's
+                               first FrameMapping (struct maplink), never
+                               copied and never shown to user space */
+};
+
+/* A FrameMapping's place in the list of mappings made through one Frame or
+ * DevFrame CTE (map.c): FrameMappings are not in the mdb, so their CTEs
+ * use the node's space for this. The frame CTE's cap.param points to the
+ * first mapping; the list is the CTE's, not the capability's, and copies
+ * start without one. */
+struct maplink {
+    struct cte *prev;       /* the previous mapping, or the frame CTE for the first */
+    struct cte *next;       /* NULL at the end */
 };
 
 /* The mdb reads cap.base and cap.size in place and keeps the type in
@@ -35,7 +47,10 @@ struct capability {
  * back). */
 struct cte {
     struct capability cap;
-    struct mdb_node mdb;
+    union {
+        struct mdb_node mdb;    /* every capability but a FrameMapping */
+        struct maplink map;     /* a FrameMapping (cap_in_mdb) */
+    };
 };
 
 _Static_assert(sizeof(struct capability) == 32, "a capability is half a CTE");
@@ -75,6 +90,20 @@ _Static_assert(OBJ_COUNT << 3 <= 256, "type and generation fit the mdb's 8-bit r
 static inline uint8_t cap_mdb_rank(const struct capability *c)
 {
     return (uint8_t)(c->type << 3 | cap_generation(c));
+}
+
+/* FrameMappings stay out of the mdb: they never have descendants, and a
+ * list hung off their frame's CTE (map.c) makes a map and an unmap O(1)
+ * instead of a tree insert and remove (docs/capabilities.md). */
+static inline bool cap_in_mdb(const struct capability *c)
+{
+    return c->type != OBJ_FRAME_MAPPING;
+}
+
+/* The types whose CTEs hold a list of FrameMappings in cap.param. */
+static inline bool cap_has_maplist(const struct capability *c)
+{
+    return c->type == OBJ_FRAME || c->type == OBJ_DEVFRAME;
 }
 
 /* Same object: what the derivation database calls a copy. */
