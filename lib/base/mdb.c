@@ -273,27 +273,13 @@ static struct mdb_node *build_balanced(const struct mdb *t, struct mdb_node *fir
     return n;
 }
 
-/*
- * No node of the tree sorts inside the run, so the whole run belongs where a
- * single insert of its first node would go: at one empty link at the bottom
- * of one search path. The run is built into a balanced subtree and hung
- * there, and the path is joined back together from the bottom (join), each
- * path node with its other subtree and what has been built so far. As in
- * mdb_insert, the first level whose subtree keeps its old height ends the
- * rebuilding; above it only the largest end changes. The joins' costs add up
- * to about the tree's height plus the run's, as in an AVL split.
- */
-void mdb_insert_run(struct mdb *t, struct mdb_node *first, size_t n, size_t stride)
+/* Walk down to the empty link where the run [first, last] belongs,
+ * recording the nodes passed and on which side of each the run lies;
+ * return how many. */
+static int run_path(const struct mdb *t, struct mdb_node *first, struct mdb_node *last,
+                    struct mdb_node **path, bool *went_left)
 {
-    if (n <= 1) {
-        if (n == 1)
-            mdb_insert(t, first);
-        return;
-    }
-    struct mdb_node *last = run_node(first, n - 1, stride);
     struct mdb_key kf = node_key(t, first), kl = node_key(t, last);
-    struct mdb_node *path[MDB_PATH_MAX];
-    bool went_left[MDB_PATH_MAX];
     int depth = 0;
     for (struct mdb_node *p = t->root; p != NULL; depth++) {
         if (depth == MDB_PATH_MAX)
@@ -306,18 +292,58 @@ void mdb_insert_run(struct mdb *t, struct mdb_node *first, size_t n, size_t stri
         went_left[depth] = left;
         p = left ? p->left : p->right;
     }
+    return depth;
+}
 
-    struct mdb_node *s = build_balanced(t, first, stride, 0, n);
-    uint64_t end = s->subtree_end;
-    int d = depth;
-    while (d > 0) {
-        struct mdb_node *p = path[--d];
-        int h = p->height;
-        s = went_left[d] ? join(t, s, p, p->right) : join(t, p->left, p, s);
-        if (s->height == h)
-            break;
+/*
+ * No node of the tree sorts inside the run, so the whole run belongs where a
+ * single insert of its first node would go: at one empty link at the bottom
+ * of one search path. The tree is rebuilt around it from the bottom of that
+ * path up, with join; joining costs the difference in height, so each step
+ * joins pieces of about the same height:
+ *   - the path nodes lower than the run (near the bottom, where subtrees are
+ *     small) are split into what lies left of the run and what lies right,
+ *     each grown one path node at a time, as in an AVL split;
+ *   - those two, the run's first and last node and a balanced subtree of
+ *     the rest are joined into one subtree, which replaces the split part;
+ *   - each path node above joins its other subtree and that subtree, until,
+ *     as in mdb_insert, one level keeps its old height; above it only the
+ *     largest end changes.
+ * The cost is about the tree's height plus the run's length.
+ */
+void mdb_insert_run(struct mdb *t, struct mdb_node *first, size_t n, size_t stride)
+{
+    if (n <= 1) {
+        if (n == 1)
+            mdb_insert(t, first);
+        return;
     }
-    /* s now stands where path[d] stood (or is the whole tree). */
+    struct mdb_node *last = run_node(first, n - 1, stride);
+    struct mdb_node *path[MDB_PATH_MAX];
+    bool went_left[MDB_PATH_MAX];
+    int d = run_path(t, first, last, path, went_left);
+
+    struct mdb_node *inner = build_balanced(t, first, stride, 1, n - 1);
+    int run_height = height(inner) + 1;
+    struct mdb_node *l = NULL, *r = NULL;
+    int replaced_height = 0;            /* of the subtree below link level d */
+    while (d > 0 && path[d - 1]->height <= run_height) {
+        struct mdb_node *p = path[--d];
+        replaced_height = p->height;
+        if (went_left[d])
+            r = join(t, r, p, p->right);
+        else
+            l = join(t, p->left, p, l);
+    }
+    struct mdb_node *s = join(t, l, first, join(t, inner, last, r));
+    uint64_t end = s->subtree_end;
+    while (d > 0 && s->height != replaced_height) {
+        struct mdb_node *p = path[--d];
+        replaced_height = p->height;
+        s = went_left[d] ? join(t, s, p, p->right) : join(t, p->left, p, s);
+    }
+
+    /* s replaces what hung at link level d: the root, or a child of path[d - 1]. */
     if (d == 0) {
         t->root = s;
     } else {
