@@ -273,6 +273,27 @@ static struct mdb_node *build_balanced(const struct mdb *t, struct mdb_node *fir
     return n;
 }
 
+/* Path node p gets s, a subtree of everything it had on one side and a
+ * run, in place of that side. Usually the two sides stay within one level
+ * of each other, and then p keeps its children's order without a
+ * rotation, and its largest end is the old one or the run's (`end`): no
+ * key is read. Otherwise join rebalances. */
+static struct mdb_node *rejoin(const struct mdb *t, struct mdb_node *p, bool left,
+                               struct mdb_node *s, uint64_t end)
+{
+    struct mdb_node *other = left ? p->right : p->left;
+    int ho = height(other), hs = s->height;
+    if (ho - hs > 1 || hs - ho > 1)
+        return left ? join(t, s, p, other) : join(t, other, p, s);
+    if (left)
+        p->left = s;
+    else
+        p->right = s;
+    p->height = (int8_t)(1 + (ho > hs ? ho : hs));
+    p->subtree_end = max_u64(p->subtree_end, end);
+    return p;
+}
+
 /* Walk down to the empty link where the run [first, last] belongs,
  * recording the nodes passed and on which side of each the run lies;
  * return how many. */
@@ -340,7 +361,7 @@ void mdb_insert_run(struct mdb *t, struct mdb_node *first, size_t n, size_t stri
     while (d > 0 && s->height != replaced_height) {
         struct mdb_node *p = path[--d];
         replaced_height = p->height;
-        s = went_left[d] ? join(t, s, p, p->right) : join(t, p->left, p, s);
+        s = rejoin(t, p, went_left[d], s, end);
     }
 
     /* s replaces what hung at link level d: the root, or a child of path[d - 1]. */
