@@ -258,17 +258,21 @@ static struct mdb_node *run_node(struct mdb_node *first, size_t i, size_t stride
     return (struct mdb_node *)((char *)first + i * stride);
 }
 
-/* Nodes lo .. hi - 1 of a run as a perfectly balanced subtree: the halves
- * under each node differ in size by at most one, so in height too. */
-static struct mdb_node *build_balanced(const struct mdb *t, struct mdb_node *first, size_t stride,
-                                       size_t lo, size_t hi)
+/* A run: n nodes, the i-th at (char *)first + i * stride. */
+struct run {
+    struct mdb_node *first;
+    size_t stride;
+};
+
+/* Nodes lo .. hi - 1 (at least one) of a run as a perfectly balanced
+ * subtree: the halves under each node differ in size by at most one, so in
+ * height too. Empty halves are not recursed into: half the calls. */
+static struct mdb_node *build_balanced(const struct mdb *t, const struct run *run, size_t lo, size_t hi)
 {
-    if (lo == hi)
-        return NULL;
     size_t mid = lo + (hi - lo) / 2;
-    struct mdb_node *n = run_node(first, mid, stride);
-    n->left = build_balanced(t, first, stride, lo, mid);
-    n->right = build_balanced(t, first, stride, mid + 1, hi);
+    struct mdb_node *n = run_node(run->first, mid, run->stride);
+    n->left = mid > lo ? build_balanced(t, run, lo, mid) : NULL;
+    n->right = hi > mid + 1 ? build_balanced(t, run, mid + 1, hi) : NULL;
     update(t, n);
     return n;
 }
@@ -344,7 +348,8 @@ void mdb_insert_run(struct mdb *t, struct mdb_node *first, size_t n, size_t stri
     bool went_left[MDB_PATH_MAX];
     int d = run_path(t, first, last, path, went_left);
 
-    struct mdb_node *inner = build_balanced(t, first, stride, 1, n - 1);
+    struct run run = { first, stride };
+    struct mdb_node *inner = n > 2 ? build_balanced(t, &run, 1, n - 1) : NULL;
     int run_height = height(inner) + 1;
     struct mdb_node *l = NULL, *r = NULL;
     int replaced_height = 0;            /* of the subtree below link level d */
