@@ -384,63 +384,78 @@ void mdb_insert_run(struct mdb *t, struct mdb_node *first, size_t n, size_t stri
     t->count += n;
 }
 
-/* Detach the leftmost node of a non-empty subtree into *min and return the
- * rest of the subtree, rebalanced. */
-static struct mdb_node *remove_min(const struct mdb *t, struct mdb_node *root,
-                                   struct mdb_node **min)
+/*
+ * Replace node, found at *link with two children, by its successor (the
+ * leftmost node of its right subtree), recording in path[] the links down
+ * to the successor's old parent; return the new depth. The usual trick of
+ * copying the successor's key into node is not open to us: each node is
+ * embedded in its owner and must stay where it is.
+ */
+static int splice_successor(struct mdb_node *node, struct mdb_node **link,
+                            struct mdb_node ***path, int depth)
 {
-    if (root->left == NULL) {
-        *min = root;
-        return root->right;
+    int first = depth;
+    struct mdb_node **sl = &node->right;
+    while ((*sl)->left != NULL) {
+        if (depth == MDB_PATH_MAX)
+            __builtin_trap();           /* not an AVL tree: memory is corrupt */
+        path[depth++] = sl;
+        sl = &(*sl)->left;
     }
-    root->left = remove_min(t, root->left, min);
-    return rebalance(t, root);
+    struct mdb_node *succ = *sl;
+    *sl = succ->right;
+    succ->left = node->left;
+    succ->right = node->right;
+    succ->height = node->height;
+    *link = succ;
+    if (depth > first)
+        path[first] = &succ->right;     /* was &node->right, which moved to succ */
+    return depth;
 }
 
-/* Take n, the root of a subtree, out of it and return the new root. With
- * two children, n's successor moves into n's place: the usual trick of
- * copying the successor's key into n is not open to us, because each node
- * is embedded in its owner and must stay where it is. */
-static struct mdb_node *unlink_root(const struct mdb *t, struct mdb_node *n)
-{
-    if (n->left == NULL)
-        return n->right;
-    if (n->right == NULL)
-        return n->left;
-    struct mdb_node *succ;
-    struct mdb_node *right = remove_min(t, n->right, &succ);
-    succ->left = n->left;
-    succ->right = right;
-    return rebalance(t, succ);
-}
-
-static struct mdb_node *remove_at(const struct mdb *t, struct mdb_node *root,
-                                  const struct mdb_node *node, const struct mdb_key *k,
-                                  bool *found)
-{
-    if (root == NULL)
-        return NULL;
-    if (root == node) {
-        *found = true;
-        return unlink_root(t, root);
-    }
-    if (cmp_node(t, root, k, node) > 0)
-        root->left = remove_at(t, root->left, node, k, found);
-    else
-        root->right = remove_at(t, root->right, node, k, found);
-    return rebalance(t, root);
-}
-
-/* A node that is not in the tree is not found, and then nothing changes;
+/*
+ * Iterative, like mdb_insert: find node by its full key keeping the links
+ * walked through, unlink it, then rebalance back up. Each level is
+ * recomputed (a key read) until one keeps both its height and its largest
+ * end; above that nothing can change. That cannot happen below node's own
+ * place when its successor moved there, because the successor's fields
+ * are still node's.
+ *
+ * A node that is not in the tree is not found, and then nothing changes;
  * the count stays right even when a caller breaks the contract. The removed
- * node's links are cleared so that a stale walk from it stops at once. */
+ * node's links are cleared so that a stale walk from it stops at once.
+ */
 void mdb_remove(struct mdb *t, struct mdb_node *node)
 {
     struct mdb_key k = node_key(t, node);
-    bool found = false;
-    t->root = remove_at(t, t->root, node, &k, &found);
-    if (!found)
-        return;
+    struct mdb_node **path[MDB_PATH_MAX];
+    int depth = 0;
+    struct mdb_node **link = &t->root;
+    while (*link != node) {
+        struct mdb_node *n = *link;
+        if (n == NULL)
+            return;
+        if (depth == MDB_PATH_MAX)
+            __builtin_trap();           /* not an AVL tree: memory is corrupt */
+        path[depth++] = link;
+        link = cmp_node(t, n, &k, node) > 0 ? &n->left : &n->right;
+    }
+    int must_reach = depth;             /* levels at or below this must be recomputed */
+    if (node->left == NULL || node->right == NULL) {
+        *link = node->left != NULL ? node->left : node->right;
+    } else {
+        path[depth++] = link;
+        depth = splice_successor(node, link, path, depth);
+    }
+    while (depth > 0) {
+        link = path[--depth];
+        struct mdb_node *n = *link;
+        int h = n->height;
+        uint64_t end = n->subtree_end;
+        *link = rebalance(t, n);
+        if (depth < must_reach && (*link)->height == h && (*link)->subtree_end == end)
+            break;
+    }
     t->count--;
     node->left = NULL;
     node->right = NULL;
