@@ -4,11 +4,13 @@
  * in which every node also records the largest end address in its subtree.
  *
  * Nodes have no parent pointers (a node is half of a 64-byte table entry),
- * so insert and remove recurse from the root and rebalance on the way back
- * up, and the neighbour queries search again from the root with the node's
- * full key. The depth is at most about 1.44 log2(n), so recursion is
- * shallow. A node's key is read in place from its owner (node_key); nothing
- * here allocates, and nothing calls out of this file.
+ * so insert and remove walk down from the root keeping the links they pass
+ * and rebalance back up along them, and the neighbour queries search again
+ * from the root with the node's full key. A run of nodes that will be
+ * neighbours goes in at once (mdb_insert_run), joined in with AVL joins.
+ * The depth is at most about 1.44 log2(n), so the paths and the recursion
+ * of the joins are short. A node's key is read in place from its owner
+ * (node_key); nothing here allocates, and nothing calls out of this file.
  *
  * The queries use two kinds of descent, both O(log n):
  *   - boundary descents, which find the first or last node on one side of a
