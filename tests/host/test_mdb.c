@@ -1145,10 +1145,11 @@ static void compare_walk(void)
     cr_assert_eq(seen, nlive);
 }
 
-Test(mdb, random_operations_agree_with_a_reference_model)
+/* Run `ops` random operations from the model's current state, checking the
+ * tree after each and its answers now and then. */
+static void run_model(long ops)
 {
-    model_reset();
-    for (long op = 1; op <= MODEL_OPS; op++) {
+    for (long op = 1; op <= ops; op++) {
         random_operation();
         cr_assert(mdb_check(&tree), "tree invariant broken after operation %ld", op);
         cr_assert_eq(tree.count, nlive);
@@ -1160,6 +1161,12 @@ Test(mdb, random_operations_agree_with_a_reference_model)
     }
 }
 
+Test(mdb, random_operations_agree_with_a_reference_model)
+{
+    model_reset();
+    run_model(MODEL_OPS);
+}
+
 /* The same with retypes of many objects at once (mdb_insert_run): before,
  * between and after existing nodes, into empty and full trees. */
 Test(mdb, random_operations_with_runs_agree_with_a_reference_model)
@@ -1168,15 +1175,6 @@ Test(mdb, random_operations_with_runs_agree_with_a_reference_model)
     model_runs = true;
     runs_inserted = 0;
     rng_state = MODEL_SEED ^ UINT64_C(0x72756e73);      /* "runs" */
-    for (long op = 1; op <= MODEL_OPS / 2; op++) {
-        random_operation();
-        cr_assert(mdb_check(&tree), "tree invariant broken after operation %ld", op);
-        cr_assert_eq(tree.count, nlive);
-        if (op % QUERY_EVERY == 0)
-            for (int i = 0; i < QUERY_NODES && nlive > 0; i++)
-                compare_queries(random_live());
-        if (op % WALK_EVERY == 0)
-            compare_walk();
-    }
+    run_model(MODEL_OPS / 2);
     cr_assert_gt(runs_inserted, 1000, "only %zu runs inserted", runs_inserted);
 }
