@@ -23,14 +23,6 @@ void cap_mdb_init(void)
     mdb_init(&cap_mdb, (ptrdiff_t)offsetof(struct cte, cap.base) - (ptrdiff_t)offsetof(struct cte, mdb));
 }
 
-void cte_set(struct cte *dest, const struct capability *cap)
-{
-    kassert(cte_is_empty(dest), "a capability goes only into an empty slot");
-    kassert(cap->size > 0 && cap->base + cap->size > cap->base, "capability ranges are non-empty");
-    dest->cap = *cap;
-    dest->mdb.rank = cap_mdb_rank(cap);
-}
-
 void cap_insert(struct cte *dest, const struct capability *cap)
 {
     cte_set(dest, cap);

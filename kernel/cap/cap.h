@@ -17,6 +17,7 @@
 #include <minnow/cspace.h>
 #include <minnow/errors.h>
 #include "base/mdb.h"
+#include "panic.h"
 
 struct capability {
     uint8_t type;           /* enum objtype; OBJ_NULL in an empty slot */
@@ -123,8 +124,16 @@ void cap_insert(struct cte *dest, const struct capability *cap);
 /* The same in two steps, for many capabilities at once: cte_set fills each
  * empty slot first[0 .. n-1], then cap_insert_run puts them all into the
  * mdb (mdb_insert_run), which needs their keys ascending and no capability
- * already in the mdb sorting between the first and the last. */
-void cte_set(struct cte *dest, const struct capability *cap);
+ * already in the mdb sorting between the first and the last. cte_set is
+ * inline so that a capability built on the caller's stack is written
+ * straight into the slot (a retype of 16 Frames, a map per page fault). */
+static inline void cte_set(struct cte *dest, const struct capability *cap)
+{
+    kassert(cte_is_empty(dest), "a capability goes only into an empty slot");
+    kassert(cap->size > 0 && cap->base + cap->size > cap->base, "capability ranges are non-empty");
+    dest->cap = *cap;
+    dest->mdb.rank = cap_mdb_rank(cap);
+}
 void cap_insert_run(struct cte *first, size_t n);
 
 /* Types whose objects live in memory the cap names (retype targets). */
