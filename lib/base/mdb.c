@@ -266,15 +266,33 @@ struct run {
     size_t stride;
 };
 
+static struct mdb_node *build_balanced(const struct mdb *t, const struct run *run, size_t lo, size_t hi);
+
+/* Nodes lo .. hi - 1 of a run, possibly none, as a subtree: a leaf without
+ * a call, the rest by build_balanced. Half of a balanced tree's nodes are
+ * leaves. */
+static inline struct mdb_node *build_part(const struct mdb *t, const struct run *run, size_t lo, size_t hi)
+{
+    if (hi - lo > 1)
+        return build_balanced(t, run, lo, hi);
+    if (hi == lo)
+        return NULL;
+    struct mdb_node *leaf = run_node(run->first, lo, run->stride);
+    leaf->left = NULL;
+    leaf->right = NULL;
+    update(t, leaf);
+    return leaf;
+}
+
 /* Nodes lo .. hi - 1 (at least one) of a run as a perfectly balanced
  * subtree: the halves under each node differ in size by at most one, so in
- * height too. Empty halves are not recursed into: half the calls. */
+ * height too. */
 static struct mdb_node *build_balanced(const struct mdb *t, const struct run *run, size_t lo, size_t hi)
 {
     size_t mid = lo + (hi - lo) / 2;
     struct mdb_node *n = run_node(run->first, mid, run->stride);
-    n->left = mid > lo ? build_balanced(t, run, lo, mid) : NULL;
-    n->right = hi > mid + 1 ? build_balanced(t, run, mid + 1, hi) : NULL;
+    n->left = build_part(t, run, lo, mid);
+    n->right = build_part(t, run, mid + 1, hi);
     update(t, n);
     return n;
 }
@@ -351,7 +369,7 @@ void mdb_insert_run(struct mdb *t, struct mdb_node *first, size_t n, size_t stri
     int d = run_path(t, first, last, path, went_left);
 
     struct run run = { first, stride };
-    struct mdb_node *inner = n > 2 ? build_balanced(t, &run, 1, n - 1) : NULL;
+    struct mdb_node *inner = build_part(t, &run, 1, n - 1);
     int run_height = height(inner) + 1;
     struct mdb_node *l = NULL, *r = NULL;
     int replaced_height = 0;            /* of the subtree below link level d */
