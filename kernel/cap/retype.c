@@ -134,11 +134,11 @@ errval_t cap_retype(struct cte *src, const struct capability *dest_cnode, const 
     }
     /* The new capabilities are neighbours in the mdb, so they go in as one
      * run: their bases ascend, and nothing already there sorts among them.
-     * check_range found no descendant of src overlapping them, and of what
-     * else could start inside their range (laminar ranges), src, its copies
-     * and ancestors of src's range start at src's base with a size of at
-     * least src's, which is larger than objsize when count > 1 (the objects
-     * fit in src), so they sort before the first new one. */
+     * check_range found no descendant of src overlapping them; ranges being
+     * laminar, anything else that starts inside their range is src, a copy
+     * of it or a capability containing src's range, which start at src's
+     * base and are at least src's size: larger than objsize when count > 1
+     * (the objects fit in src), so they sort before the first new one. */
     cap_insert_run(dest, a->count);
     return SYS_ERR_OK;
 }
