@@ -25,11 +25,13 @@ void cap_mdb_init(void)
 
 void cap_insert(struct cte *dest, const struct capability *cap)
 {
-    kassert(cte_is_empty(dest), "a capability goes only into an empty slot");
-    kassert(cap->size > 0 && cap->base + cap->size > cap->base, "capability ranges are non-empty");
-    dest->cap = *cap;
-    dest->mdb.rank = cap_mdb_rank(cap);
+    cte_set(dest, cap);
     mdb_insert(&cap_mdb, &dest->mdb);
+}
+
+void cap_insert_run(struct cte *first, size_t n)
+{
+    mdb_insert_run(&cap_mdb, &first->mdb, n, sizeof *first);
 }
 
 bool cap_type_is_memory_object(enum objtype type)

@@ -17,6 +17,7 @@
 #include <minnow/cspace.h>
 #include <minnow/errors.h>
 #include "base/mdb.h"
+#include "panic.h"
 
 struct capability {
     uint8_t type;           /* enum objtype; OBJ_NULL in an empty slot */
@@ -26,7 +27,19 @@ struct capability {
     uint64_t base;          /* physical base of the object (or a tag, see cap_tag) */
     uint64_t size;          /* bytes */
     uint64_t param;         /* mappings: VNode physical address | first entry;
-                               endpoints: badge */
+                               endpoints: badge; Frame, DevFrame: this CTE's
+                               first FrameMapping (struct maplink), never
+                               copied and never shown to user space */
+};
+
+/* A FrameMapping's place in the list of mappings made through one Frame or
+ * DevFrame CTE (map.c): FrameMappings are not in the mdb, so their CTEs
+ * use the node's space for this. The frame CTE's cap.param points to the
+ * first mapping; the list is the CTE's, not the capability's, and copies
+ * start without one. */
+struct maplink {
+    struct cte *prev;       /* the previous mapping, or the frame CTE for the first */
+    struct cte *next;       /* NULL at the end */
 };
 
 /* The mdb reads cap.base and cap.size in place and keeps the type in
@@ -35,7 +48,10 @@ struct capability {
  * back). */
 struct cte {
     struct capability cap;
-    struct mdb_node mdb;
+    union {
+        struct mdb_node mdb;    /* every capability but a FrameMapping */
+        struct maplink map;     /* a FrameMapping (cap_in_mdb) */
+    };
 };
 
 _Static_assert(sizeof(struct capability) == 32, "a capability is half a CTE");
@@ -77,6 +93,20 @@ static inline uint8_t cap_mdb_rank(const struct capability *c)
     return (uint8_t)(c->type << 3 | cap_generation(c));
 }
 
+/* FrameMappings stay out of the mdb: they never have descendants, and a
+ * list hung off their frame's CTE (map.c) makes a map and an unmap O(1)
+ * instead of a tree insert and remove (docs/capabilities.md). */
+static inline bool cap_in_mdb(const struct capability *c)
+{
+    return c->type != OBJ_FRAME_MAPPING;
+}
+
+/* The types whose CTEs hold a list of FrameMappings in cap.param. */
+static inline bool cap_has_maplist(const struct capability *c)
+{
+    return c->type == OBJ_FRAME || c->type == OBJ_DEVFRAME;
+}
+
 /* Same object: what the derivation database calls a copy. */
 static inline bool cap_same_object(const struct capability *a, const struct capability *b)
 {
@@ -90,6 +120,21 @@ void cap_mdb_init(void);
 
 /* Put `cap` into the empty slot `dest` and into the mdb. */
 void cap_insert(struct cte *dest, const struct capability *cap);
+
+/* The same in two steps, for many capabilities at once: cte_set fills each
+ * empty slot first[0 .. n-1], then cap_insert_run puts them all into the
+ * mdb (mdb_insert_run), which needs their keys ascending and no capability
+ * already in the mdb sorting between the first and the last. cte_set is
+ * inline so that a capability built on the caller's stack is written
+ * straight into the slot (a retype of 16 Frames, a map per page fault). */
+static inline void cte_set(struct cte *dest, const struct capability *cap)
+{
+    kassert(cte_is_empty(dest), "a capability goes only into an empty slot");
+    kassert(cap->size > 0 && cap->base + cap->size > cap->base, "capability ranges are non-empty");
+    dest->cap = *cap;
+    dest->mdb.rank = cap_mdb_rank(cap);
+}
+void cap_insert_run(struct cte *first, size_t n);
 
 /* Types whose objects live in memory the cap names (retype targets). */
 bool cap_type_is_memory_object(enum objtype type);

@@ -20,12 +20,23 @@ static errval_t check_copy(struct cte *dest, const struct cte *src)
     return SYS_ERR_OK;
 }
 
+/* The capability a copy gets: a frame CTE's list of mappings (cap.param)
+ * stays with that CTE. */
+static struct capability copy_of(const struct capability *c)
+{
+    struct capability cap = *c;
+    if (cap_has_maplist(c))
+        cap.param = 0;
+    return cap;
+}
+
 errval_t cap_copy(struct cte *dest, const struct cte *src)
 {
     errval_t err = check_copy(dest, src);
     if (err_is_fail(err))
         return err;
-    cap_insert(dest, &src->cap);
+    struct capability cap = copy_of(&src->cap);
+    cap_insert(dest, &cap);
     return SYS_ERR_OK;
 }
 
@@ -38,7 +49,7 @@ errval_t cap_mint(struct cte *dest, const struct cte *src, uint8_t rights, uint6
         return CAP_ERR_RIGHTS_INCREASE;
     if (param != 0 && src->cap.type != OBJ_ENDPOINT)
         return CAP_ERR_MINT_PARAM;      /* only endpoints carry a parameter (badge) */
-    struct capability cap = src->cap;
+    struct capability cap = copy_of(&src->cap);
     cap.rights = rights;
     if (cap.type == OBJ_ENDPOINT)
         cap.param = param;

@@ -10,6 +10,11 @@
  * `param` fields, with `extra` as the cursor of slots already emptied. The
  * stack is drained before the invocation returns (drain_zombies). The work is proportional to the number
  * of capabilities deleted (docs/capabilities.md, known gaps: no budget yet).
+ *
+ * FrameMappings are not in the derivation database but in a list on a
+ * frame CTE (map.c): deleting the frame's last copy deletes them, deleting
+ * another copy hands them to one that stays, and revoking the frame (or
+ * anything it derives from) therefore reaches them too.
  */
 #include "ops.h"
 
@@ -36,6 +41,30 @@ static void clear(struct cte *c)
 }
 
 static void delete_one(struct cte *c);
+static struct cte *other_copy(struct cte *c);
+
+static void delete_mapping(struct cte *m)
+{
+    struct capability gone = m->cap;
+    maplist_unlink(m);
+    memset(m, 0, sizeof *m);
+    mapping_remove(&gone);
+}
+
+/* The frame CTE c goes: its mappings go with it if it is the last copy,
+ * or else move to a copy that stays. */
+static void drop_maplist(struct cte *c, bool last)
+{
+    if (maplist_first(c) == NULL)
+        return;
+    if (!last) {
+        maplist_hand_over(c, other_copy(c));
+        return;
+    }
+    struct cte *m;
+    while ((m = maplist_first(c)) != NULL)
+        delete_mapping(m);
+}
 
 /* The last capability to a Dispatcher is gone: stop it, and drop its copy
  * of the root CNode capability (which may make that CNode a zombie). */
@@ -51,6 +80,10 @@ static void destroy_dispatcher(struct dcb *d)
 /* Remove one capability, cleaning up the object if it was its last copy. */
 static void delete_one(struct cte *c)
 {
+    if (!cap_in_mdb(&c->cap)) {
+        delete_mapping(c);
+        return;
+    }
     bool last = !mdb_has_copies(&cap_mdb, &c->mdb);
     if (last && is_cnode(&c->cap)) {
         c->cap.flags |= CAP_FLAG_ZOMBIE;
@@ -59,9 +92,11 @@ static void delete_one(struct cte *c)
         zombies = c;
         return;
     }
+    if (cap_has_maplist(&c->cap))
+        drop_maplist(c, last);
     struct capability gone = c->cap;
     clear(c);
-    if (gone.type == OBJ_FRAME_MAPPING || gone.type == OBJ_VNODE_MAPPING)
+    if (gone.type == OBJ_VNODE_MAPPING)
         mapping_remove(&gone);
     if (last && gone.type == OBJ_DISPATCHER)
         destroy_dispatcher(phys_to_virt(gone.base));
@@ -119,20 +154,29 @@ static struct cte *other_copy(struct cte *c)
     return cap_same_object(&o->cap, &c->cap) ? o : NULL;
 }
 
+/* A FrameMapping has no descendants and no copies (a second mapping of
+ * the same page is a mapping of its own), so revoking one does nothing.
+ * A frame's mappings are deleted last, once every copy has handed its own
+ * to c. */
 errval_t cap_revoke(struct cte *c)
 {
     if (cte_is_empty(c))
         return CAP_ERR_SLOT_EMPTY;
+    if (!cap_in_mdb(&c->cap))
+        return SYS_ERR_OK;
     /* Each deletion may empty c itself (c may live in a CNode it is the
      * ancestor of), so c is checked again after every step. */
     for (;;) {
         struct mdb_node *d = mdb_first_descendant(&cap_mdb, &c->mdb);
         struct cte *victim = d ? (struct cte *)((char *)d - offsetof(struct cte, mdb)) : other_copy(c);
         if (victim == NULL)
-            return SYS_ERR_OK;
+            break;
         delete_one(victim);
         drain_zombies();
         if (cte_is_empty(c))
             return SYS_ERR_OK;
     }
+    if (cap_has_maplist(&c->cap))
+        drop_maplist(c, true);
+    return SYS_ERR_OK;
 }

@@ -7,6 +7,13 @@
  * mapped. A VNodeMapping's range is the lower table, likewise. The mapping
  * records its table and first entry in `param` (table address | entry) and
  * the table's level in its flags (CAP_FLAG_MAP_LEVEL).
+ *
+ * FrameMappings are kept out of the derivation database: each hangs in a
+ * doubly linked list off the Frame or DevFrame CTE it was made through, so
+ * creating and deleting one is O(1) (docs/capabilities.md). The frame's
+ * range stands for the mapping's there: the frame outlives its mappings,
+ * because deleting its last copy deletes them (delete.c), and deleting any
+ * other copy hands its list to a copy that stays.
  */
 #include "map.h"
 
@@ -91,7 +98,70 @@ static pte_t leaf_entry(int level, const struct capability *src, uint8_t rights,
     return e;
 }
 
-errval_t cap_map(struct cte *vnode, const struct cte *src, const struct map_args *a, struct cte *dest)
+struct cte *maplist_first(const struct cte *frame)
+{
+    return (struct cte *)frame->cap.param;
+}
+
+static void maplist_add(struct cte *frame, struct cte *m)
+{
+    struct cte *head = maplist_first(frame);
+    m->map.prev = frame;
+    m->map.next = head;
+    if (head != NULL)
+        head->map.prev = m;
+    frame->cap.param = (uint64_t)m;
+}
+
+/* Make whatever points at m's place in the list (the previous mapping, or
+ * the frame CTE for the first) point at `to` instead. */
+static void point_prev_at(struct cte *m, struct cte *to)
+{
+    struct cte *prev = m->map.prev;
+    if (prev->cap.type == OBJ_FRAME_MAPPING)
+        prev->map.next = to;
+    else
+        prev->cap.param = (uint64_t)to;
+}
+
+void maplist_unlink(struct cte *m)
+{
+    point_prev_at(m, m->map.next);
+    if (m->map.next != NULL)
+        m->map.next->map.prev = m->map.prev;
+}
+
+/* Linear in from's list, which only a delete of a copy that is not the
+ * last walks. */
+void maplist_hand_over(struct cte *from, struct cte *to)
+{
+    struct cte *head = maplist_first(from);
+    if (head == NULL)
+        return;
+    struct cte *tail = head;
+    while (tail->map.next != NULL)
+        tail = tail->map.next;
+    struct cte *rest = maplist_first(to);
+    tail->map.next = rest;
+    if (rest != NULL)
+        rest->map.prev = tail;
+    head->map.prev = to;
+    to->cap.param = (uint64_t)head;
+    from->cap.param = 0;
+}
+
+void maplist_moved(struct cte *to)
+{
+    if (to->cap.type == OBJ_FRAME_MAPPING) {
+        point_prev_at(to, to);
+        if (to->map.next != NULL)
+            to->map.next->map.prev = to;
+    } else if (cap_has_maplist(&to->cap) && maplist_first(to) != NULL) {
+        maplist_first(to)->map.prev = to;
+    }
+}
+
+errval_t cap_map(struct cte *vnode, struct cte *src, const struct map_args *a, struct cte *dest)
 {
     errval_t err = check_map(vnode, src, a, dest);
     if (err_is_fail(err))
@@ -117,7 +187,12 @@ errval_t cap_map(struct cte *vnode, const struct cte *src, const struct map_args
     }
     dsb_ishst();
     isb();
-    cap_insert(dest, &m);
+    if (m.type == OBJ_FRAME_MAPPING) {
+        cte_set(dest, &m);
+        maplist_add(src, dest);
+    } else {
+        cap_insert(dest, &m);
+    }
     return SYS_ERR_OK;
 }
 

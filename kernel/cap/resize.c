@@ -7,6 +7,7 @@
 #include "ops.h"
 
 #include "cspace.h"
+#include "map.h"
 #include "mmu.h"
 #include "string.h"
 
@@ -28,12 +29,20 @@ static errval_t check_resize(const struct cte *root, const struct cte *old, cons
     return SYS_ERR_OK;
 }
 
+/* A frame CTE takes its list of mappings along (cap.param), and a
+ * FrameMapping its place in its frame's list; maplist_moved repoints their
+ * neighbours. */
 static void move(struct cte *to, struct cte *from)
 {
-    struct capability cap = from->cap;
-    mdb_remove(&cap_mdb, &from->mdb);
+    if (!cap_in_mdb(&from->cap)) {
+        *to = *from;
+    } else {
+        struct capability cap = from->cap;
+        mdb_remove(&cap_mdb, &from->mdb);
+        cap_insert(to, &cap);
+    }
     memset(from, 0, sizeof *from);
-    cap_insert(to, &cap);
+    maplist_moved(to);
 }
 
 errval_t cap_resize_root(struct cte *root, struct cte *old, struct cte *new)

@@ -130,7 +130,15 @@ errval_t cap_retype(struct cte *src, const struct capability *dest_cnode, const 
             cap.extra = (uint32_t)(objsize / OBJSIZE_CTE);
         if (a->type == src->cap.type && objsize == src->cap.size)
             cap.flags = (uint16_t)((cap_generation(&src->cap) + 1) << CAP_GEN_SHIFT);
-        cap_insert(&dest[i], &cap);
+        cte_set(&dest[i], &cap);
     }
+    /* The new capabilities are neighbours in the mdb, so they go in as one
+     * run: their bases ascend, and nothing already there sorts among them.
+     * check_range found no descendant of src overlapping them; ranges being
+     * laminar, anything else that starts inside their range is src, a copy
+     * of it or a capability containing src's range, which start at src's
+     * base and are at least src's size: larger than objsize when count > 1
+     * (the objects fit in src), so they sort before the first new one. */
+    cap_insert_run(dest, a->count);
     return SYS_ERR_OK;
 }

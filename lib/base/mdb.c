@@ -4,11 +4,13 @@
  * in which every node also records the largest end address in its subtree.
  *
  * Nodes have no parent pointers (a node is half of a 64-byte table entry),
- * so insert and remove recurse from the root and rebalance on the way back
- * up, and the neighbour queries search again from the root with the node's
- * full key. The depth is at most about 1.44 log2(n), so recursion is
- * shallow. A node's key is read in place from its owner (node_key); nothing
- * here allocates, and nothing calls out of this file.
+ * so insert and remove walk down from the root keeping the links they pass
+ * and rebalance back up along them, and the neighbour queries search again
+ * from the root with the node's full key. A run of nodes that will be
+ * neighbours goes in at once (mdb_insert_run), joined in with AVL joins.
+ * The depth is at most about 1.44 log2(n), so the paths and the recursion
+ * of the joins are short. A node's key is read in place from its owner
+ * (node_key); nothing here allocates, and nothing calls out of this file.
  *
  * The queries use two kinds of descent, both O(log n):
  *   - boundary descents, which find the first or last node on one side of a
@@ -227,63 +229,253 @@ void mdb_insert(struct mdb *t, struct mdb_node *node)
     }
 }
 
-/* Detach the leftmost node of a non-empty subtree into *min and return the
- * rest of the subtree, rebalanced. */
-static struct mdb_node *remove_min(const struct mdb *t, struct mdb_node *root,
-                                   struct mdb_node **min)
+/*
+ * Join two subtrees and a node that sorts between them (everything in l <
+ * mid < everything in r) into one AVL subtree. The taller side is followed
+ * down its inner edge to a subtree no more than one level taller than the
+ * other side; mid joins the two there, and each level on the way back gains
+ * at most one in height, so rebalance's single or double rotation restores
+ * it. The cost is the difference of the heights, plus one.
+ */
+static struct mdb_node *join(const struct mdb *t, struct mdb_node *l, struct mdb_node *mid,
+                             struct mdb_node *r)
 {
-    if (root->left == NULL) {
-        *min = root;
-        return root->right;
+    int hl = height(l), hr = height(r);
+    if (hl > hr + 1) {
+        l->right = join(t, l->right, mid, r);
+        return rebalance(t, l);
     }
-    root->left = remove_min(t, root->left, min);
-    return rebalance(t, root);
+    if (hr > hl + 1) {
+        r->left = join(t, l, mid, r->left);
+        return rebalance(t, r);
+    }
+    mid->left = l;
+    mid->right = r;
+    update(t, mid);
+    return mid;
 }
 
-/* Take n, the root of a subtree, out of it and return the new root. With
- * two children, n's successor moves into n's place: the usual trick of
- * copying the successor's key into n is not open to us, because each node
- * is embedded in its owner and must stay where it is. */
-static struct mdb_node *unlink_root(const struct mdb *t, struct mdb_node *n)
+static struct mdb_node *run_node(struct mdb_node *first, size_t i, size_t stride)
 {
-    if (n->left == NULL)
-        return n->right;
-    if (n->right == NULL)
-        return n->left;
-    struct mdb_node *succ;
-    struct mdb_node *right = remove_min(t, n->right, &succ);
-    succ->left = n->left;
-    succ->right = right;
-    return rebalance(t, succ);
+    return (struct mdb_node *)((char *)first + i * stride);
 }
 
-static struct mdb_node *remove_at(const struct mdb *t, struct mdb_node *root,
-                                  const struct mdb_node *node, const struct mdb_key *k,
-                                  bool *found)
+/* A run: n nodes, the i-th at (char *)first + i * stride. */
+struct run {
+    struct mdb_node *first;
+    size_t stride;
+};
+
+static struct mdb_node *build_balanced(const struct mdb *t, const struct run *run, size_t lo, size_t hi);
+
+/* Nodes lo .. hi - 1 of a run, possibly none, as a subtree: a leaf without
+ * a call, the rest by build_balanced. Half of a balanced tree's nodes are
+ * leaves. */
+static inline struct mdb_node *build_part(const struct mdb *t, const struct run *run, size_t lo, size_t hi)
 {
-    if (root == NULL)
+    if (hi - lo > 1)
+        return build_balanced(t, run, lo, hi);
+    if (hi == lo)
         return NULL;
-    if (root == node) {
-        *found = true;
-        return unlink_root(t, root);
-    }
-    if (cmp_node(t, root, k, node) > 0)
-        root->left = remove_at(t, root->left, node, k, found);
-    else
-        root->right = remove_at(t, root->right, node, k, found);
-    return rebalance(t, root);
+    struct mdb_node *leaf = run_node(run->first, lo, run->stride);
+    leaf->left = NULL;
+    leaf->right = NULL;
+    update(t, leaf);
+    return leaf;
 }
 
-/* A node that is not in the tree is not found, and then nothing changes;
+/* Nodes lo .. hi - 1 (at least one) of a run as a perfectly balanced
+ * subtree: the halves under each node differ in size by at most one, so in
+ * height too. */
+static struct mdb_node *build_balanced(const struct mdb *t, const struct run *run, size_t lo, size_t hi)
+{
+    size_t mid = lo + (hi - lo) / 2;
+    struct mdb_node *n = run_node(run->first, mid, run->stride);
+    n->left = build_part(t, run, lo, mid);
+    n->right = build_part(t, run, mid + 1, hi);
+    update(t, n);
+    return n;
+}
+
+/* Path node p gets s, a subtree of everything it had on one side and a
+ * run, in place of that side. Usually the two sides stay within one level
+ * of each other, and then p keeps its children's order without a
+ * rotation, and its largest end is the old one or the run's (`end`): no
+ * key is read. Otherwise join rebalances. */
+static struct mdb_node *rejoin(const struct mdb *t, struct mdb_node *p, bool left,
+                               struct mdb_node *s, uint64_t end)
+{
+    struct mdb_node *other = left ? p->right : p->left;
+    int ho = height(other), hs = s->height;
+    if (ho - hs > 1 || hs - ho > 1)
+        return left ? join(t, s, p, other) : join(t, other, p, s);
+    if (left)
+        p->left = s;
+    else
+        p->right = s;
+    p->height = (int8_t)(1 + (ho > hs ? ho : hs));
+    p->subtree_end = max_u64(p->subtree_end, end);
+    return p;
+}
+
+/* Walk down to the empty link where the run [first, last] belongs,
+ * recording the nodes passed and on which side of each the run lies;
+ * return how many. */
+static int run_path(const struct mdb *t, struct mdb_node *first, struct mdb_node *last,
+                    struct mdb_node **path, bool *went_left)
+{
+    struct mdb_key kf = node_key(t, first), kl = node_key(t, last);
+    int depth = 0;
+    for (struct mdb_node *p = t->root; p != NULL; depth++) {
+        if (depth == MDB_PATH_MAX)
+            __builtin_trap();           /* not an AVL tree: memory is corrupt */
+        struct mdb_key pk = node_key(t, p);
+        bool left = cmp_full(&pk, p, &kf, first) > 0;
+        if (left != (cmp_full(&pk, p, &kl, last) > 0))
+            __builtin_trap();           /* p sorts inside the run: the caller broke the contract */
+        path[depth] = p;
+        went_left[depth] = left;
+        p = left ? p->left : p->right;
+    }
+    return depth;
+}
+
+/*
+ * No node of the tree sorts inside the run, so the whole run belongs where a
+ * single insert of its first node would go: at one empty link at the bottom
+ * of one search path. The tree is rebuilt around it from the bottom of that
+ * path up, with join; joining costs the difference in height, so each step
+ * joins pieces of about the same height:
+ *   - the path nodes lower than the run (near the bottom, where subtrees are
+ *     small) are split into what lies left of the run and what lies right,
+ *     each grown one path node at a time, as in an AVL split;
+ *   - those two, the run's first and last node and a balanced subtree of
+ *     the rest are joined into one subtree, which replaces the split part;
+ *   - each path node above joins its other subtree and that subtree, until,
+ *     as in mdb_insert, one level keeps its old height; above it only the
+ *     largest end changes.
+ * The cost is about the tree's height plus the run's length.
+ */
+void mdb_insert_run(struct mdb *t, struct mdb_node *first, size_t n, size_t stride)
+{
+    if (n <= 1) {
+        if (n == 1)
+            mdb_insert(t, first);
+        return;
+    }
+    struct mdb_node *last = run_node(first, n - 1, stride);
+    struct mdb_node *path[MDB_PATH_MAX];
+    bool went_left[MDB_PATH_MAX];
+    int d = run_path(t, first, last, path, went_left);
+
+    struct run run = { first, stride };
+    struct mdb_node *inner = build_part(t, &run, 1, n - 1);
+    int run_height = height(inner) + 1;
+    struct mdb_node *l = NULL, *r = NULL;
+    int replaced_height = 0;            /* of the subtree below link level d */
+    while (d > 0 && path[d - 1]->height <= run_height) {
+        struct mdb_node *p = path[--d];
+        replaced_height = p->height;
+        if (went_left[d])
+            r = join(t, r, p, p->right);
+        else
+            l = join(t, p->left, p, l);
+    }
+    struct mdb_node *s = join(t, l, first, join(t, inner, last, r));
+    uint64_t end = s->subtree_end;
+    while (d > 0 && s->height != replaced_height) {
+        struct mdb_node *p = path[--d];
+        replaced_height = p->height;
+        s = rejoin(t, p, went_left[d], s, end);
+    }
+
+    /* s replaces what hung at link level d: the root, or a child of path[d - 1]. */
+    if (d == 0) {
+        t->root = s;
+    } else {
+        struct mdb_node *parent = path[d - 1];
+        if (went_left[d - 1])
+            parent->left = s;
+        else
+            parent->right = s;
+        for (int i = d - 1; i >= 0; i--)
+            path[i]->subtree_end = max_u64(path[i]->subtree_end, end);
+    }
+    t->count += n;
+}
+
+/*
+ * Replace node, found at *link with two children, by its successor (the
+ * leftmost node of its right subtree), recording in path[] the links down
+ * to the successor's old parent; return the new depth. The usual trick of
+ * copying the successor's key into node is not open to us: each node is
+ * embedded in its owner and must stay where it is.
+ */
+static int splice_successor(struct mdb_node *node, struct mdb_node **link,
+                            struct mdb_node ***path, int depth)
+{
+    int first = depth;
+    struct mdb_node **sl = &node->right;
+    while ((*sl)->left != NULL) {
+        if (depth == MDB_PATH_MAX)
+            __builtin_trap();           /* not an AVL tree: memory is corrupt */
+        path[depth++] = sl;
+        sl = &(*sl)->left;
+    }
+    struct mdb_node *succ = *sl;
+    *sl = succ->right;
+    succ->left = node->left;
+    succ->right = node->right;
+    succ->height = node->height;
+    *link = succ;
+    if (depth > first)
+        path[first] = &succ->right;     /* was &node->right, which moved to succ */
+    return depth;
+}
+
+/*
+ * Iterative, like mdb_insert: find node by its full key keeping the links
+ * walked through, unlink it, then rebalance back up. Each level is
+ * recomputed (a key read) until one keeps both its height and its largest
+ * end; above that nothing can change. That cannot happen below node's own
+ * place when its successor moved there, because the successor's fields
+ * are still node's.
+ *
+ * A node that is not in the tree is not found, and then nothing changes;
  * the count stays right even when a caller breaks the contract. The removed
- * node's links are cleared so that a stale walk from it stops at once. */
+ * node's links are cleared so that a stale walk from it stops at once.
+ */
 void mdb_remove(struct mdb *t, struct mdb_node *node)
 {
     struct mdb_key k = node_key(t, node);
-    bool found = false;
-    t->root = remove_at(t, t->root, node, &k, &found);
-    if (!found)
-        return;
+    struct mdb_node **path[MDB_PATH_MAX];
+    int depth = 0;
+    struct mdb_node **link = &t->root;
+    while (*link != node) {
+        struct mdb_node *n = *link;
+        if (n == NULL)
+            return;
+        if (depth == MDB_PATH_MAX)
+            __builtin_trap();           /* not an AVL tree: memory is corrupt */
+        path[depth++] = link;
+        link = cmp_node(t, n, &k, node) > 0 ? &n->left : &n->right;
+    }
+    int must_reach = depth;             /* levels at or below this must be recomputed */
+    if (node->left == NULL || node->right == NULL) {
+        *link = node->left != NULL ? node->left : node->right;
+    } else {
+        path[depth++] = link;
+        depth = splice_successor(node, link, path, depth);
+    }
+    while (depth > 0) {
+        link = path[--depth];
+        struct mdb_node *n = *link;
+        int h = n->height;
+        uint64_t end = n->subtree_end;
+        *link = rebalance(t, n);
+        if (depth < must_reach && (*link)->height == h && (*link)->subtree_end == end)
+            break;
+    }
     t->count--;
     node->left = NULL;
     node->right = NULL;

@@ -65,6 +65,13 @@ void mdb_init(struct mdb *t, ptrdiff_t key_offset);
 /* Insert a node that is not in the tree (its links are overwritten). */
 void mdb_insert(struct mdb *t, struct mdb_node *node);
 
+/* Insert n nodes that are not in the tree, the i-th at (char *)first +
+ * i * stride, as one run: they must be in strictly ascending order by i, and
+ * no node already in the tree may sort between the first and the last (after
+ * the insert they are neighbours). O(log(count) + n) rather than n inserts'
+ * O(n log(count)). Each node's key is set as for mdb_insert. */
+void mdb_insert_run(struct mdb *t, struct mdb_node *first, size_t n, size_t stride);
+
 /* Remove a node that is in the tree. */
 void mdb_remove(struct mdb *t, struct mdb_node *node);
 

@@ -532,6 +532,147 @@ Test(mdb, queries_on_the_wide_tree_give_the_expected_nodes)
     cr_assert_not(mdb_has_copies(&tree, &pool[1001].node));
 }
 
+/* ---- runs (mdb_insert_run) ---------------------------------------------- */
+
+/* Take n consecutive pool entries for a run of pages from base, as retype
+ * makes them: one key after another, each a page further on. */
+static struct cap *take_run(uint64_t base, size_t n, uint8_t type)
+{
+    cr_assert_leq(pool_used + n, POOL);
+    struct cap *run = &pool[pool_used];
+    pool_used += n;
+    for (size_t i = 0; i < n; i++) {
+        set_key(&run[i], base + i * K4, K4, type);
+        run[i].live = true;
+    }
+    return run;
+}
+
+static void insert_run(struct cap *run, size_t n)
+{
+    mdb_insert_run(&tree, &run[0].node, n, sizeof run[0]);
+}
+
+/* The in-order walk must be ascending, every node's key, and count nodes. */
+static void assert_walk_ascending(size_t count)
+{
+    size_t seen = 0;
+    const struct cap *prev = NULL;
+    for (struct mdb_node *n = mdb_first(&tree); n != NULL; n = mdb_next(&tree, n)) {
+        const struct cap *c = cap_of(n);
+        cr_assert(prev == NULL || prev->base < c->base ||
+                  (prev->base == c->base && prev->size > c->size));
+        prev = c;
+        seen++;
+    }
+    cr_assert_eq(seen, count);
+}
+
+Test(mdb, insert_run_into_an_empty_tree_gives_a_valid_tree_of_every_length)
+{
+    for (size_t n = 0; n <= 70; n++) {
+        setup();
+        struct cap *run = take_run(M1, n, T_FRAME);
+        insert_run(run, n);
+        cr_assert(mdb_check(&tree), "run of %zu", n);
+        cr_assert_eq(tree.count, n);
+        assert_walk_ascending(n);
+        if (n > 0)
+            cr_assert_eq(mdb_first(&tree), &run[0].node);
+    }
+}
+
+Test(mdb, insert_run_of_one_is_an_insert)
+{
+    add(0, M1, T_RAM);
+    struct cap *run = take_run(K4, 1, T_FRAME);
+    insert_run(run, 1);
+    cr_assert(mdb_check(&tree));
+    cr_assert_eq(tree.count, 2);
+    cr_assert_eq(mdb_next(&tree, &pool[0].node), &run[0].node);
+}
+
+/* A RAM root of `pages` pages with a Frame on every even page; a run of
+ * Frames at `at` pages (odd pages only are free, so runs go past the end
+ * of the root or before it, or into a hole made for them). */
+static void build_even_pages(uint64_t pages)
+{
+    add(64 * M1, pages * K4, T_RAM);
+    for (uint64_t i = 0; i < pages; i += 2)
+        add(64 * M1 + i * K4, K4, T_FRAME);
+}
+
+static void check_run_in_place(struct cap *run, size_t n, size_t count_before)
+{
+    cr_assert(mdb_check(&tree));
+    cr_assert_eq(tree.count, count_before + n);
+    assert_walk_ascending(count_before + n);
+    for (size_t i = 0; i + 1 < n; i++)
+        cr_assert_eq(mdb_next(&tree, &run[i].node), &run[i + 1].node);
+}
+
+Test(mdb, insert_run_before_every_node)
+{
+    for (size_t n = 2; n <= 40; n += 7) {
+        setup();
+        build_even_pages(600);
+        size_t before = tree.count;
+        struct cap *run = take_run(0, n, T_FRAME);
+        insert_run(run, n);
+        check_run_in_place(run, n, before);
+        cr_assert_eq(mdb_first(&tree), &run[0].node);
+    }
+}
+
+Test(mdb, insert_run_after_every_node)
+{
+    for (size_t n = 2; n <= 40; n += 7) {
+        setup();
+        build_even_pages(600);
+        size_t before = tree.count;
+        struct cap *run = take_run(128 * M1, n, T_FRAME);
+        insert_run(run, n);
+        check_run_in_place(run, n, before);
+        cr_assert_null(mdb_next(&tree, &run[n - 1].node));
+    }
+}
+
+/* Runs of every length into every gap of a 600-node tree, a fresh tree
+ * each time: the root's Frames on even pages leave a one-page gap at each
+ * odd page, and a longer run goes into a root of pages made free for it. */
+Test(mdb, insert_run_into_the_middle_at_every_depth)
+{
+    for (uint64_t at = 1; at < 600; at += 38) {
+        for (size_t n = 2; n <= 33; n += 31) {
+            setup();
+            add(64 * M1, 1200 * K4, T_RAM);
+            for (uint64_t i = 0; i < 1200; i++)
+                if (i < at || i >= at + n)
+                    add(64 * M1 + i * K4, K4, T_FRAME);
+            size_t before = tree.count;
+            struct cap *run = take_run(64 * M1 + at * K4, n, T_FRAME);
+            insert_run(run, n);
+            check_run_in_place(run, n, before);
+            cr_assert_eq(mdb_find_ancestor(&tree, &run[0].node), &pool[0].node);
+        }
+    }
+}
+
+/* A run of 16 into a tree of about 5,000 nodes reads about one path of
+ * keys, the run's own 16, and a few per level rebuilt: far fewer than the
+ * 16 paths of separate inserts. */
+Test(mdb, insert_run_reads_a_path_and_the_run)
+{
+    build_wide_tree();
+    struct cap *run = take_run(0x100000000ull, 16, T_FRAME);
+    int h = tree.root->height;
+    mdb_key_reads = 0;
+    insert_run(run, 16);
+    cr_assert_leq(mdb_key_reads, (uint64_t)(3 * h + 16 + 8), "run read %" PRIu64 " keys at height %d",
+                  mdb_key_reads, h);
+    cr_assert(mdb_check(&tree));
+}
+
 /* ---- mdb_check must be able to fail -------------------------------------- */
 
 /* 100 disjoint single pages, enough for a tree of height 7. */
@@ -652,6 +793,8 @@ static size_t nlive;
 static struct cap *free_caps[MODEL_POOL];
 static size_t nfree;
 static struct cap *hot;         /* copied again often, to grow long runs */
+static bool model_runs;         /* retypes of many at once (op_retype_run) too */
+static size_t runs_inserted;
 
 static uint64_t end_of(const struct cap *c)
 {
@@ -702,6 +845,7 @@ static int ref_cmp(const struct cap *a, const struct cap *b)
 static void model_reset(void)
 {
     rng_state = MODEL_SEED;
+    model_runs = false;
     nlive = 0;
     nfree = 0;
     hot = NULL;
@@ -810,6 +954,58 @@ static void op_copy(void)
         hot = src;
 }
 
+/* Several children of p side by side in one mdb_insert_run, as one retype
+ * with a count makes them: pool entries that are free and consecutive, a
+ * part of p that overlaps none of p's descendants. Only in the runs test. */
+static bool take_consecutive_free(size_t start, size_t n)
+{
+    if (start + n > MODEL_POOL)
+        return false;
+    for (size_t i = start; i < start + n; i++)
+        if (pool[i].live)
+            return false;
+    for (size_t i = start; i < start + n; i++) {
+        for (size_t j = 0; j < nfree; j++) {
+            if (free_caps[j] == &pool[i]) {
+                free_caps[j] = free_caps[--nfree];
+                break;
+            }
+        }
+    }
+    return true;
+}
+
+static void op_retype_run(void)
+{
+    struct cap *p = random_live();
+    unsigned shift = 1 + (unsigned)rng_below(5);
+    uint64_t size = p != NULL ? p->size >> shift : 0;
+    if (size == 0)
+        return;
+    uint64_t slots = UINT64_C(1) << shift;
+    size_t n = 2 + (size_t)rng_below(slots - 1);
+    uint64_t first = rng_below(slots - n + 1);
+    uint64_t base = p->base + first * size;
+    if (descendant_overlaps(p, base, base + n * size))
+        return;
+    size_t start = (size_t)rng_below(MODEL_POOL);
+    for (int tries = 0; !take_consecutive_free(start, n); tries++) {
+        if (tries == 8)
+            return;
+        start = (size_t)rng_below(MODEL_POOL);
+    }
+    uint8_t type = (uint8_t)rng_below(MAX_TYPE + 1);
+    for (size_t i = 0; i < n; i++) {
+        struct cap *c = &pool[start + i];
+        set_key(c, base + i * size, size, type);
+        assert_laminar_with(c);
+        c->live = true;
+        live[nlive++] = c;
+    }
+    mdb_insert_run(&tree, &pool[start].node, n, sizeof pool[0]);
+    runs_inserted++;
+}
+
 static void op_delete(void)
 {
     struct cap *c = random_live();
@@ -850,6 +1046,8 @@ static void random_operation(void)
         op_revoke();
     else if (r < 18 + del)
         op_copy();
+    else if (model_runs && r < 30 + del)
+        op_retype_run();
     else
         op_retype();
 }
@@ -947,10 +1145,11 @@ static void compare_walk(void)
     cr_assert_eq(seen, nlive);
 }
 
-Test(mdb, random_operations_agree_with_a_reference_model)
+/* Run `ops` random operations from the model's current state, checking the
+ * tree after each and its answers now and then. */
+static void run_model(long ops)
 {
-    model_reset();
-    for (long op = 1; op <= MODEL_OPS; op++) {
+    for (long op = 1; op <= ops; op++) {
         random_operation();
         cr_assert(mdb_check(&tree), "tree invariant broken after operation %ld", op);
         cr_assert_eq(tree.count, nlive);
@@ -960,4 +1159,22 @@ Test(mdb, random_operations_agree_with_a_reference_model)
         if (op % WALK_EVERY == 0)
             compare_walk();
     }
+}
+
+Test(mdb, random_operations_agree_with_a_reference_model)
+{
+    model_reset();
+    run_model(MODEL_OPS);
+}
+
+/* The same with retypes of many objects at once (mdb_insert_run): before,
+ * between and after existing nodes, into empty and full trees. */
+Test(mdb, random_operations_with_runs_agree_with_a_reference_model)
+{
+    model_reset();
+    model_runs = true;
+    runs_inserted = 0;
+    rng_state = MODEL_SEED ^ UINT64_C(0x72756e73);      /* "runs" */
+    run_model(MODEL_OPS / 2);
+    cr_assert_gt(runs_inserted, 1000, "only %zu runs inserted", runs_inserted);
 }

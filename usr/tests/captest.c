@@ -199,18 +199,72 @@ static void test_map_frames(void)
     expect("copy a mapping capability", cap_copy(s(45), s(43)), CAP_ERR_WRONG_TYPE);
     expect("unmap through the wrong table", vnode_unmap(s(31), s(44)), CAP_ERR_NOT_MAPPED_HERE);
     expect("unmap something that is not a mapping", vnode_unmap(s(32), s(33)), CAP_ERR_WRONG_TYPE);
-    expect("delete a frame's last capability while it is mapped", cap_delete(s(34)), SYS_ERR_OK);
-    cap_delete(s(33));
-    expect("a mapped frame's memory cannot be retyped", cap_retype(s(33), s(0), OBJ_FRAME, 524 * 1024, 4096, 1), CAP_ERR_RETYPE_OVERLAP);
+    expect("delete a copy of a mapped frame", cap_delete(s(34)), SYS_ERR_OK);
     check("the mapping still works", *ro == 0x6d696e6e6f77ull);
+    expect("revoke a mapping capability: nothing derives from it", cap_revoke(s(44)), SYS_ERR_OK);
+    check("the revoked mapping stays", is(s(44), OBJ_FRAME_MAPPING, 4096));
     expect("unmap the read-only mapping", vnode_unmap(s(32), s(44)), SYS_ERR_OK);
     expect("delete the read-write mapping (unmaps)", cap_delete(s(43)), SYS_ERR_OK);
+    check("the frame stays when its mappings go", is(s(33), OBJ_FRAME, 4096));
+    expect("an unmapped frame's memory is still the frame's",
+           cap_retype(s(34), s(0), OBJ_FRAME, 524 * 1024, 4096, 1), CAP_ERR_RETYPE_OVERLAP);
+    cap_delete(s(33));
     expect("the frame's memory is free again", cap_retype(s(33), s(0), OBJ_FRAME, 524 * 1024, 4096, 1), SYS_ERR_OK);
     expect("the entries are free again", vnode_map(s(32), 0, s(33), CAPRIGHTS_RW, 0, 1, s(43)), SYS_ERR_OK);
     check("the new frame is zero where the old one had data", *rw == 0);
     expect("revoke the frame: its mappings go", cap_revoke(s(33)), SYS_ERR_OK);
     check("the mapping capability is gone", empty(s(43)));
     expect("and its entry is free", vnode_map(s(32), 0, s(33), CAPRIGHTS_RW, 0, 1, s(43)), SYS_ERR_OK);
+}
+
+static volatile uint64_t *entry_va(uint64_t entry)
+{
+    return (volatile uint64_t *)(MAP_VA + entry * 4096);
+}
+
+/* FrameMappings live as long as some copy of their frame (they hang off a
+ * frame CTE, not in the derivation database): deleting a copy hands them
+ * to another, deleting the last copy or revoking removes them. */
+static void test_mapping_lifetime(void)
+{
+    expect("a RAM child with a frame in it", cap_retype(s(80), s(0), OBJ_RAM, 576 * 1024, 16384, 1), SYS_ERR_OK);
+    cap_retype(s(81), s(80), OBJ_FRAME, 0, 4096, 1);
+    expect("map the frame", vnode_map(s(32), 10, s(81), CAPRIGHTS_RW, 0, 1, s(82)), SYS_ERR_OK);
+    *entry_va(10) = 10;
+    expect("revoke the RAM the frame came from", cap_revoke(s(80)), SYS_ERR_OK);
+    check("revoking the frame's RAM ancestor removes the frame and its mapping", empty(s(81)) && empty(s(82)));
+    expect("the entry is free again", vnode_map(s(32), 10, s(33), CAPRIGHTS_READ, 0, 1, s(82)), SYS_ERR_OK);
+    cap_delete(s(82));
+
+    expect("a frame and a copy", cap_retype(s(83), s(0), OBJ_FRAME, 548 * 1024, 4096, 1), SYS_ERR_OK);
+    cap_copy(s(84), s(83));
+    expect("map through the first", vnode_map(s(32), 11, s(83), CAPRIGHTS_RW, 0, 1, s(85)), SYS_ERR_OK);
+    expect("map through the copy", vnode_map(s(32), 12, s(84), CAPRIGHTS_RW, 0, 1, s(86)), SYS_ERR_OK);
+    *entry_va(11) = 0x1111;
+    expect("delete the first, through which one mapping was made", cap_delete(s(83)), SYS_ERR_OK);
+    check("both mappings stay while a copy of the frame exists",
+          is(s(85), OBJ_FRAME_MAPPING, 4096) && is(s(86), OBJ_FRAME_MAPPING, 4096));
+    check("and both still reach the frame", *entry_va(11) == 0x1111 && *entry_va(12) == 0x1111);
+    expect("the frame's memory is still in use", cap_retype(s(83), s(0), OBJ_FRAME, 548 * 1024, 4096, 1),
+           CAP_ERR_RETYPE_OVERLAP);
+    expect("delete the frame's last copy", cap_delete(s(84)), SYS_ERR_OK);
+    check("deleting the last copy removes every mapping", empty(s(85)) && empty(s(86)));
+    expect("the memory is free", cap_retype(s(83), s(0), OBJ_FRAME, 548 * 1024, 4096, 1), SYS_ERR_OK);
+    expect("and the entries too", err_is_ok(vnode_map(s(32), 11, s(83), CAPRIGHTS_RW, 0, 1, s(85)))
+                                      ? vnode_map(s(32), 12, s(83), CAPRIGHTS_RW, 0, 1, s(86)) : CAP_ERR_SLOT_EMPTY,
+           SYS_ERR_OK);
+    check("the new frame is zero", *entry_va(11) == 0 && *entry_va(12) == 0);
+    cap_delete(s(85));
+    cap_delete(s(86));
+
+    cap_copy(s(84), s(83));
+    expect("map through a copy, then revoke the other", vnode_map(s(32), 13, s(84), CAPRIGHTS_RW, 0, 1, s(86)), SYS_ERR_OK);
+    expect("revoke the first frame capability", cap_revoke(s(83)), SYS_ERR_OK);
+    check("revoke removes the copy and the mapping made through it",
+          empty(s(84)) && empty(s(86)) && is(s(83), OBJ_FRAME, 4096));
+    expect("the entry is free after the revoke", vnode_map(s(32), 13, s(83), CAPRIGHTS_RW, 0, 1, s(86)), SYS_ERR_OK);
+    expect("delete a mapped frame's only capability", cap_delete(s(83)), SYS_ERR_OK);
+    check("its mapping goes with it", empty(s(86)));
 }
 
 static void test_resize(void)
@@ -234,12 +288,21 @@ static void test_resize(void)
     expect("retype a 128-slot L1 CNode into a root slot",
            cap_retype(capref_root_slot(41), s(0), OBJ_L1CNODE, 656 * 1024, 128 * 64, 1), SYS_ERR_OK);
     expect("copy the root capability into a root slot", cap_copy(capref_root_slot(42), root), SYS_ERR_OK);
+    expect("a frame in a root slot", cap_retype(capref_root_slot(45), s(0), OBJ_FRAME, 556 * 1024, 4096, 1), SYS_ERR_OK);
+    expect("two mappings of it in root slots",
+           err_is_ok(vnode_map(s(32), 14, capref_root_slot(45), CAPRIGHTS_RW, 0, 1, capref_root_slot(46)))
+               ? vnode_map(s(32), 15, capref_root_slot(45), CAPRIGHTS_RW, 0, 1, capref_root_slot(47))
+               : CAP_ERR_SLOT_EMPTY, SYS_ERR_OK);
     expect("resize when old and new roots sit in root slots that move",
            sys_invoke(capaddr_level1(42), CNODE_CMD_RESIZE, capaddr_level1(41), 0, 0, 0, 0, 0).err, SYS_ERR_OK);
     check("every root slot moved", is(s(0), OBJ_RAM, MiB) && is(capref_l2(40, 1), OBJ_RAM, MiB) &&
                                    is(capref_root_slot(41), OBJ_L1CNODE, 128 * 64));
     expect("point CAP_ROOTCN at the new root", err_is_ok(cap_delete(root)) ? cap_copy(root, capref_root_slot(41))
                                                                            : CAP_ERR_SLOT_EMPTY, SYS_ERR_OK);
+    *entry_va(14) = 0x4545;
+    check("moved mappings still work", is(capref_root_slot(46), OBJ_FRAME_MAPPING, 4096) && *entry_va(15) == 0x4545);
+    expect("delete the moved frame", cap_delete(capref_root_slot(45)), SYS_ERR_OK);
+    check("its moved mappings went with it", empty(capref_root_slot(46)) && empty(capref_root_slot(47)));
 }
 
 /* MODULECN: the archive's Frame, then one page-aligned Frame per module,
@@ -361,6 +424,7 @@ int main(void)
     test_cnodes(ram);
     build_tables();
     test_map_frames();
+    test_mapping_lifetime();
     test_resize();
     test_module_frames();
     test_device_frames();
