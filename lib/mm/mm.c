@@ -84,13 +84,11 @@ static void spare_put(struct mm *mm, union mm_record *r)
 static errval_t spare_fill(struct mm *mm, size_t need)
 {
     MM_INVARIANT(need <= MM_RECORDS_PER_BATCH);
-    union mm_record *got[MM_RECORDS_PER_BATCH];
+    void *got[MM_RECORDS_PER_BATCH];
     size_t missing = need > mm->nspare ? need - mm->nspare : 0;
-    size_t n = 0;
 
     alloc_lock_release(&mm->lock);
-    while (n < missing && (got[n] = slab_alloc(&mm->records)) != NULL)
-        n++;
+    size_t n = slab_alloc_many(&mm->records, got, missing);
     mm_lock(mm);
     for (size_t i = 0; i < n; i++)
         spare_put(mm, got[i]);
