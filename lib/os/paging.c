@@ -32,6 +32,11 @@ static struct thread_mutex lock = THREAD_MUTEX_INITIALIZER("paging");
 static struct vregion_space regions;
 static struct pt_model tables;
 static struct frame_pool frames;        /* for the fault handler */
+#define PAGING_SLOT_BATCH 16
+static struct mapping_slots {           /* see mapping_slot() */
+    size_t count;                       /* slots waiting, in [0, count) */
+    struct capref slot[PAGING_SLOT_BATCH];
+} mapping_slots;
 static bool started;
 static uint64_t faults_handled, pages_given_back;
 
@@ -65,15 +70,46 @@ static errval_t free_table(void *arg, capaddr_t vnode)
     return object_free(vnode);
 }
 
+/*
+ * A slot for a mapping capability. Every page the fault handler backs
+ * makes one, so they are taken from the slot allocator PAGING_SLOT_BATCH
+ * at a time (one lock round trip) and handed out one by one; each is
+ * freed on its own when its mapping goes (unmap). They need not be
+ * consecutive, so they fill the holes that freed slots leave. Those not yet
+ * used, fewer than PAGING_SLOT_BATCH, are allocated in the slot
+ * allocator's eyes.
+ */
+static errval_t mapping_slot(struct capref *slot)
+{
+    struct mapping_slots *ms = &mapping_slots;
+    if (ms->count == 0) {
+        errval_t err = os_slot_alloc_many(PAGING_SLOT_BATCH, ms->slot);
+        if (err_is_fail(err))
+            return err;
+        ms->count = PAGING_SLOT_BATCH;
+    }
+    *slot = ms->slot[--ms->count];
+    return SYS_ERR_OK;
+}
+
+/* Give back the slot mapping_slot just gave, still empty. */
+static void mapping_slot_untake(void)
+{
+    mapping_slots.count++;
+}
+
 static errval_t map_into(capaddr_t vnode, unsigned entry, capaddr_t src, uint8_t rights,
                          uint64_t offset, unsigned count, capaddr_t *mapping)
 {
     struct capref slot;
-    errval_t err = os_slot_alloc(&slot);
-    if (err_is_ok(err))
-        err = vnode_map(ref_of(vnode), entry, ref_of(src), rights, offset, count, slot);
+    errval_t err = mapping_slot(&slot);
+    if (err_is_fail(err))
+        return err;
+    err = vnode_map(ref_of(vnode), entry, ref_of(src), rights, offset, count, slot);
     if (err_is_ok(err))
         *mapping = addr_of(slot);
+    else
+        mapping_slot_untake();
     return err;
 }
 

@@ -460,6 +460,39 @@ errval_t slot_alloc(struct slot_allocator *sa, capaddr_t *ret)
     return err;
 }
 
+/* With the lock held: all `count` slots, or none. */
+static errval_t many_take(struct slot_allocator *sa, size_t count, capaddr_t *slots)
+{
+    if (sa->nfree < count)
+        return LIB_ERR_SLOT_ALLOC_EMPTY;
+    for (size_t i = 0; i < count; i++) {
+        errval_t err = slot_take(sa, &slots[i], NULL);
+        SLOT_INVARIANT(err_is_ok(err));     /* nfree said they are there */
+    }
+    return SYS_ERR_OK;
+}
+
+errval_t slot_alloc_many(struct slot_allocator *sa, size_t count, capaddr_t *slots)
+{
+    if (count == 0 || count > SLOT_MANY_MAX)
+        return LIB_ERR_SLOT_BAD_RUN;
+    sa_lock(sa);
+    bool low = sa->nfree < SLOT_ALLOC_REFILL_THRESHOLD + count;
+    errval_t err = low ? SYS_ERR_OK : many_take(sa, count, slots);
+    sa_unlock(sa);
+    if (!low)
+        return err;
+    /* Forced, as the count may still be above the threshold; a refill
+     * already under way is not waited for. */
+    err = refill_if(sa, true);
+    if (err_is_fail(err))
+        return err_push(err, LIB_ERR_SLOT_REFILL);
+    sa_lock(sa);
+    err = many_take(sa, count, slots);
+    sa_unlock(sa);
+    return err;
+}
+
 errval_t slot_alloc_run(struct slot_allocator *sa, uint32_t count, capaddr_t *first)
 {
     if (count == 0 || count > SLOT_RUN_MAX)
