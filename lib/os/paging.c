@@ -24,7 +24,8 @@ RECORD_POOL(records, 1024 * 1024, LIB_ERR_SLAB_EMPTY);
 
 /* The lock guards everything below, and the model and tree behind them
  * (whose own lock hooks stay empty). Every public function and the fault
- * handler hold it for their whole work; the memory it guards (these
+ * handler hold it for their whole work (the fast fault handler runs where
+ * no other thread can, see on_fault_fast); the memory it guards (these
  * records, the static pool) is always backed, so no fault happens while
  * it is held. Lock order: paging, then the slot allocator or memory
  * manager (ram.c), never the other way. */
@@ -219,16 +220,18 @@ static bool on_fault(const struct os_fault *f)
     return fixable && err_is_ok(err);
 }
 
-/* In the fault upcall, every mutex free (exception.h): the same work
- * without a switch to the thread's exception stack. It must not yield, so
- * the test hook sends faults the normal way. Whatever goes wrong is left
- * to on_fault, which tries again and reports. */
+/* In the fault upcall (exception.h): the same work without a switch to
+ * the thread's exception stack. There no other thread can run until the
+ * upcall returns and no mutex is held, so the lock is free and nobody can
+ * ask for it meanwhile: taking it would exclude no one, and it is not
+ * taken. It must not yield, so the test hook sends faults the normal way.
+ * Whatever goes wrong is left to on_fault, which tries again and reports. */
 static bool on_fault_fast(const struct os_fault *f)
 {
     bool fixable;
     if (yield_in_fault)
         return false;
-    errval_t err = back_page_locked(f, &fixable);
+    errval_t err = back_page(f, &fixable);
     return fixable && err_is_ok(err);
 }
 

@@ -459,7 +459,7 @@ errval_t vregion_lookup(struct vregion_space *vs, uint64_t addr, struct vregion_
     struct bt_node *n = blocktree_find(&vs->tree, addr);
     VR_INVARIANT(n != NULL);        /* the regions tile the space */
     info_of(rec_of(n), info);
-    vr_unlock(vs);
+    alloc_lock_release(&vs->lock);  /* a lookup leaves the spares alone */
     return SYS_ERR_OK;
 }
 
