@@ -701,8 +701,8 @@ errval_t mm_alloc_batch(struct mm *mm, uint64_t size, size_t count, uint8_t kind
     mm_unlock(mm);
     if (err_is_fail(err))
         return err;
-    uint64_t caps[MM_BATCH_MAX];
-    for (size_t i = 0; i < count; i++)
+    uint64_t caps[MM_BATCH_MAX];        /* read only if retype_many made them */
+    for (size_t i = 0; mm->ops == NULL && i < count; i++)
         caps[i] = MM_CAP_NONE;
     if (mm->ops != NULL) {      /* all the capabilities, or none */
         const struct mm_region *r = a->region;
