@@ -59,15 +59,21 @@ struct pt_path {
 
 /* ---- Records ---------------------------------------------------------- */
 
+static void reserve_push(struct pt_records *r, void *record)
+{
+    struct pt_slot *s = record;
+    s->next = r->head;
+    r->head = s;
+    r->count++;
+}
+
+/* A record a call is done with: junk, so that a dangling use fails loudly. */
 static void reserve_put(struct pt_records *r, void *record)
 {
     uint64_t *w = record;
     for (size_t i = 0; i < PT_RECORD_SIZE / sizeof *w; i++)
         w[i] = 0x0101010101010101ull * PT_JUNK;
-    struct pt_slot *s = record;
-    s->next = r->head;
-    r->head = s;
-    r->count++;
+    reserve_push(r, record);
 }
 
 static void *reserve_take(struct pt_records *r)
@@ -98,22 +104,25 @@ static void reserve_release(struct pt_model *m, struct pt_records *r)
 static errval_t spare_ensure(struct pt_model *m, size_t n)
 {
     size_t want = n > PT_SPARE_FILL ? n : PT_SPARE_FILL;
+    size_t taken = 0;
     while (m->spare.count < n) {
         size_t missing = want - m->spare.count;
-        struct pt_records got = { NULL, 0 };
+        void *got[PT_SPARE_FILL];
         alloc_lock_release(&m->lock);
-        void *record = NULL;
-        while (got.count < missing && (record = slab_alloc(&m->slab)) != NULL)
-            reserve_put(&got, record);
+        size_t k = slab_alloc_many(&m->slab, got, missing < PT_SPARE_FILL ? missing : PT_SPARE_FILL);
         alloc_lock_acquire(&m->lock);
-        if (record == NULL && m->spare.count + got.count < n) {
+        for (size_t i = 0; i < k; i++)
+            reserve_push(&m->spare, got[i]);    /* fresh from the slab: no junk needed */
+        taken += k;
+        if (k == 0) {
+            struct pt_records back = { NULL, 0 };   /* nothing changes */
+            for (; taken > 0 && m->spare.head != NULL; taken--)
+                reserve_push(&back, reserve_take(&m->spare));
             alloc_lock_release(&m->lock);
-            reserve_release(m, &got);       /* nothing changes */
+            reserve_release(m, &back);
             alloc_lock_acquire(&m->lock);
             return err_push(LIB_ERR_SLAB_EMPTY, PT_ERR_NO_RECORDS);
         }
-        while (got.head != NULL)
-            reserve_put(&m->spare, reserve_take(&got));
     }
     return SYS_ERR_OK;
 }
