@@ -90,8 +90,14 @@ static errval_t spare_fill(struct mm *mm, size_t need)
     alloc_lock_release(&mm->lock);
     size_t n = slab_alloc_many(&mm->records, got, missing);
     mm_lock(mm);
-    for (size_t i = 0; i < n; i++)
-        spare_put(mm, got[i]);
+    /* Records from the slab were spare (or never used) before they went
+     * there, so none is mm->recent: link them in as they are. */
+    for (size_t i = n; i-- > 0;) {
+        union mm_record *r = got[i];
+        r->next_spare = mm->spare;
+        mm->spare = r;
+    }
+    mm->nspare += n;
     return n < missing ? err_push(LIB_ERR_SLAB_EMPTY, MM_ERR_NO_METADATA) : SYS_ERR_OK;
 }
 

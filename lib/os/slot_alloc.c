@@ -497,8 +497,14 @@ errval_t slot_alloc_run(struct slot_allocator *sa, uint32_t count, capaddr_t *fi
 {
     if (count == 0 || count > SLOT_RUN_MAX)
         return LIB_ERR_SLOT_BAD_RUN;
+    /* The common case in one lock round trip: no refill due, a run found. */
+    sa_lock(sa);
+    errval_t err = refill_due(sa, false) ? LIB_ERR_SLOT_ALLOC_EMPTY : run_take(sa, count, first);
+    sa_unlock(sa);
+    if (err_is_ok(err))
+        return err;
     for (bool force = false;; force = true) {
-        errval_t err = refill_if(sa, force);
+        err = refill_if(sa, force);
         if (err_is_fail(err))
             return err_push(err, LIB_ERR_SLOT_REFILL);
         sa_lock(sa);
