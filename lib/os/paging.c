@@ -36,7 +36,7 @@ static struct frame_pool frames;        /* for the fault handler */
 #define PAGING_SLOT_BATCH 16
 static struct mapping_slots {           /* see mapping_slot() */
     size_t count;                       /* slots waiting, in [0, count) */
-    struct capref slot[PAGING_SLOT_BATCH];
+    capaddr_t slot[PAGING_SLOT_BATCH];
 } mapping_slots;
 static bool started;
 static uint64_t faults_handled, pages_given_back;
@@ -80,11 +80,11 @@ static errval_t free_table(void *arg, capaddr_t vnode)
  * used, fewer than PAGING_SLOT_BATCH, are allocated in the slot
  * allocator's eyes.
  */
-static errval_t mapping_slot(struct capref *slot)
+static errval_t mapping_slot(capaddr_t *slot)
 {
     struct mapping_slots *ms = &mapping_slots;
     if (ms->count == 0) {
-        errval_t err = os_slot_alloc_many(PAGING_SLOT_BATCH, ms->slot);
+        errval_t err = slot_alloc_many(os_slots(), PAGING_SLOT_BATCH, ms->slot);
         if (err_is_fail(err))
             return err;
         ms->count = PAGING_SLOT_BATCH;
@@ -102,13 +102,13 @@ static void mapping_slot_untake(void)
 static errval_t map_into(capaddr_t vnode, unsigned entry, capaddr_t src, uint8_t rights,
                          uint64_t offset, unsigned count, capaddr_t *mapping)
 {
-    struct capref slot;
+    capaddr_t slot;
     errval_t err = mapping_slot(&slot);
     if (err_is_fail(err))
         return err;
-    err = vnode_map(ref_of(vnode), entry, ref_of(src), rights, offset, count, slot);
+    err = vnode_map(ref_of(vnode), entry, ref_of(src), rights, offset, count, ref_of(slot));
     if (err_is_ok(err))
-        *mapping = addr_of(slot);
+        *mapping = slot;
     else
         mapping_slot_untake();
     return err;

@@ -460,14 +460,34 @@ errval_t slot_alloc(struct slot_allocator *sa, capaddr_t *ret)
     return err;
 }
 
-/* With the lock held: all `count` slots, or none. */
+/* With the lock held: the lowest free slots of a CNode that has some, up to
+ * `count`, a bitmap word at a time; returns how many. */
+static size_t cnode_take_many(struct slot_cnode *cn, size_t count, capaddr_t *slots)
+{
+    size_t n = 0;
+    for (uint32_t w = 0; w < BITMAP_WORDS && n < count; w++) {
+        uint64_t bits = cn->free_bits[w];
+        for (; bits != 0 && n < count; bits &= bits - 1)
+            slots[n++] = capaddr_make(cn->l1_index, w * 64 + (uint32_t)__builtin_ctzll(bits));
+        cn->free_bits[w] = bits;
+    }
+    cn->nfree -= (uint32_t)n;
+    return n;
+}
+
+/* With the lock held: all `count` slots, or none; lowest first from each
+ * CNode on the list, as slot_take would take them. */
 static errval_t many_take(struct slot_allocator *sa, size_t count, capaddr_t *slots)
 {
     if (sa->nfree < count)
         return LIB_ERR_SLOT_ALLOC_EMPTY;
-    for (size_t i = 0; i < count; i++) {
-        errval_t err = slot_take(sa, &slots[i], NULL);
-        SLOT_INVARIANT(err_is_ok(err));     /* nfree said they are there */
+    sa->nfree -= count;
+    for (size_t n = 0; n < count;) {
+        struct slot_cnode *cn = sa->nonfull;
+        SLOT_INVARIANT(cn != NULL);     /* nfree said the slots are there */
+        n += cnode_take_many(cn, count - n, slots + n);
+        if (cn->nfree == 0)
+            nonfull_remove(sa, cn);
     }
     return SYS_ERR_OK;
 }

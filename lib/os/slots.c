@@ -95,16 +95,6 @@ errval_t os_slot_alloc_run(uint32_t count, struct capref *first)
     return err;
 }
 
-errval_t os_slot_alloc_many(size_t count, struct capref *slots)
-{
-    capaddr_t a[SLOT_MANY_MAX];
-    errval_t err = count <= SLOT_MANY_MAX ? slot_alloc_many(&allocator, count, a)
-                                          : LIB_ERR_SLOT_BAD_RUN;
-    for (size_t i = 0; err_is_ok(err) && i < count; i++)
-        slots[i] = capref_l2(capaddr_l1(a[i]), capaddr_l2(a[i]));
-    return err;
-}
-
 errval_t os_slot_free(struct capref slot)
 {
     return slot_free(&allocator, capaddr_make(slot.l1, slot.slot));

@@ -15,9 +15,6 @@
 errval_t os_slots_init_mm(struct mm *mm);
 
 errval_t os_slot_alloc(struct capref *slot);
-/* `count` slots (slot_alloc_many: not necessarily consecutive, all or
- * none) into slots[0..count); each is freed on its own. */
-errval_t os_slot_alloc_many(size_t count, struct capref *slots);
 errval_t os_slot_free(struct capref slot);
 /* `count` consecutive slots of one CNode (slot_alloc_run), the first in
  * *first; each is freed on its own. */

@@ -650,6 +650,27 @@ Test(slot_alloc, many_slots_fill_the_holes_that_single_frees_leave)
     assert_freecount_matches_the_model();
 }
 
+Test(slot_alloc, many_slots_span_cnodes_and_words)
+{
+    struct slot_alloc_config cfg = usual_config();
+    cfg.new_cnode = NULL;
+    start(&cfg);
+    for (unsigned i = 0; i < 2 * L2_CNODE_SLOTS; i++)
+        take();
+    /* Free: slots 60-67 of one CNode (two bitmap words), 3 of the other. */
+    for (uint32_t i = 60; i < 68; i++)
+        give(capaddr_make(ROOTCN_SLOT_SLOT_ALLOC0, i));
+    for (uint32_t i = 0; i < 3; i++)
+        give(capaddr_make(ROOTCN_SLOT_SLOT_ALLOC1, 100 + 50 * i));
+    capaddr_t got[11];
+    take_many(11, got);
+    cr_assert_eq(slot_alloc_freecount(&sa), 0);
+    capaddr_t none;
+    cr_assert_eq(slot_alloc(&sa, &none), LIB_ERR_SLOT_ALLOC_EMPTY, "the counts agree with the bitmaps");
+    give(got[4]);
+    cr_assert_eq(take(), got[4], "a slot of a batch is freed and taken again like any other");
+}
+
 Test(slot_alloc, many_slots_refill_first_when_they_would_go_below_the_threshold)
 {
     start_usual();
