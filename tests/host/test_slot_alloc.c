@@ -635,13 +635,19 @@ static void take_many(size_t count, capaddr_t *slots)
     }
 }
 
-Test(slot_alloc, many_slots_fill_the_holes_that_single_frees_leave)
+/* Both initial CNodes, every slot held, and no refills. */
+static void start_full_without_refills(void)
 {
     struct slot_alloc_config cfg = usual_config();
     cfg.new_cnode = NULL;
     start(&cfg);
     for (unsigned i = 0; i < 2 * L2_CNODE_SLOTS; i++)
         take();
+}
+
+Test(slot_alloc, many_slots_fill_the_holes_that_single_frees_leave)
+{
+    start_full_without_refills();
     for (uint32_t i = 0; i < 16; i++)
         give(capaddr_make(ROOTCN_SLOT_SLOT_ALLOC0, 2 * i));
     capaddr_t got[16];
@@ -652,11 +658,7 @@ Test(slot_alloc, many_slots_fill_the_holes_that_single_frees_leave)
 
 Test(slot_alloc, many_slots_span_cnodes_and_words)
 {
-    struct slot_alloc_config cfg = usual_config();
-    cfg.new_cnode = NULL;
-    start(&cfg);
-    for (unsigned i = 0; i < 2 * L2_CNODE_SLOTS; i++)
-        take();
+    start_full_without_refills();
     /* Free: slots 60-67 of one CNode (two bitmap words), 3 of the other. */
     for (uint32_t i = 60; i < 68; i++)
         give(capaddr_make(ROOTCN_SLOT_SLOT_ALLOC0, i));
