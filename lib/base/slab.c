@@ -232,8 +232,14 @@ size_t slab_alloc_many(struct slab_allocator *slab, void **objs, size_t n)
     size_t got = 0;
     slab_lock(slab);
     slab_refill_if_low(slab, n);
-    while (got < n && (objs[got] = slab_take(slab)) != NULL)
-        got++;
+    for (; got < n && slab->free != NULL; got++)
+        objs[got] = slab_take(slab);
+    size_t fresh = n - got < slab->nfresh ? n - got : slab->nfresh;
+    for (size_t i = 0; i < fresh; i++)          /* the free list is empty now */
+        objs[got++] = slab->fresh + i * slab->objsize;
+    slab->fresh += fresh * slab->objsize;
+    slab->nfresh -= fresh;
+    slab->nfree -= fresh;
     slab_unlock(slab);
 
     for (size_t i = 0; i < got; i++)
