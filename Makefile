@@ -33,6 +33,10 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 COMMON  := -std=c11 -O2 -g $(WARN) -Iinclude -Ilib -MMD -MP
+# `make SLAB_DEBUG=1` fills freed slab objects with junk and checks it on
+# allocation (lib/base/slab.c) in the kernel and user space too; the host
+# tests always do. Like any flag change, it needs `make clean`.
+COMMON  += $(if $(SLAB_DEBUG),-DSLAB_DEBUG=1)
 
 # Deferred (=): on a fresh machine the cross compiler only exists once
 # tools/setup-deps has run, which happens after this file is read.

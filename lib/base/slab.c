@@ -2,24 +2,31 @@
  * slab.c — the slab allocator of slab.h.
  *
  * Free objects form a singly linked list through their first word, so
- * alloc and free are a pop and a push under the lock. Buffers are split
- * into objects (and, in debug builds, filled with junk) before the lock is
- * taken, and the refill callback runs with the lock released, so the lock
- * is only ever held for a few instructions and never across a call out.
+ * alloc and free are a pop and a push under the lock. A new buffer is not
+ * split into objects up front: it becomes the *fresh* part, from which
+ * objects are cut one after the other once the free list is empty, so
+ * growing costs the same for a page as for one object. The refill callback
+ * runs with the lock released, so the lock is only ever held for a few
+ * instructions and never across a call out.
  *
- * Debug builds — any build without NDEBUG, which today is every build —
- * fill a freed object with SLAB_JUNK_FREED (like xv6's kfree) so that a
- * dangling read sees nonsense, check on allocation that the junk is still
- * there so that a write after free stops the program, and fill a new
- * object with SLAB_JUNK_ALLOCATED so that reading it before writing it is
- * visible too. Uses no libc: it is also built for the kernel.
+ * Junk (SLAB_DEBUG): a freed object is filled with SLAB_JUNK_FREED (like
+ * xv6's kfree) so that a dangling read sees nonsense; allocation checks
+ * that the junk is still there, so that a write after free stops the
+ * program, and fills the new object with SLAB_JUNK_ALLOCATED, so that
+ * reading it before writing it is visible too. That costs a pass over the
+ * object at every alloc and free and one over every new buffer, a large
+ * part of the allocator's work, so it is on in the host tests (HOST_TEST)
+ * and in builds that ask for it (make SLAB_DEBUG=1), and off otherwise.
+ * Uses no libc.
  */
 #include "slab.h"
 
-#ifndef NDEBUG
+#ifndef SLAB_DEBUG
+#ifdef HOST_TEST
 #define SLAB_DEBUG 1
 #else
 #define SLAB_DEBUG 0
+#endif
 #endif
 
 #define SLAB_JUNK_FREED     0x6b
@@ -110,9 +117,25 @@ void slab_set_lock(struct slab_allocator *slab, const struct alloc_lock *lock)
     slab->lock = *lock;
 }
 
+/* Link `count` objects from `first` into a chain, lowest address first;
+ * returns the last. The objects are private to the caller. */
+static struct slab_free_obj *chain(const struct slab_allocator *slab, uint8_t *first, size_t count)
+{
+    struct slab_free_obj *obj = (struct slab_free_obj *)first;
+    for (size_t i = 1; i < count; i++) {
+        obj->next = (struct slab_free_obj *)((uint8_t *)obj + slab->objsize);
+        obj = obj->next;
+    }
+    obj->next = NULL;
+    return obj;
+}
+
 /*
- * Split the buffer into a chain of objects, lowest address first, before
- * taking the lock; then splice the chain onto the free list.
+ * The buffer becomes the fresh part. What was left of the old fresh part
+ * moves to the free list; it is unlinked under the lock and chained after
+ * it (nobody else can reach it meanwhile), so the lock is held only for a
+ * few instructions. Its objects are not counted free in between, which at
+ * worst makes another thread's allocation refill a little early.
  */
 errval_t slab_grow(struct slab_allocator *slab, void *buf, size_t bytes)
 {
@@ -121,68 +144,107 @@ errval_t slab_grow(struct slab_allocator *slab, void *buf, size_t bytes)
     size_t pad = (size_t)(-(uintptr_t)buf & (SLAB_ALIGN - 1));
     if (bytes < pad || (bytes - pad) / slab->objsize == 0)
         return LIB_ERR_SLAB_BAD_BUFFER;
-
     size_t count = (bytes - pad) / slab->objsize;
     uint8_t *first = (uint8_t *)buf + pad;
-    struct slab_free_obj *last = (struct slab_free_obj *)(first + (count - 1) * slab->objsize);
-    for (size_t i = 0; i < count; i++) {
-        struct slab_free_obj *obj = (struct slab_free_obj *)(first + i * slab->objsize);
-        obj->next = (obj == last) ? NULL : (struct slab_free_obj *)((uint8_t *)obj + slab->objsize);
-        junk_freed(slab, obj);
-    }
+    if (SLAB_DEBUG)
+        fill_words(first, JUNK_WORD(SLAB_JUNK_FREED), count * slab->objsize);
 
     slab_lock(slab);
-    last->next = slab->free;
-    slab->free = (struct slab_free_obj *)first;
-    slab->nfree += count;
+    uint8_t *old = slab->fresh;
+    size_t nold = slab->nfresh;
+    slab->fresh = first;
+    slab->nfresh = count;
+    slab->nfree = slab->nfree - nold + count;
     slab->ntotal += count;
     slab_unlock(slab);
+
+    if (nold > 0) {
+        struct slab_free_obj *last = chain(slab, old, nold);
+        slab_lock(slab);
+        last->next = slab->free;
+        slab->free = (struct slab_free_obj *)old;
+        slab->nfree += nold;
+        slab_unlock(slab);
+    }
     return SYS_ERR_OK;
 }
 
-/* With the lock held: is this allocation the one that should refill? */
-static bool slab_should_refill(const struct slab_allocator *slab)
+/* With the lock held: should an allocation of n objects refill first? */
+static bool slab_should_refill(const struct slab_allocator *slab, size_t n)
 {
-    return slab->refill != NULL && !slab->refilling && slab->nfree <= slab->watermark;
+    return slab->refill != NULL && !slab->refilling && slab->nfree < slab->watermark + n;
 }
 
-/* With the lock held: pop the free list. */
+/* With the lock held: the most recently freed object, else the next fresh
+ * one, else NULL. */
 static void *slab_take(struct slab_allocator *slab)
 {
     struct slab_free_obj *obj = slab->free;
-    if (obj == NULL) {
+    if (obj != NULL) {
+        slab->free = obj->next;
+    } else if (slab->nfresh > 0) {
+        obj = (struct slab_free_obj *)slab->fresh;
+        slab->fresh += slab->objsize;
+        slab->nfresh--;
+    } else {
         SLAB_INVARIANT(slab->nfree == 0);
         return NULL;
     }
-    slab->free = obj->next;
     slab->nfree--;
     return obj;
 }
 
 /*
- * The refilling flag, set and cleared under the lock, makes this thread
- * the only one running the callback. The callback runs unlocked, so it may
- * allocate from this slab: that nested call sees the flag, skips the
- * refill and takes one of the objects the watermark kept back. Other
- * threads do the same meanwhile instead of waiting.
+ * With the lock held, which this may drop and take again: run the refill
+ * if n objects are wanted and the slab is low. The refilling flag, set and
+ * cleared under the lock, makes this thread the only one running the
+ * callback. The callback runs unlocked, so it may allocate from this slab:
+ * that nested call sees the flag, skips the refill and takes one of the
+ * objects the watermark kept back. Other threads do the same meanwhile
+ * instead of waiting.
  */
+static void slab_refill_if_low(struct slab_allocator *slab, size_t n)
+{
+    if (!slab_should_refill(slab, n))
+        return;
+    slab->refilling = true;
+    slab_unlock(slab);
+    errval_t err = slab->refill(slab, slab->refill_arg);
+    slab_lock(slab);
+    slab->refilling = false;
+    slab->refill_err = err;
+}
+
 void *slab_alloc(struct slab_allocator *slab)
 {
     slab_lock(slab);
-    if (slab_should_refill(slab)) {
-        slab->refilling = true;
-        slab_unlock(slab);
-        errval_t err = slab->refill(slab, slab->refill_arg);
-        slab_lock(slab);
-        slab->refilling = false;
-        slab->refill_err = err;
-    }
+    slab_refill_if_low(slab, 1);
     void *obj = slab_take(slab);
     slab_unlock(slab);
 
     if (obj != NULL)
         junk_allocated(slab, obj);
     return obj;
+}
+
+size_t slab_alloc_many(struct slab_allocator *slab, void **objs, size_t n)
+{
+    size_t got = 0;
+    slab_lock(slab);
+    slab_refill_if_low(slab, n);
+    for (; got < n && slab->free != NULL; got++)
+        objs[got] = slab_take(slab);
+    size_t fresh = n - got < slab->nfresh ? n - got : slab->nfresh;
+    for (size_t i = 0; i < fresh; i++)          /* the free list is empty now */
+        objs[got++] = slab->fresh + i * slab->objsize;
+    slab->fresh += fresh * slab->objsize;
+    slab->nfresh -= fresh;
+    slab->nfree -= fresh;
+    slab_unlock(slab);
+
+    for (size_t i = 0; i < got; i++)
+        junk_allocated(slab, objs[i]);
+    return got;
 }
 
 void slab_free(struct slab_allocator *slab, void *obj)

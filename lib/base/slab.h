@@ -88,8 +88,10 @@ struct slab_allocator {
 
     /* Guarded by lock. */
     struct slab_free_obj *free; /* free objects, most recently freed first */
-    size_t nfree;               /* length of the free list */
-    size_t ntotal;              /* objects carved from every buffer so far */
+    uint8_t *fresh;             /* the part of the newest buffer never handed out */
+    size_t nfresh;              /* objects in it */
+    size_t nfree;               /* the free list's length plus nfresh */
+    size_t ntotal;              /* objects in every buffer added so far */
     bool refilling;             /* a refill callback is running */
     errval_t refill_err;        /* what the last refill returned */
 };
@@ -114,8 +116,11 @@ void slab_set_lock(struct slab_allocator *slab, const struct alloc_lock *lock);
 
 /*
  * Add the `bytes` bytes at `buf` (any alignment) as new free objects; the
- * slab keeps the memory for good. Errors: LIB_ERR_SLAB_BAD_BUFFER if buf is
- * NULL or the aligned part cannot hold one object (nothing is added).
+ * slab keeps the memory for good. The objects are handed out from the
+ * buffer in address order as they are needed, so growing does not touch
+ * the buffer (in normal builds; see SLAB_DEBUG in slab.c). Errors:
+ * LIB_ERR_SLAB_BAD_BUFFER if buf is NULL or the aligned part cannot hold
+ * one object (nothing is added).
  */
 errval_t slab_grow(struct slab_allocator *slab, void *buf, size_t bytes);
 
@@ -127,6 +132,15 @@ errval_t slab_grow(struct slab_allocator *slab, void *buf, size_t bytes);
  * the object is still served from what is left.
  */
 void *slab_alloc(struct slab_allocator *slab);
+
+/*
+ * Up to `n` objects into objs[0..n), taken under one lock round trip: what
+ * n calls of slab_alloc() would give, at the cost of one. The refill runs
+ * first (as by slab_alloc) if taking n would leave fewer than the
+ * watermark. Returns how many were taken: fewer than n only if the slab
+ * ran dry.
+ */
+size_t slab_alloc_many(struct slab_allocator *slab, void **objs, size_t n);
 
 /* Give an object back. `obj` must come from slab_alloc() on this slab;
  * NULL is ignored, as by free(). */

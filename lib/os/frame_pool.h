@@ -23,10 +23,12 @@
 
 #define FRAME_POOL_BATCH 16
 
+/* A batch is consecutive slots and consecutive memory, so the pool keeps
+ * where it starts and how far it has been handed out. */
 struct frame_pool {
-    size_t count;                               /* frames waiting, in [0, count) */
-    struct capref frame[FRAME_POOL_BATCH];      /* the next one at count - 1 */
-    uint64_t base[FRAME_POOL_BATCH];
+    size_t next, count;         /* frames next .. count - 1 of the batch wait */
+    struct capref first;        /* frame i is in slot first.slot + i */
+    uint64_t base;              /* at base + i * 4096 */
 };
 
 /* A zeroed 4 KiB frame, an allocation of its own, and its physical base;

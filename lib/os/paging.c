@@ -24,7 +24,8 @@ RECORD_POOL(records, 1024 * 1024, LIB_ERR_SLAB_EMPTY);
 
 /* The lock guards everything below, and the model and tree behind them
  * (whose own lock hooks stay empty). Every public function and the fault
- * handler hold it for their whole work; the memory it guards (these
+ * handler hold it for their whole work (the fast fault handler runs where
+ * no other thread can, see on_fault_fast); the memory it guards (these
  * records, the static pool) is always backed, so no fault happens while
  * it is held. Lock order: paging, then the slot allocator or memory
  * manager (ram.c), never the other way. */
@@ -32,6 +33,11 @@ static struct thread_mutex lock = THREAD_MUTEX_INITIALIZER("paging");
 static struct vregion_space regions;
 static struct pt_model tables;
 static struct frame_pool frames;        /* for the fault handler */
+#define PAGING_SLOT_BATCH 16
+static struct mapping_slots {           /* see mapping_slot() */
+    size_t count;                       /* slots waiting, in [0, count) */
+    capaddr_t slot[PAGING_SLOT_BATCH];
+} mapping_slots;
 static bool started;
 static uint64_t faults_handled, pages_given_back;
 
@@ -65,15 +71,46 @@ static errval_t free_table(void *arg, capaddr_t vnode)
     return object_free(vnode);
 }
 
+/*
+ * A slot for a mapping capability. Every page the fault handler backs
+ * makes one, so they are taken from the slot allocator PAGING_SLOT_BATCH
+ * at a time (one lock round trip) and handed out one by one; each is
+ * freed on its own when its mapping goes (unmap). They need not be
+ * consecutive, so they fill the holes that freed slots leave. Those not yet
+ * used, fewer than PAGING_SLOT_BATCH, are allocated in the slot
+ * allocator's eyes.
+ */
+static errval_t mapping_slot(capaddr_t *slot)
+{
+    struct mapping_slots *ms = &mapping_slots;
+    if (ms->count == 0) {
+        errval_t err = slot_alloc_many(os_slots(), PAGING_SLOT_BATCH, ms->slot);
+        if (err_is_fail(err))
+            return err;
+        ms->count = PAGING_SLOT_BATCH;
+    }
+    *slot = ms->slot[--ms->count];
+    return SYS_ERR_OK;
+}
+
+/* Give back the slot mapping_slot just gave, still empty. */
+static void mapping_slot_untake(void)
+{
+    mapping_slots.count++;
+}
+
 static errval_t map_into(capaddr_t vnode, unsigned entry, capaddr_t src, uint8_t rights,
                          uint64_t offset, unsigned count, capaddr_t *mapping)
 {
-    struct capref slot;
-    errval_t err = os_slot_alloc(&slot);
+    capaddr_t slot;
+    errval_t err = mapping_slot(&slot);
+    if (err_is_fail(err))
+        return err;
+    err = vnode_map(ref_of(vnode), entry, ref_of(src), rights, offset, count, ref_of(slot));
     if (err_is_ok(err))
-        err = vnode_map(ref_of(vnode), entry, ref_of(src), rights, offset, count, slot);
-    if (err_is_ok(err))
-        *mapping = addr_of(slot);
+        *mapping = slot;
+    else
+        mapping_slot_untake();
     return err;
 }
 
@@ -183,16 +220,18 @@ static bool on_fault(const struct os_fault *f)
     return fixable && err_is_ok(err);
 }
 
-/* In the fault upcall, every mutex free (exception.h): the same work
- * without a switch to the thread's exception stack. It must not yield, so
- * the test hook sends faults the normal way. Whatever goes wrong is left
- * to on_fault, which tries again and reports. */
+/* In the fault upcall (exception.h): the same work without a switch to
+ * the thread's exception stack. There no other thread can run until the
+ * upcall returns and no mutex is held, so the lock is free and nobody can
+ * ask for it meanwhile: taking it would exclude no one, and it is not
+ * taken. It must not yield, so the test hook sends faults the normal way.
+ * Whatever goes wrong is left to on_fault, which tries again and reports. */
 static bool on_fault_fast(const struct os_fault *f)
 {
     bool fixable;
     if (yield_in_fault)
         return false;
-    errval_t err = back_page_locked(f, &fixable);
+    errval_t err = back_page(f, &fixable);
     return fixable && err_is_ok(err);
 }
 

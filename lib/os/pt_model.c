@@ -59,15 +59,21 @@ struct pt_path {
 
 /* ---- Records ---------------------------------------------------------- */
 
+static void reserve_push(struct pt_records *r, void *record)
+{
+    struct pt_slot *s = record;
+    s->next = r->head;
+    r->head = s;
+    r->count++;
+}
+
+/* A record a call is done with: junk, so that a dangling use fails loudly. */
 static void reserve_put(struct pt_records *r, void *record)
 {
     uint64_t *w = record;
     for (size_t i = 0; i < PT_RECORD_SIZE / sizeof *w; i++)
         w[i] = 0x0101010101010101ull * PT_JUNK;
-    struct pt_slot *s = record;
-    s->next = r->head;
-    r->head = s;
-    r->count++;
+    reserve_push(r, record);
 }
 
 static void *reserve_take(struct pt_records *r)
@@ -98,22 +104,25 @@ static void reserve_release(struct pt_model *m, struct pt_records *r)
 static errval_t spare_ensure(struct pt_model *m, size_t n)
 {
     size_t want = n > PT_SPARE_FILL ? n : PT_SPARE_FILL;
+    size_t taken = 0;
     while (m->spare.count < n) {
         size_t missing = want - m->spare.count;
-        struct pt_records got = { NULL, 0 };
+        void *got[PT_SPARE_FILL];
         alloc_lock_release(&m->lock);
-        void *record = NULL;
-        while (got.count < missing && (record = slab_alloc(&m->slab)) != NULL)
-            reserve_put(&got, record);
+        size_t k = slab_alloc_many(&m->slab, got, missing < PT_SPARE_FILL ? missing : PT_SPARE_FILL);
         alloc_lock_acquire(&m->lock);
-        if (record == NULL && m->spare.count + got.count < n) {
+        for (size_t i = 0; i < k; i++)
+            reserve_push(&m->spare, got[i]);    /* fresh from the slab: no junk needed */
+        taken += k;
+        if (k == 0) {
+            struct pt_records back = { NULL, 0 };   /* nothing changes */
+            for (; taken > 0 && m->spare.head != NULL; taken--)
+                reserve_push(&back, reserve_take(&m->spare));
             alloc_lock_release(&m->lock);
-            reserve_release(m, &got);       /* nothing changes */
+            reserve_release(m, &back);
             alloc_lock_acquire(&m->lock);
             return err_push(LIB_ERR_SLAB_EMPTY, PT_ERR_NO_RECORDS);
         }
-        while (got.head != NULL)
-            reserve_put(&m->spare, reserve_take(&got));
     }
     return SYS_ERR_OK;
 }
@@ -333,18 +342,23 @@ static errval_t path_prune(struct pt_model *m, const struct pt_path *p,
     return SYS_ERR_OK;
 }
 
-static errval_t run_create(struct pt_model *m, struct pt_node *n, const struct pt_map_req *q,
-                           const struct pt_chunk *c, struct pt_records *r)
+/* Map `count` entries from `first` of n to `frame` from `offset`, and
+ * record the run (a record from r). */
+static errval_t run_create(struct pt_model *m, struct pt_node *n, unsigned first, unsigned count,
+                           capaddr_t frame, uint64_t offset, unsigned flags, struct pt_records *r)
 {
     capaddr_t mapping;
-    errval_t err = m->ops->map(m->ops_arg, n->vnode, c->first, q->frame, c->offset, c->count,
-                               q->flags, &mapping);
+    errval_t err = m->ops->map(m->ops_arg, n->vnode, first, frame, offset, count, flags, &mapping);
     if (err_is_fail(err))
         return err_push(err, PT_ERR_MAP);
     struct pt_run *run = reserve_take(r);
-    *run = (struct pt_run){ .slot = { .first = (uint16_t)c->first, .count = (uint16_t)c->count,
-                                      .mapping = mapping },
-                            .frame = q->frame, .flags = q->flags, .offset = c->offset };
+    run->slot.first = (uint16_t)first;
+    run->slot.count = (uint16_t)count;
+    run->slot.is_table = false;
+    run->slot.mapping = mapping;
+    run->frame = frame;
+    run->flags = flags;
+    run->offset = offset;
     node_insert(n, &run->slot);
     m->nruns++;
     return SYS_ERR_OK;
@@ -474,7 +488,7 @@ static errval_t chunk_map(struct pt_model *m, const struct pt_map_req *q,
             n = (struct pt_node *)s;
         }
     }
-    errval_t err = run_create(m, n, q, c, r);
+    errval_t err = run_create(m, n, c->first, c->count, q->frame, c->offset, q->flags, r);
     if (err_is_ok(err))
         result_count(res, c);
     return err;
@@ -557,14 +571,12 @@ errval_t pt_map_page(struct pt_model *m, uint64_t va, capaddr_t frame, unsigned 
     if (err_is_fail(err))
         return err;
     alloc_lock_acquire(&m->lock);
-    err = spare_ensure(m, 1);
+    err = m->spare.count >= 1 ? SYS_ERR_OK : spare_ensure(m, 1);
     struct pt_node *n = err_is_ok(err) ? l3_table(m, va) : NULL;
     if (n != NULL) {
-        struct pt_map_req q = { .va = va, .size = PT_PAGE_SIZE, .frame = frame,
-                                .paddr = PT_PADDR_UNKNOWN, .flags = flags };
-        struct pt_chunk c = { .va = va, .size = PT_PAGE_SIZE, .level = 3,
-                              .first = pt_index(va, 3), .count = 1 };
-        err = node_find(n, c.first) != NULL ? PT_ERR_ALREADY_MAPPED : run_create(m, n, &q, &c, &m->spare);
+        unsigned idx = pt_index(va, 3);
+        err = node_find(n, idx) != NULL ? PT_ERR_ALREADY_MAPPED
+                                        : run_create(m, n, idx, 1, frame, 0, flags, &m->spare);
     }
     alloc_lock_release(&m->lock);
     if (err_is_ok(err) && n == NULL)    /* a table to make, or a block in the way */

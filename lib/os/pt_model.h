@@ -145,7 +145,7 @@ struct pt_records {
 /* When the spare list runs short, it is filled to at least this many at
  * once, so that pages mapped one by one (faults) enter the slab once per
  * PT_SPARE_FILL maps, not at every one. */
-#define PT_SPARE_FILL 8
+#define PT_SPARE_FILL 16
 
 struct pt_model {
     /* Set by pt_model_init() and the setters, before the model is shared;

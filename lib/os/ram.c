@@ -39,14 +39,14 @@ static errval_t retype_allocations(void *arg, uint64_t region, uint64_t offset, 
         return err;
     enum objtype type = kind == MM_KIND_RAM ? OBJ_RAM : (enum objtype)kind;
     err = cap_retype(first, capref_from_addr(region), type, offset, size, count);
-    for (size_t i = 0; i < count; i++) {
-        struct capref c = capref_l2(first.l1, first.slot + (uint32_t)i);
-        if (err_is_fail(err))
-            os_slot_free(c);
-        else
-            caps[i] = capref_addr(c);
+    if (err_is_fail(err)) {
+        for (uint32_t i = 0; i < count; i++)
+            os_slot_free(capref_l2(first.l1, first.slot + i));
+        return err;
     }
-    return err;
+    for (size_t i = 0; i < count; i++)
+        caps[i] = capref_addr(first) + i;       /* consecutive slots of one CNode */
+    return SYS_ERR_OK;
 }
 
 static errval_t retype_allocation(void *arg, uint64_t region, uint64_t offset, uint64_t size,
@@ -131,14 +131,19 @@ errval_t ram_new_object(enum objtype type, uint64_t size, uint64_t align, struct
     return SYS_ERR_OK;
 }
 
-errval_t ram_new_objects(enum objtype type, uint64_t size, size_t count, struct capref *out,
+/* The blocks of a batch are side by side and, as retype_allocations made
+ * their capabilities in one retype, in consecutive slots: the first block
+ * says where all of them are. */
+errval_t ram_new_objects(enum objtype type, uint64_t size, size_t count, struct capref *first,
                          uint64_t *base)
 {
     struct mm_block b[MM_BATCH_MAX];
     errval_t err = mm_alloc_batch(&manager, size, count, (uint8_t)type, b);
-    for (size_t i = 0; err_is_ok(err) && i < count; i++) {
-        out[i] = capref_from_addr(b[i].cap);
-        base[i] = b[i].base;
-    }
-    return err;
+    if (err_is_fail(err))
+        return err;
+    if (b[count - 1].cap != b[0].cap + (count - 1))
+        __builtin_trap();   /* the one retype did not fill consecutive slots */
+    *first = capref_from_addr(b[0].cap);
+    *base = b[0].base;
+    return SYS_ERR_OK;
 }

@@ -33,10 +33,11 @@ errval_t ram_new_object(enum objtype type, uint64_t size, uint64_t align, struct
                         uint64_t *base);
 
 /* `count` (1 .. MM_BATCH_MAX) fresh objects of `type`, `size` bytes each,
- * side by side, in one retype into consecutive slots: out[i] and base[i]
- * for the i-th. Each is an allocation of its own, exactly as if made by
- * ram_new_object. On failure nothing is kept. */
-errval_t ram_new_objects(enum objtype type, uint64_t size, size_t count, struct capref *out,
+ * side by side, in one retype into consecutive slots: the i-th is in slot
+ * first->slot + i of first's CNode, at physical address *base + i * size.
+ * Each is an allocation of its own, exactly as if made by ram_new_object.
+ * On failure nothing is kept. */
+errval_t ram_new_objects(enum objtype type, uint64_t size, size_t count, struct capref *first,
                          uint64_t *base);
 
 /* The capability operations lib/mm calls (for programs with their own mm). */

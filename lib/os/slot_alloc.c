@@ -460,12 +460,71 @@ errval_t slot_alloc(struct slot_allocator *sa, capaddr_t *ret)
     return err;
 }
 
+/* With the lock held: the lowest free slots of a CNode that has some, up to
+ * `count`, a bitmap word at a time; returns how many. */
+static size_t cnode_take_many(struct slot_cnode *cn, size_t count, capaddr_t *slots)
+{
+    size_t n = 0;
+    for (uint32_t w = 0; w < BITMAP_WORDS && n < count; w++) {
+        uint64_t bits = cn->free_bits[w];
+        for (; bits != 0 && n < count; bits &= bits - 1)
+            slots[n++] = capaddr_make(cn->l1_index, w * 64 + (uint32_t)__builtin_ctzll(bits));
+        cn->free_bits[w] = bits;
+    }
+    cn->nfree -= (uint32_t)n;
+    return n;
+}
+
+/* With the lock held: all `count` slots, or none; lowest first from each
+ * CNode on the list, as slot_take would take them. */
+static errval_t many_take(struct slot_allocator *sa, size_t count, capaddr_t *slots)
+{
+    if (sa->nfree < count)
+        return LIB_ERR_SLOT_ALLOC_EMPTY;
+    sa->nfree -= count;
+    for (size_t n = 0; n < count;) {
+        struct slot_cnode *cn = sa->nonfull;
+        SLOT_INVARIANT(cn != NULL);     /* nfree said the slots are there */
+        n += cnode_take_many(cn, count - n, slots + n);
+        if (cn->nfree == 0)
+            nonfull_remove(sa, cn);
+    }
+    return SYS_ERR_OK;
+}
+
+errval_t slot_alloc_many(struct slot_allocator *sa, size_t count, capaddr_t *slots)
+{
+    if (count == 0 || count > SLOT_MANY_MAX)
+        return LIB_ERR_SLOT_BAD_RUN;
+    sa_lock(sa);
+    bool low = sa->nfree < SLOT_ALLOC_REFILL_THRESHOLD + count;
+    errval_t err = low ? SYS_ERR_OK : many_take(sa, count, slots);
+    sa_unlock(sa);
+    if (!low)
+        return err;
+    /* Forced, as the count may still be above the threshold; a refill
+     * already under way is not waited for. */
+    err = refill_if(sa, true);
+    if (err_is_fail(err))
+        return err_push(err, LIB_ERR_SLOT_REFILL);
+    sa_lock(sa);
+    err = many_take(sa, count, slots);
+    sa_unlock(sa);
+    return err;
+}
+
 errval_t slot_alloc_run(struct slot_allocator *sa, uint32_t count, capaddr_t *first)
 {
     if (count == 0 || count > SLOT_RUN_MAX)
         return LIB_ERR_SLOT_BAD_RUN;
+    /* The common case in one lock round trip: no refill due, a run found. */
+    sa_lock(sa);
+    errval_t err = refill_due(sa, false) ? LIB_ERR_SLOT_ALLOC_EMPTY : run_take(sa, count, first);
+    sa_unlock(sa);
+    if (err_is_ok(err))
+        return err;
     for (bool force = false;; force = true) {
-        errval_t err = refill_if(sa, force);
+        err = refill_if(sa, force);
         if (err_is_fail(err))
             return err_push(err, LIB_ERR_SLOT_REFILL);
         sa_lock(sa);

@@ -188,6 +188,17 @@ errval_t slot_alloc(struct slot_allocator *sa, capaddr_t *ret);
 errval_t slot_alloc_run(struct slot_allocator *sa, uint32_t count, capaddr_t *first);
 
 /*
+ * `count` (1 .. SLOT_MANY_MAX) free slots, not necessarily consecutive,
+ * into slots[0..count), in one lock round trip when no refill is due: for
+ * an owner that needs a slot per operation, such as a mapping per page
+ * fault. A refill runs first if taking them would leave fewer than
+ * SLOT_ALLOC_REFILL_THRESHOLD. Each slot is freed on its own. All or none:
+ * errors as slot_alloc(), and LIB_ERR_SLOT_BAD_RUN for a bad count.
+ */
+#define SLOT_MANY_MAX 64
+errval_t slot_alloc_many(struct slot_allocator *sa, size_t count, capaddr_t *slots);
+
+/*
  * Give back a slot from slot_alloc(); the capability in it must have been
  * deleted. Errors (nothing changes): LIB_ERR_SLOT_NOT_MANAGED if the slot's
  * CNode is not one of ours, LIB_ERR_SLOT_NOT_ALLOCATED if the slot is free.

@@ -58,6 +58,8 @@ static union vregion_slot *spare_take(struct vregion_space *vs)
 
 static void spare_put(struct vregion_space *vs, union vregion_slot *s)
 {
+    if (vs->last == &s->rec)
+        vs->last = NULL;
     s->rec.node.base = s->rec.node.size = VR_POISON;
     s->rec.cookie = VR_POISON;
     s->next_spare = vs->spare;
@@ -328,6 +330,7 @@ errval_t vregion_init(struct vregion_space *vs, uint64_t lo, uint64_t hi, slab_r
         vs->bytes[s] = 0;
     vs->spare = NULL;
     vs->nspare = 0;
+    vs->last = NULL;
 
     errval_t err = slab_init(&vs->records, sizeof(union vregion_slot), refill, refill_arg);
     if (err_is_fail(err))
@@ -456,10 +459,14 @@ errval_t vregion_lookup(struct vregion_space *vs, uint64_t addr, struct vregion_
     if (addr < vs->lo || addr >= vs->hi)
         return VREGION_ERR_OUTSIDE;
     vr_lock(vs);
-    struct bt_node *n = blocktree_find(&vs->tree, addr);
-    VR_INVARIANT(n != NULL);        /* the regions tile the space */
-    info_of(rec_of(n), info);
-    vr_unlock(vs);
+    struct vregion_record *r = vs->last;
+    if (r == NULL || addr - r->node.base >= r->node.size) {
+        struct bt_node *n = blocktree_find(&vs->tree, addr);
+        VR_INVARIANT(n != NULL);    /* the regions tile the space */
+        r = vs->last = rec_of(n);
+    }
+    info_of(r, info);
+    alloc_lock_release(&vs->lock);  /* a lookup leaves the spares alone */
     return SYS_ERR_OK;
 }
 
@@ -518,16 +525,17 @@ static bool check_locked(const struct vregion_space *vs)
         return false;
     uint64_t at = vs->lo;
     uint64_t bytes[3] = { 0, 0, 0 };
-    bool prev_free = false;
+    bool prev_free = false, last_seen = (vs->last == NULL);
     for (struct bt_node *n = blocktree_first(&vs->tree); n != NULL; n = blocktree_next(n)) {
         const struct vregion_record *r = rec_of(n);
         if (n->base != at || !record_ok(r) || (prev_free && n->free))
             return false;
+        last_seen |= (r == vs->last);
         bytes[r->state] += n->size;
         at += n->size;
         prev_free = n->free;
     }
-    return at == vs->hi && bytes[VREGION_FREE] == vs->bytes[VREGION_FREE] &&
+    return at == vs->hi && last_seen && bytes[VREGION_FREE] == vs->bytes[VREGION_FREE] &&
            bytes[VREGION_RESERVED] == vs->bytes[VREGION_RESERVED] &&
            bytes[VREGION_MAPPED] == vs->bytes[VREGION_MAPPED];
 }

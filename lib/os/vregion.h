@@ -147,6 +147,9 @@ struct vregion_space {
     uint64_t bytes[3];          /* bytes in each enum vregion_state */
     union vregion_slot *spare;  /* records taken from the slab, not in use */
     size_t nspare;
+    struct vregion_record *last;    /* what the last lookup found, tried first by
+                                       the next (a fault after a fault in the
+                                       same region); NULL or a record in the tree */
 
     /* The records; the slab has its own copy of the lock hook. */
     struct slab_allocator records;

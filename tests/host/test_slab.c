@@ -152,6 +152,42 @@ Test(slab, freecount_follows_every_grow_alloc_and_free)
     }
 }
 
+Test(slab, grow_with_fresh_objects_left_keeps_every_object_exactly_once)
+{
+    enum { FIRST = 10, SECOND = 6, TAKEN = 4 };
+    void *objs[FIRST + SECOND];
+    cr_assert(err_is_ok(slab_init(&slab, 32, NULL, NULL)));
+    cr_assert(err_is_ok(slab_grow(&slab, arena, FIRST * 32)));
+    for (int i = 0; i < TAKEN; i++)
+        objs[i] = slab_alloc(&slab);
+    cr_assert(err_is_ok(slab_grow(&slab, arena + 4096, SECOND * 32)));
+    cr_assert_eq(slab_freecount(&slab), FIRST + SECOND - TAKEN);
+    for (int i = TAKEN; i < FIRST + SECOND; i++)
+        cr_assert_not_null(objs[i] = slab_alloc(&slab), "object %d", i);
+    cr_assert_null(slab_alloc(&slab));
+    qsort(objs, FIRST + SECOND, sizeof objs[0], compare_pointers);
+    for (int i = 1; i < FIRST + SECOND; i++)
+        cr_assert_neq(objs[i], objs[i - 1], "object %d handed out twice", i);
+}
+
+Test(slab, alloc_many_gives_distinct_objects_and_counts_them)
+{
+    void *objs[12];
+    cr_assert(err_is_ok(slab_init(&slab, 32, NULL, NULL)));
+    cr_assert(err_is_ok(slab_grow(&slab, arena, 8 * 32)));
+    void *freed = slab_alloc(&slab);
+    slab_free(&slab, freed);
+    cr_assert_eq(slab_alloc_many(&slab, objs, 5), 5);
+    cr_assert_eq(objs[0], freed, "the free list comes first");
+    cr_assert_eq(slab_freecount(&slab), 3);
+    cr_assert_eq(slab_alloc_many(&slab, objs + 5, 7), 3, "only what is left");
+    cr_assert_eq(slab_freecount(&slab), 0);
+    qsort(objs, 8, sizeof objs[0], compare_pointers);
+    for (int i = 1; i < 8; i++)
+        cr_assert_geq((uintptr_t)objs[i] - (uintptr_t)objs[i - 1], 32, "objects %d and %d overlap", i - 1, i);
+    cr_assert_eq(slab_alloc_many(&slab, objs, 0), 0);
+}
+
 /* ---- Refill. ---- */
 
 /* A refill that hands in `grow_objects` objects from the arena per call,
@@ -222,6 +258,20 @@ Test(slab_refill, refill_is_called_exactly_once_per_need)
         cr_assert_not_null(slab_alloc(&slab));
     cr_assert_eq(rf.calls, 3);
     cr_assert_eq(slab_freecount(&slab), 3 + 3 * 6 - 14);
+}
+
+Test(slab_refill, alloc_many_refills_once_if_the_batch_would_go_below_the_watermark)
+{
+    void *objs[8];
+    cr_assert(err_is_ok(slab_init(&slab, 32, test_refill, &rf)));
+    slab_set_watermark(&slab, 2);
+    rf.grow_objects = 8;
+    cr_assert(err_is_ok(slab_grow(&slab, arena + 32 * 1024, 6 * 32)));
+    cr_assert_eq(slab_alloc_many(&slab, objs, 4), 4);
+    cr_assert_eq(rf.calls, 0, "6 - 4 leaves the watermark");
+    cr_assert_eq(slab_alloc_many(&slab, objs, 8), 8);
+    cr_assert_eq(rf.calls, 1);
+    cr_assert_eq(slab_freecount(&slab), 6 - 4 + 8 - 8);
 }
 
 Test(slab_refill, failed_refill_still_serves_what_is_left_and_is_recorded)
@@ -337,9 +387,8 @@ Test(slab, lock_is_taken_around_each_operation_and_released_for_the_refill)
     cr_assert_gt(lk.acquires, 20);
 }
 
-/* ---- Junk in debug builds. ---- */
+/* ---- Junk: slab.c turns SLAB_DEBUG on in the host tests. ---- */
 
-#ifndef NDEBUG
 Test(slab, freed_object_is_filled_with_junk_after_its_link)
 {
     cr_assert(err_is_ok(slab_init(&slab, 64, NULL, NULL)));
@@ -369,7 +418,6 @@ Test(slab, write_after_free_stops_the_next_alloc_of_that_object, .signal = TRAP_
     obj[40] = 1;        /* a dangling write */
     slab_alloc(&slab);
 }
-#endif
 #endif
 
 /* ---- A long random run against a model. ---- */

@@ -620,6 +620,93 @@ Test(slot_alloc, an_empty_or_too_long_run_is_refused_and_changes_nothing)
     assert_unchanged(before);
 }
 
+/* ---- Many slots at once (slot_alloc_many). ---- */
+
+/* Take `count` slots at once and check each: in a CNode, none held. */
+static void take_many(size_t count, capaddr_t *slots)
+{
+    errval_t err = slot_alloc_many(&sa, count, slots);
+    cr_assert(err_is_ok(err), "slot_alloc_many(%zu): %s", count, err_getcode(err_no(err)));
+    for (size_t i = 0; i < count; i++) {
+        cr_assert(fake.cnode_at[capaddr_l1(slots[i])], "slot %#x is in no CNode", slots[i]);
+        cr_assert_not(fake.held[slots[i]], "slot %#x handed out twice", slots[i]);
+        fake.held[slots[i]] = 1;
+        fake.nheld++;
+    }
+}
+
+/* Both initial CNodes, every slot held, and no refills. */
+static void start_full_without_refills(void)
+{
+    struct slot_alloc_config cfg = usual_config();
+    cfg.new_cnode = NULL;
+    start(&cfg);
+    for (unsigned i = 0; i < 2 * L2_CNODE_SLOTS; i++)
+        take();
+}
+
+Test(slot_alloc, many_slots_fill_the_holes_that_single_frees_leave)
+{
+    start_full_without_refills();
+    for (uint32_t i = 0; i < 16; i++)
+        give(capaddr_make(ROOTCN_SLOT_SLOT_ALLOC0, 2 * i));
+    capaddr_t got[16];
+    take_many(16, got);
+    cr_assert_eq(slot_alloc_freecount(&sa), 0, "the 16 scattered slots, no CNode added");
+    assert_freecount_matches_the_model();
+}
+
+Test(slot_alloc, many_slots_span_cnodes_and_words)
+{
+    start_full_without_refills();
+    /* Free: slots 60-67 of one CNode (two bitmap words), 3 of the other. */
+    for (uint32_t i = 60; i < 68; i++)
+        give(capaddr_make(ROOTCN_SLOT_SLOT_ALLOC0, i));
+    for (uint32_t i = 0; i < 3; i++)
+        give(capaddr_make(ROOTCN_SLOT_SLOT_ALLOC1, 100 + 50 * i));
+    capaddr_t got[11];
+    take_many(11, got);
+    cr_assert_eq(slot_alloc_freecount(&sa), 0);
+    capaddr_t none;
+    cr_assert_eq(slot_alloc(&sa, &none), LIB_ERR_SLOT_ALLOC_EMPTY, "the counts agree with the bitmaps");
+    give(got[4]);
+    cr_assert_eq(take(), got[4], "a slot of a batch is freed and taken again like any other");
+}
+
+Test(slot_alloc, many_slots_refill_first_when_they_would_go_below_the_threshold)
+{
+    start_usual();
+    unsigned keep = SLOT_ALLOC_REFILL_THRESHOLD + 10;
+    for (unsigned i = 0; i < 2 * L2_CNODE_SLOTS - keep; i++)
+        take();
+    cr_assert_eq(fake.ncreated, 0);
+    capaddr_t got[SLOT_MANY_MAX];
+    take_many(20, got);
+    cr_assert_eq(fake.ncreated, 1, "%u free, 20 wanted: a refill first", keep);
+    assert_freecount_matches_the_model();
+    for (size_t i = 0; i < 20; i++)
+        give(got[i]);
+    assert_freecount_matches_the_model();
+}
+
+Test(slot_alloc, many_slots_are_all_or_none)
+{
+    struct slot_alloc_config cfg = usual_config();
+    cfg.new_cnode = NULL;
+    start(&cfg);
+    for (unsigned i = 0; i < 2 * L2_CNODE_SLOTS - 5; i++)
+        take();
+    struct snapshot before = snap();
+    capaddr_t got[8];
+    cr_assert_eq(slot_alloc_many(&sa, 8, got), LIB_ERR_SLOT_ALLOC_EMPTY, "5 free, 8 wanted");
+    assert_unchanged(before);
+    cr_assert_eq(slot_alloc_many(&sa, 0, got), LIB_ERR_SLOT_BAD_RUN);
+    cr_assert_eq(slot_alloc_many(&sa, SLOT_MANY_MAX + 1, got), LIB_ERR_SLOT_BAD_RUN);
+    assert_unchanged(before);
+    take_many(5, got);
+    cr_assert_eq(slot_alloc_freecount(&sa), 0);
+}
+
 /* ---- A long random run against a set model. ---- */
 
 static uint64_t rng_state;

@@ -488,6 +488,19 @@ Test(vregion, lookup_finds_the_region_at_its_first_and_last_byte_and_not_beyond)
     expect_region(HI - 1, VREGION_FREE, GiB + 4 * PAGE, HI - GiB - 4 * PAGE, 0, 0);
 }
 
+Test(vregion, lookup_after_the_region_it_last_found_changed_or_merged_away_sees_the_change)
+{
+    ok(vregion_reserve_at(&vs, GiB, 4 * PAGE, RW));
+    expect_region(GiB + PAGE, VREGION_RESERVED, GiB, 4 * PAGE, RW, 0);
+    ok(vregion_mark_mapped(&vs, GiB + PAGE, PAGE, RW, 8));
+    expect_region(GiB + PAGE, VREGION_MAPPED, GiB + PAGE, PAGE, RW, 8);
+    expect_region(GiB + 3 * PAGE, VREGION_RESERVED, GiB + 2 * PAGE, 2 * PAGE, RW, 0);
+    ok(vregion_free(&vs, GiB + 2 * PAGE, 2 * PAGE));     /* merges into the free region above */
+    cr_assert(vregion_check(&vs));
+    expect_region(GiB + 3 * PAGE, VREGION_FREE, GiB + 2 * PAGE, HI - GiB - 2 * PAGE, 0, 0);
+    expect_region(GiB + PAGE, VREGION_MAPPED, GiB + PAGE, PAGE, RW, 8);
+}
+
 Test(vregion, lookup_outside_the_space_or_non_canonical_is_refused)
 {
     struct vregion_info info;
