@@ -93,16 +93,6 @@ static int survive(void)
     return 0;
 }
 
-static void print_processes(void)
-{
-    struct proc_info all[PROC_MAX];
-    size_t n = proc_list(all, PROC_MAX);
-    printf("init:   PID  CORE  STATE      TICKS  NAME\n");
-    for (size_t i = 0; i < n && i < PROC_MAX; i++)
-        printf("init: %5u  %4u  %-9s  %5llu  %s\n", all[i].pid, all[i].core, proc_state_name(all[i].state),
-               (unsigned long long)all[i].ticks, all[i].name);
-}
-
 static void report(const char *what, errval_t err)
 {
     if (err_is_fail(err))
@@ -127,7 +117,7 @@ static bool command(const char *line)
     if (strcmp(line, "exit") == 0)
         return false;
     if (strcmp(line, "ps") == 0) {
-        print_processes();
+        proc_print("init");
     } else if (strncmp(line, "spawn ", 6) == 0 || strncmp(line, "run ", 4) == 0) {
         errval_t err = proc_spawn(arg, &pid);
         report("spawn", err);

@@ -8,6 +8,7 @@
  */
 #include "procmgr.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "dispatcher.h"
@@ -156,13 +157,9 @@ static void default_args(const char *name, char *out, size_t size)
 
 errval_t proc_spawn_default(const char *name, uint32_t *pid)
 {
-    static char line[ARGS_CMDLINE_MAX];     /* one at a time: under spawn_lock */
-    static struct thread_mutex spawn_lock = THREAD_MUTEX_INITIALIZER("procmgr defaults");
-    thread_mutex_lock(&spawn_lock);
+    char line[ARGS_CMDLINE_MAX];
     default_args(name, line, sizeof line);
-    errval_t err = proc_spawn(line[0] != '\0' ? line : name, pid);
-    thread_mutex_unlock(&spawn_lock);
-    return err;
+    return proc_spawn(line[0] != '\0' ? line : name, pid);
 }
 
 /* Check that `p` may be suspended, resumed or killed. */
@@ -260,6 +257,16 @@ size_t proc_list(struct proc_info *out, size_t max)
     }
     thread_mutex_unlock(&lock);
     return n;
+}
+
+void proc_print(const char *prefix)
+{
+    struct proc_info all[PROC_MAX];
+    size_t n = proc_list(all, PROC_MAX);
+    printf("%s:   PID  CORE  STATE      TICKS  NAME\n", prefix);
+    for (size_t i = 0; i < n && i < PROC_MAX; i++)
+        printf("%s: %5u  %4u  %-9s  %5llu  %s\n", prefix, all[i].pid, all[i].core,
+               proc_state_name(all[i].state), (unsigned long long)all[i].ticks, all[i].name);
 }
 
 uint64_t proc_free_memory(void)

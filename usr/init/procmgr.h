@@ -72,6 +72,9 @@ errval_t proc_wait(uint32_t pid, struct proc_info *info);
 /* Up to `max` entries, in PID order; returns how many there are in all. */
 size_t proc_list(struct proc_info *out, size_t max);
 
+/* Print the list as a table, each line starting with "<prefix>: ". */
+void proc_print(const char *prefix);
+
 /* Free memory as the process manager sees it: the memory manager's free
  * bytes plus the zeroed frames paging keeps ready (counted as allocated). */
 uint64_t proc_free_memory(void);

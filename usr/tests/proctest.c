@@ -58,16 +58,6 @@ static bool listed(uint32_t pid, const char *name, enum proc_state state)
     return false;
 }
 
-static void print_list(void)
-{
-    struct proc_info all[PROC_MAX];
-    size_t n = proc_list(all, PROC_MAX);
-    printf("proctest:   PID  CORE  STATE      TICKS  NAME\n");
-    for (size_t k = 0; k < n && k < PROC_MAX; k++)
-        printf("proctest: %5u  %4u  %-9s  %5llu  %s\n", all[k].pid, all[k].core, proc_state_name(all[k].state),
-               (unsigned long long)all[k].ticks, all[k].name);
-}
-
 static uint64_t ticks_of(uint32_t pid)
 {
     struct proc_info all[PROC_MAX];
@@ -107,7 +97,7 @@ static void test_control(void)
     expect("resume it", proc_resume(spin), SYS_ERR_OK);
     expect("resume it again", proc_resume(spin), PROC_ERR_NOT_SUSPENDED);
     check("resumed, it makes progress again", runs_beyond(spin, t0));
-    print_list();
+    proc_print("proctest");
     expect("kill it", proc_kill(spin), SYS_ERR_OK);
     check("the list shows it killed", listed(spin, "spinner", PROC_KILLED));
     expect("kill it again", proc_kill(spin), PROC_ERR_ENDED);
