@@ -71,10 +71,13 @@ void os_exception_run(void)
     exit(70);
 }
 
+/* Counted before the handler runs: one that fixes the fault may resume
+ * the faulting code itself (paging.c) and never return here. */
 bool os_exception_try_fast(const struct os_fault *f)
 {
+    counts.fixed_in_upcall++;
     bool fixed = fast_handler != NULL && fast_handler(f);
-    counts.fixed_in_upcall += fixed;
+    counts.fixed_in_upcall -= !fixed;
     return fixed;
 }
 

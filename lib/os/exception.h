@@ -28,7 +28,10 @@ errval_t os_exception_set(os_fault_fn fn);
  * it may take mutexes (they are all free) but must not block, yield or
  * sleep, and must not fault. Returning false hands the fault to the
  * handler of os_exception_set, run as usual in the faulting thread. Paging
- * uses it to back a page without switching stacks twice.
+ * uses it to back a page without switching stacks twice. Instead of
+ * returning true it may resume the faulting code itself, as its very last
+ * action (VNODE_MAP_RESUME, captypes.h): the state to resume is the one the
+ * upcall saved, untouched, so that is the same as returning true.
  */
 errval_t os_exception_set_fast(os_fault_fn fn);
 

@@ -584,6 +584,53 @@ errval_t pt_map_page(struct pt_model *m, uint64_t va, capaddr_t frame, unsigned 
     return err;
 }
 
+/* The run record of pt_map_page's common case, without the ops->map. */
+static void run_record(struct pt_model *m, struct pt_node *n, struct pt_run *run, unsigned idx,
+                       capaddr_t frame, unsigned flags, capaddr_t mapping)
+{
+    run->slot.first = (uint16_t)idx;
+    run->slot.count = 1;
+    run->slot.is_table = false;
+    run->slot.mapping = mapping;
+    run->frame = frame;
+    run->flags = flags;
+    run->offset = 0;
+    node_insert(n, &run->slot);
+    m->nruns++;
+}
+
+errval_t pt_page_record(struct pt_model *m, uint64_t va, capaddr_t frame, unsigned flags,
+                        capaddr_t mapping, struct pt_page *page)
+{
+    errval_t err = range_check(va, PT_PAGE_SIZE);
+    if (err_is_fail(err))
+        return err;
+    alloc_lock_acquire(&m->lock);
+    err = m->spare.count >= 1 ? SYS_ERR_OK : spare_ensure(m, 1);
+    struct pt_node *n = err_is_ok(err) ? l3_table(m, va) : NULL;
+    unsigned idx = pt_index(va, 3);
+    if (err_is_ok(err) && n == NULL)
+        err = PT_ERR_NO_TABLE;
+    else if (n != NULL && node_find(n, idx) != NULL)
+        err = PT_ERR_ALREADY_MAPPED;
+    if (err_is_ok(err)) {
+        struct pt_run *run = reserve_take(&m->spare);
+        run_record(m, n, run, idx, frame, flags, mapping);
+        *page = (struct pt_page){ .table = n, .run = run, .vnode = n->vnode, .entry = idx };
+    }
+    alloc_lock_release(&m->lock);
+    return err;
+}
+
+void pt_page_unrecord(struct pt_model *m, const struct pt_page *page)
+{
+    alloc_lock_acquire(&m->lock);
+    node_remove(page->table, &page->run->slot);
+    m->nruns--;
+    reserve_put(&m->spare, page->run);
+    alloc_lock_release(&m->lock);
+}
+
 /* ---- Lookup and checks ------------------------------------------------ */
 
 static void lookup_fill(const struct pt_node *n, const struct pt_slot *leaf, uint64_t start,
