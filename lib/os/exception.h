@@ -45,5 +45,19 @@ struct os_fault_counts os_fault_counts(void);
 
 /* Words for a fault: "data abort, write, translation fault" etc. */
 const char *os_fault_kind(uint64_t esr);
-bool os_fault_is_write(uint64_t esr);
-bool os_fault_is_translation(uint64_t esr);   /* nothing mapped there */
+
+/* ESR_EL1's exception class: 0x20 instruction abort, 0x24 data abort
+ * (from EL0). Inline: the fault handler asks on every fault. */
+#define OS_ESR_EC(esr) (((esr) >> 26) & 0x3f)
+
+static inline bool os_fault_is_write(uint64_t esr)
+{
+    return OS_ESR_EC(esr) == 0x24 && (esr & (1u << 6));
+}
+
+/* Nothing mapped there: a translation fault, at any level. */
+static inline bool os_fault_is_translation(uint64_t esr)
+{
+    unsigned ec = OS_ESR_EC(esr);
+    return (ec == 0x20 || ec == 0x24) && ((esr & 0x3f) >> 2) == 1;
+}

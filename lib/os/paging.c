@@ -80,14 +80,21 @@ static errval_t free_table(void *arg, capaddr_t vnode)
  * used, fewer than PAGING_SLOT_BATCH, are allocated in the slot
  * allocator's eyes.
  */
-static errval_t mapping_slot(capaddr_t *slot)
+static __attribute__((noinline)) errval_t mapping_slots_refill(void)
+{
+    errval_t err = slot_alloc_many(os_slots(), PAGING_SLOT_BATCH, mapping_slots.slot);
+    if (err_is_ok(err))
+        mapping_slots.count = PAGING_SLOT_BATCH;
+    return err;
+}
+
+static inline errval_t mapping_slot(capaddr_t *slot)
 {
     struct mapping_slots *ms = &mapping_slots;
     if (ms->count == 0) {
-        errval_t err = slot_alloc_many(os_slots(), PAGING_SLOT_BATCH, ms->slot);
+        errval_t err = mapping_slots_refill();
         if (err_is_fail(err))
             return err;
-        ms->count = PAGING_SLOT_BATCH;
     }
     *slot = ms->slot[--ms->count];
     return SYS_ERR_OK;

@@ -551,18 +551,24 @@ errval_t pt_map(struct pt_model *m, uint64_t va, capaddr_t frame, uint64_t frame
 /* With the lock held: the L3 table translating va, or NULL if there is
  * none (a table on the way, or the L3 table, is missing, or a block maps
  * va). The last one found is remembered until it is deleted. */
-static struct pt_node *l3_table(struct pt_model *m, uint64_t va)
+/* Out of line, so that the common case (the table remembered) needs no
+ * room for a path on the stack. */
+static __attribute__((noinline)) struct pt_node *l3_table_walk(struct pt_model *m, uint64_t va)
 {
-    uint64_t table_va = va & ~(PT_BLOCK_2M - 1);
-    if (m->l3 != NULL && m->l3_va == table_va)
-        return m->l3;
     struct pt_path p;
     path_walk(m, va, &p);
     if (p.depth != 3)
         return NULL;
     m->l3 = p.node[3];
-    m->l3_va = table_va;
+    m->l3_va = va & ~(PT_BLOCK_2M - 1);
     return m->l3;
+}
+
+static inline struct pt_node *l3_table(struct pt_model *m, uint64_t va)
+{
+    if (m->l3 != NULL && m->l3_va == (va & ~(PT_BLOCK_2M - 1)))
+        return m->l3;
+    return l3_table_walk(m, va);
 }
 
 errval_t pt_map_page(struct pt_model *m, uint64_t va, capaddr_t frame, unsigned flags)
