@@ -315,11 +315,10 @@ struct free_plan {
     uint64_t whole_cap;         /* its capability then */
 };
 
-/* Records split() needs to free [base, + size) from allocation b: one per
- * part kept on either side. */
-static size_t split_need(const struct mm_block *b, uint64_t base, uint64_t size)
+/* Records split() needs: one per part kept on either side. */
+static size_t split_need(const struct mm_segment *a, uint64_t base, uint64_t size)
 {
-    return (base > b->base) + (base + size < b->base + b->size);
+    return (base > a->node.base) + (base + size < seg_end(a));
 }
 
 /* Cut s at `at` (inside it); the upper part is a new pending allocation. */
@@ -700,13 +699,15 @@ static struct mm_block piece_block(const struct mm_segment *a, uint64_t addr)
     return (struct mm_block){ a->node.base + i * size, size, cap };
 }
 
-/* Records batch_isolate needs: one per part of the batch left on either side. */
-static size_t isolate_need(const struct mm_segment *a, uint64_t addr)
+/* Records a free of [base, + size) from batch a needs: batch_isolate's,
+ * one per part of the batch left on either side of the piece, and then
+ * split()'s, one per part of the piece kept on either side. */
+static __attribute__((noinline)) size_t batch_free_need(const struct mm_segment *a, uint64_t base,
+                                                         uint64_t size)
 {
-    if (a->pieces == 1)
-        return 0;
-    struct mm_block b = piece_block(a, addr);
-    return (b.base > a->node.base) + (b.base + b.size < seg_end(a));
+    struct mm_block p = piece_block(a, base);
+    return (p.base > a->node.base) + (p.base + p.size < seg_end(a)) + (base > p.base) +
+           (base + size < p.base + p.size);
 }
 
 /* Make the parts cut from a batch (by cut(), so pending) batches again:
@@ -722,10 +723,9 @@ static void batch_part(struct mm_segment *s, size_t pieces, uint64_t cap)
  * holds addr out of batch a, as a plain allocation, and return it. The
  * parts below and above stay batches; each new segment is one allocation
  * that the tree counts and batch_extra no longer does. */
-static struct mm_segment *batch_isolate(struct mm *mm, struct mm_segment *a, uint64_t addr)
+static __attribute__((noinline)) struct mm_segment *batch_isolate(struct mm *mm,
+                                                                  struct mm_segment *a, uint64_t addr)
 {
-    if (a->pieces == 1)
-        return a;
     struct mm_block b = piece_block(a, addr);
     size_t n = a->pieces, i = (size_t)((b.base - a->node.base) / b.size);
     uint64_t first = a->cap;
@@ -810,6 +810,16 @@ static errval_t not_allocated(struct mm *mm, uint64_t addr)
 }
 
 /* With the lock held: the allocation that [base, base + size) lies in. */
+/* Does [base, base + size) go past the end of its piece of batch a? */
+static __attribute__((noinline)) bool crosses_piece(const struct mm_segment *a, uint64_t base,
+                                                    uint64_t size)
+{
+    struct mm_block p = piece_block(a, base);
+    return p.base + p.size - base < size;
+}
+
+/* With the lock held: the allocation that [base, base + size) lies in;
+ * in a batch, the range must lie in one piece. */
 static errval_t find_allocation(struct mm *mm, uint64_t base, uint64_t size,
                                 struct mm_segment **ret)
 {
@@ -818,8 +828,7 @@ static errval_t find_allocation(struct mm *mm, uint64_t base, uint64_t size,
         return not_allocated(mm, base);
     if (a->state == MM_SEG_PENDING)
         return MM_ERR_BUSY;
-    struct mm_block piece = piece_block(a, base);
-    if (piece.base + piece.size - base < size)
+    if (seg_end(a) - base < size || (a->pieces != 1 && crosses_piece(a, base, size)))
         return MM_ERR_FREE_CROSSES;
     *ret = a;
     return SYS_ERR_OK;
@@ -834,10 +843,10 @@ static errval_t free_locked(struct mm *mm, uint64_t base, uint64_t size, struct 
         errval_t err = find_allocation(mm, base, size, a);
         if (err_is_fail(err))
             return err;
-        struct mm_block piece = piece_block(*a, base);
-        size_t need = isolate_need(*a, base) + split_need(&piece, base, size);
+        size_t need = (*a)->pieces == 1 ? split_need(*a, base, size) : batch_free_need(*a, base, size);
         if (mm->nspare >= need) {
-            *a = batch_isolate(mm, *a, base);
+            if ((*a)->pieces > 1)
+                *a = batch_isolate(mm, *a, base);
             return SYS_ERR_OK;
         }
         err = spare_fill(mm, need);
