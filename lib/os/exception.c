@@ -21,7 +21,6 @@
 static os_fault_fn handler, fast_handler;
 static struct os_fault_counts counts;
 
-
 const char *os_fault_kind(uint64_t esr)
 {
     switch (OS_ESR_EC(esr)) {

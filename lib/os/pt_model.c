@@ -548,11 +548,8 @@ errval_t pt_map(struct pt_model *m, uint64_t va, capaddr_t frame, uint64_t frame
     return err;
 }
 
-/* With the lock held: the L3 table translating va, or NULL if there is
- * none (a table on the way, or the L3 table, is missing, or a block maps
- * va). The last one found is remembered until it is deleted. */
-/* Out of line, so that the common case (the table remembered) needs no
- * room for a path on the stack. */
+/* l3_table's walk, out of line so that the common case (the table
+ * remembered) needs no room for a path on the stack. */
 static __attribute__((noinline)) struct pt_node *l3_table_walk(struct pt_model *m, uint64_t va)
 {
     struct pt_path p;
@@ -564,6 +561,9 @@ static __attribute__((noinline)) struct pt_node *l3_table_walk(struct pt_model *
     return m->l3;
 }
 
+/* With the lock held: the L3 table translating va, or NULL if there is
+ * none (a table on the way, or the L3 table, is missing, or a block maps
+ * va). The last one found is remembered until it is deleted. */
 static inline struct pt_node *l3_table(struct pt_model *m, uint64_t va)
 {
     if (m->l3 != NULL && m->l3_va == (va & ~(PT_BLOCK_2M - 1)))
