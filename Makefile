@@ -45,7 +45,12 @@ KCFLAGS = $(COMMON) -ffreestanding -fno-builtin -nostdinc -isystem $(KCC_INCLUDE
            -mgeneral-regs-only -mcmodel=small -fno-pie -fno-pic -fno-stack-protector \
            -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer -fno-strict-aliasing \
            -mstrict-align -D__KERNEL__ -DMINNOW_VERSION='"$(VERSION)"' -Ikernel -Ikernel/arch/aarch64
-UCFLAGS := $(COMMON) --specs=picolibc.specs -fno-pie -fno-pic -no-pie -ffunction-sections -fdata-sections -fno-stack-protector -fno-omit-frame-pointer -Ilib/os
+# Function sections let --gc-sections drop unused code (lib/os/rules.mk).
+# Not -fdata-sections: it gives every global its own section, so a
+# function reaches each one with its own address computation (no section
+# anchors), which cost thread_switch, thread_create_join and malloc_free_64
+# 6-17 instructions each and saved no memory (docs/PERFORMANCE.md).
+UCFLAGS := $(COMMON) --specs=picolibc.specs -fno-pie -fno-pic -no-pie -ffunction-sections -fno-stack-protector -fno-omit-frame-pointer -Ilib/os
 HCFLAGS := $(COMMON) -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -DHOST_TEST
 
 # Make the build wait for the toolchain: tools/setup-deps installs what is

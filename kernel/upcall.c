@@ -74,16 +74,19 @@ void sys_upcall_set(struct trap_frame *f)
     f->x[0] = SYS_ERR_OK;
 }
 
-/* Check both pointers, then load the state: a failed call changes nothing. */
-void sys_resume(struct trap_frame *f)
+/* May the caller load a register state from ctx_va and clear the word at
+ * flag_va (0: none)? */
+static bool resume_args_ok(uint64_t ctx_va, uint64_t flag_va)
 {
-    struct dcb *d = sched_current();
-    uint64_t ctx_va = f->x[0], flag_va = f->x[1];
-    if ((ctx_va & 15) != 0 || !user_access_ok(ctx_va, sizeof(struct upcall_ctx), false) ||
-        (flag_va != 0 && ((flag_va & 3) != 0 || !user_access_ok(flag_va, 4, true)))) {
-        f->x[0] = SYS_ERR_BAD_USER_POINTER;
-        return;
-    }
+    return (ctx_va & 15) == 0 && user_access_ok(ctx_va, sizeof(struct upcall_ctx), false) &&
+           (flag_va == 0 || ((flag_va & 3) == 0 && user_access_ok(flag_va, 4, true)));
+}
+
+/* SYS_RESUME's work, for arguments resume_args_ok accepted: `f` becomes
+ * the state at ctx_va (only NZCV of its pstate), the word at flag_va is
+ * cleared, and the process leaves its upcall if it was in it. */
+static void upcall_leave(struct dcb *d, struct trap_frame *f, uint64_t ctx_va, uint64_t flag_va)
+{
     struct upcall_ctx *ctx = (struct upcall_ctx *)ctx_va;
     trap_frame_copy(f, ctx_frame(ctx));
     f->spsr = ctx->pstate & UPCALL_PSTATE_USER_MASK;   /* EL0t, interrupts on */
@@ -92,4 +95,27 @@ void sys_resume(struct trap_frame *f)
     if (flag_va != 0)
         *(volatile uint32_t *)flag_va = 0;
     d->in_upcall = false;
+}
+
+/* Check both pointers, then load the state: a failed call changes nothing. */
+void sys_resume(struct trap_frame *f)
+{
+    uint64_t ctx_va = f->x[0], flag_va = f->x[1];
+    if (!resume_args_ok(ctx_va, flag_va)) {
+        f->x[0] = SYS_ERR_BAD_USER_POINTER;
+        return;
+    }
+    upcall_leave(sched_current(), f, ctx_va, flag_va);
+}
+
+errval_t upcall_resume_saved_check(const struct dcb *d)
+{
+    if (d->upcall_entry == 0 || !d->in_upcall)
+        return SYS_ERR_NOT_IN_UPCALL;
+    return resume_args_ok(d->upcall_save, 0) ? SYS_ERR_OK : SYS_ERR_BAD_USER_POINTER;
+}
+
+void upcall_resume_saved(struct dcb *d, struct trap_frame *f)
+{
+    upcall_leave(d, f, d->upcall_save, 0);
 }

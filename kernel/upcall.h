@@ -6,6 +6,8 @@
 
 #include <stdint.h>
 
+#include <minnow/errors.h>
+
 #include "dcb.h"
 #include "trapframe.h"
 
@@ -23,3 +25,10 @@ enum upcall_result upcall_enter(struct dcb *d, struct trap_frame *f, uint64_t re
 
 void sys_upcall_set(struct trap_frame *f);
 void sys_resume(struct trap_frame *f);
+
+/* Leaving the upcall from another system call (VNODE_MAP_RESUME): first
+ * check that `d` is in its upcall and its save area is readable, then,
+ * once the call has done its work, load the state the upcall saved into
+ * `f` as SYS_RESUME(save area, 0) would. */
+errval_t upcall_resume_saved_check(const struct dcb *d);
+void upcall_resume_saved(struct dcb *d, struct trap_frame *f);

@@ -69,7 +69,8 @@ enum cap_cmd {
     VNODE_CMD_MAP,          /* x2 first entry, x3 source (Frame, DevFrame or
                                next-level VNode), x4 rights for the pages,
                                x5 offset into the frame, x6 count | dest slot << 32,
-                               x7 CNode for the mapping capability */
+                               x7 CNode for the mapping capability;
+                               VNODE_MAP_RESUME in x4: see below */
     VNODE_CMD_UNMAP,        /* x2 mapping capability address */
     /* on the Kernel capability */
     KERNEL_CMD_CORE_ID,     /* -> x1 this core's id */
@@ -83,3 +84,16 @@ enum cap_cmd {
     DISPATCHER_CMD_STATUS,  /* -> x1 state, x2 exit code, x3 timer ticks it ran */
     CAP_CMD_COUNT
 };
+
+/*
+ * VNODE_CMD_MAP with this bit set in x4 (beside the rights) maps and then
+ * ends the caller's upcall: on success it does what SYS_RESUME(save area, 0)
+ * does, loading the register state the upcall saved, so the code that
+ * faulted retries at once and the invocation returns nothing (x0-x3 are
+ * that code's). It is the page-fault handler's last step: one system call
+ * instead of two. On failure nothing is mapped, the upcall goes on and x0
+ * holds the error as usual; the caller must be in its upcall
+ * (SYS_ERR_NOT_IN_UPCALL) with a readable save area
+ * (SYS_ERR_BAD_USER_POINTER), both checked before anything is mapped.
+ */
+#define VNODE_MAP_RESUME  (1u << 8)

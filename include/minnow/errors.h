@@ -27,6 +27,7 @@ typedef uint64_t errval_t;
     X(SYS_ERR_ARG_TOO_LONG, "argument longer than the system call allows")        \
     X(SYS_ERR_NO_INPUT, "no console input is waiting")                            \
     X(SYS_ERR_BAD_HANDLER, "upcall entry, stack or save area not in user space")  \
+    X(SYS_ERR_NOT_IN_UPCALL, "the call resumes from an upcall, but none is running")\
     /* capabilities (kernel/cap) */                                               \
     X(CAP_ERR_ADDR_OUT_OF_RANGE, "capability address lies beyond the CSpace")     \
     X(CAP_ERR_L1_SLOT_EMPTY, "no L2 CNode at that root CNode slot")               \
@@ -130,6 +131,7 @@ typedef uint64_t errval_t;
     X(PT_ERR_BAD_OFFSET, "frame offset is not a multiple of the page size")       \
     X(PT_ERR_ALREADY_MAPPED, "a page in the range is already mapped")             \
     X(PT_ERR_NOT_MAPPED, "a page in the range is not mapped")                     \
+    X(PT_ERR_NO_TABLE, "no level-3 table covers the page yet")                    \
     X(PT_ERR_SPLITS_RUN, "range starts or ends inside a mapped run (no partial unmap)")\
     X(PT_ERR_NO_RECORDS, "no memory for page-table model records")                \
     X(PT_ERR_NEW_TABLE, "could not create a page table")                          \

@@ -13,6 +13,7 @@
 #include "ops.h"
 #include "sched.h"
 #include "sysreg.h"
+#include "upcall.h"
 
 static bool is_cnode_type(uint8_t type)
 {
@@ -64,8 +65,13 @@ static errval_t invoke_retype(const struct capability *root, struct cte *target,
     return cap_retype(target, &dest_cnode->cap, &a);
 }
 
-/* x2 entry, x3 source, x4 rights, x5 offset, x6 count | dest slot << 32, x7 dest CNode. */
-static errval_t invoke_map(const struct capability *root, struct cte *target, struct trap_frame *f)
+/* x2 entry, x3 source, x4 rights (| VNODE_MAP_RESUME), x5 offset,
+ * x6 count | dest slot << 32, x7 dest CNode. With VNODE_MAP_RESUME a
+ * successful map ends the upcall (captypes.h); *resumed says it did, and
+ * then `f` is the state the upcall saved, whose x0 must stay. Every check,
+ * the upcall's included, comes before the map. */
+static errval_t invoke_map(const struct capability *root, struct cte *target, struct trap_frame *f,
+                           bool *resumed)
 {
     struct cte *src, *dest_cnode, *dest;
     errval_t err = cspace_lookup(root, f->x[3], &src);
@@ -80,12 +86,22 @@ static errval_t invoke_map(const struct capability *root, struct cte *target, st
     err = cnode_slot(&dest_cnode->cap, f->x[6] >> 32, &dest);
     if (err_is_fail(err))
         return err;
-    if (f->x[4] > CAPRIGHTS_ALL)
+    bool resume = (f->x[4] & VNODE_MAP_RESUME) != 0;
+    uint64_t rights = f->x[4] & ~(uint64_t)VNODE_MAP_RESUME;
+    if (rights > CAPRIGHTS_ALL)
         return CAP_ERR_MAP_RIGHTS;
+    struct dcb *d = sched_current();
+    if (resume && err_is_fail(err = upcall_resume_saved_check(d)))
+        return err;
     struct map_args a = {
-        .entry = f->x[2], .count = (uint32_t)f->x[6], .offset = f->x[5], .rights = (uint8_t)f->x[4],
+        .entry = f->x[2], .count = (uint32_t)f->x[6], .offset = f->x[5], .rights = (uint8_t)rights,
     };
-    return cap_map(target, src, &a, dest);
+    err = cap_map(target, src, &a, dest);
+    if (err_is_ok(err) && resume) {
+        upcall_resume_saved(d, f);
+        *resumed = true;
+    }
+    return err;
 }
 
 /* x2 the mapping capability, which must map entries of the target VNode. */
@@ -128,7 +144,8 @@ static errval_t invoke_identify(const struct cte *target, struct trap_frame *f)
     return SYS_ERR_OK;
 }
 
-static errval_t dispatch(const struct capability *root, struct cte *target, struct trap_frame *f)
+static errval_t dispatch(const struct capability *root, struct cte *target, struct trap_frame *f,
+                         bool *resumed)
 {
     switch (f->x[1]) {
     case CNODE_CMD_COPY: case CNODE_CMD_MINT: case CNODE_CMD_DELETE: case CNODE_CMD_REVOKE:
@@ -139,7 +156,7 @@ static errval_t dispatch(const struct capability *root, struct cte *target, stru
         return (target->cap.type == OBJ_RAM || target->cap.type == OBJ_PHYSADDR)
                ? invoke_retype(root, target, f) : CAP_ERR_WRONG_TYPE;
     case VNODE_CMD_MAP:
-        return is_vnode_type(target->cap.type) ? invoke_map(root, target, f) : CAP_ERR_WRONG_TYPE;
+        return is_vnode_type(target->cap.type) ? invoke_map(root, target, f, resumed) : CAP_ERR_WRONG_TYPE;
     case VNODE_CMD_UNMAP:
         return is_vnode_type(target->cap.type) ? invoke_unmap(root, target, f) : CAP_ERR_WRONG_TYPE;
     case CAP_CMD_IDENTIFY:
@@ -161,9 +178,11 @@ void sys_invoke(struct trap_frame *f)
 {
     struct dcb *d = sched_current();
     struct cte *target;
+    bool resumed = false;
     errval_t err = cspace_lookup(&d->cspace.cap, f->x[0], &target);
     if (err_is_ok(err))
-        err = cte_is_empty(target) ? CAP_ERR_SLOT_EMPTY : dispatch(&d->cspace.cap, target, f);
-    f->x[0] = err;
+        err = cte_is_empty(target) ? CAP_ERR_SLOT_EMPTY : dispatch(&d->cspace.cap, target, f, &resumed);
+    if (!resumed)
+        f->x[0] = err;
     sched_continue_or_switch(f);
 }

@@ -89,8 +89,8 @@ static void spare_put(struct mm *mm, union mm_record *r)
  */
 static errval_t spare_fill(struct mm *mm, size_t need)
 {
-    MM_INVARIANT(need <= MM_RECORDS_PER_BATCH);
-    void *got[MM_RECORDS_PER_BATCH];
+    MM_INVARIANT(need <= MM_RECORDS_PER_OP_MAX);
+    void *got[MM_RECORDS_PER_OP_MAX];
     size_t missing = need > mm->nspare ? need - mm->nspare : 0;
 
     alloc_lock_release(&mm->lock);
@@ -147,6 +147,7 @@ static struct mm_segment *seg_new(struct mm *mm, struct mm_region *region, uint6
     s->cap = MM_CAP_NONE;
     s->state = (uint8_t)state;
     s->kind = MM_KIND_RAM;
+    s->pieces = 1;
     return s;
 }
 
@@ -398,7 +399,6 @@ struct mm_request {
     uint64_t align;             /* power of two >= PAGE */
     uint64_t lo, hi;            /* page multiples, lo < hi */
     uint8_t kind;               /* of the capability to make */
-    size_t count;               /* allocations of size / count bytes each */
 };
 
 /* The size and alignment of a request; the range is set by the caller. */
@@ -415,7 +415,6 @@ static errval_t request_init(struct mm_request *rq, uint64_t size, uint64_t alig
     rq->lo = 0;
     rq->hi = MM_NO_LIMIT & ~(PAGE - 1);
     rq->kind = MM_KIND_RAM;
-    rq->count = 1;
     return SYS_ERR_OK;
 }
 
@@ -599,7 +598,7 @@ MM_HOT errval_t alloc_locked(struct mm *mm, const struct mm_request *rq, struct 
         errval_t err = find_fit(mm, rq, &f, &at);
         if (err_is_fail(err))
             return err;
-        size_t need = carve_need(f, at, rq->size) + rq->count - 1;
+        size_t need = carve_need(f, at, rq->size);
         if (mm->nspare >= need) {
             enum mm_seg_state state = mm->ops != NULL ? MM_SEG_PENDING : MM_SEG_ALLOCATED;
             *ret = carve(mm, f, at, rq->size, state);
@@ -675,16 +674,74 @@ errval_t mm_alloc_range(struct mm *mm, uint64_t size, uint64_t align, uint64_t m
 
 /* ---- Batches. ---- */
 
-/* With the lock held: cut the allocation a into `count` of a's size /
- * count each, in a's state, parts[i] the i-th; the records are there. */
-static void cut_batch(struct mm *mm, struct mm_segment *a, size_t count, struct mm_segment **parts)
+/*
+ * A batch stays one segment, one record in the allocation tree, until one
+ * of its pieces is freed: `pieces` allocations of node.size / pieces bytes
+ * each, the i-th with capability cap + i (retype_many makes consecutive
+ * handles). mm_cap_of and mm_walk show the pieces; a free first cuts its
+ * piece out as a plain allocation (batch_isolate) and goes on as for any
+ * other. Cutting 16 pieces into the trees at once cost a frame-pool refill
+ * about 2,000 instructions (docs/mm.md).
+ */
+
+static uint64_t piece_size(const struct mm_segment *a)
 {
-    uint64_t piece = a->node.size / count;
-    parts[0] = a;
-    for (size_t i = 1; i < count; i++) {
-        parts[i] = cut(mm, parts[i - 1], parts[i - 1]->node.base + piece);
-        parts[i]->state = a->state;
+    return a->node.size / a->pieces;
+}
+
+/* The piece of batch (or plain allocation) a that holds addr. */
+static struct mm_block piece_block(const struct mm_segment *a, uint64_t addr)
+{
+    if (a->pieces == 1)
+        return block_of(a);
+    uint64_t size = piece_size(a), i = (addr - a->node.base) / size;
+    uint64_t cap = a->cap == MM_CAP_NONE ? MM_CAP_NONE : a->cap + i;
+    return (struct mm_block){ a->node.base + i * size, size, cap };
+}
+
+/* Records a free of [base, + size) from batch a needs: batch_isolate's,
+ * one per part of the batch left on either side of the piece, and then
+ * split()'s, one per part of the piece kept on either side. */
+static __attribute__((noinline)) size_t batch_free_need(const struct mm_segment *a, uint64_t base,
+                                                         uint64_t size)
+{
+    struct mm_block p = piece_block(a, base);
+    return (p.base > a->node.base) + (p.base + p.size < seg_end(a)) + (base > p.base) +
+           (base + size < p.base + p.size);
+}
+
+/* Make the parts cut from a batch (by cut(), so pending) batches again:
+ * `pieces` of them from capability `cap` on. */
+static void batch_part(struct mm_segment *s, size_t pieces, uint64_t cap)
+{
+    s->pieces = (uint16_t)pieces;
+    s->cap = cap;
+    s->state = MM_SEG_ALLOCATED;
+}
+
+/* With the lock held and isolate_need's records there: cut the piece that
+ * holds addr out of batch a, as a plain allocation, and return it. The
+ * parts below and above stay batches; each new segment is one allocation
+ * that the tree counts and batch_extra no longer does. */
+static __attribute__((noinline)) struct mm_segment *batch_isolate(struct mm *mm,
+                                                                  struct mm_segment *a, uint64_t addr)
+{
+    struct mm_block b = piece_block(a, addr);
+    size_t n = a->pieces, i = (size_t)((b.base - a->node.base) / b.size);
+    uint64_t first = a->cap;
+    struct mm_segment *piece = a;
+    if (i > 0) {
+        piece = cut(mm, a, b.base);
+        batch_part(a, i, first);
+        mm->batch_extra--;
     }
+    if (i + 1 < n) {
+        struct mm_segment *rest = cut(mm, piece, b.base + b.size);
+        batch_part(rest, n - i - 1, first == MM_CAP_NONE ? MM_CAP_NONE : first + i + 1);
+        mm->batch_extra--;
+    }
+    batch_part(piece, 1, b.cap);
+    return piece;
 }
 
 errval_t mm_alloc_batch(struct mm *mm, uint64_t size, size_t count, uint8_t kind,
@@ -704,35 +761,33 @@ errval_t mm_alloc_batch(struct mm *mm, uint64_t size, size_t count, uint8_t kind
     if (err_is_fail(err))
         return err;
     rq.kind = kind;
-    rq.count = count;
-    struct mm_segment *a, *parts[MM_BATCH_MAX];
+    struct mm_segment *a = NULL;
     mm_lock(mm);
     err = alloc_locked(mm, &rq, &a);
-    if (err_is_ok(err))
-        cut_batch(mm, a, count, parts);
     mm_unlock(mm);
     if (err_is_fail(err))
         return err;
-    uint64_t caps[MM_BATCH_MAX];        /* read only if retype_many made them */
-    for (size_t i = 0; mm->ops == NULL && i < count; i++)
-        caps[i] = MM_CAP_NONE;
+    uint64_t first = MM_CAP_NONE;
     if (mm->ops != NULL) {      /* all the capabilities, or none */
         const struct mm_region *r = a->region;
         err = mm->ops->retype_many(mm->ops_arg, r->cap, a->node.base - r->base, size, kind,
-                                   count, caps);
+                                   count, &first);
     }
+    uint64_t base = a->node.base;       /* a pending segment's: ours to read */
     mm_lock(mm);
-    for (size_t i = 0; i < count; i++) {
-        if (err_is_fail(err)) {
-            release(mm, parts[i]);
-            continue;
-        }
-        parts[i]->cap = caps[i];
-        parts[i]->state = MM_SEG_ALLOCATED;
-        out[i] = block_of(parts[i]);
+    if (err_is_ok(err)) {
+        batch_part(a, count, first);
+        mm->batch_extra += count - 1;
+    } else {
+        release(mm, a);
     }
     mm_unlock(mm);
-    return err_is_ok(err) ? SYS_ERR_OK : err_push(err, MM_ERR_RETYPE);
+    if (err_is_fail(err))
+        return err_push(err, MM_ERR_RETYPE);
+    for (size_t i = 0; i < count; i++)
+        out[i] = (struct mm_block){ base + i * size, size,
+                                    first == MM_CAP_NONE ? MM_CAP_NONE : first + i };
+    return SYS_ERR_OK;
 }
 
 /*
@@ -755,6 +810,16 @@ static errval_t not_allocated(struct mm *mm, uint64_t addr)
 }
 
 /* With the lock held: the allocation that [base, base + size) lies in. */
+/* Does [base, base + size) go past the end of its piece of batch a? */
+static __attribute__((noinline)) bool crosses_piece(const struct mm_segment *a, uint64_t base,
+                                                    uint64_t size)
+{
+    struct mm_block p = piece_block(a, base);
+    return p.base + p.size - base < size;
+}
+
+/* With the lock held: the allocation that [base, base + size) lies in;
+ * in a batch, the range must lie in one piece. */
 static errval_t find_allocation(struct mm *mm, uint64_t base, uint64_t size,
                                 struct mm_segment **ret)
 {
@@ -763,23 +828,27 @@ static errval_t find_allocation(struct mm *mm, uint64_t base, uint64_t size,
         return not_allocated(mm, base);
     if (a->state == MM_SEG_PENDING)
         return MM_ERR_BUSY;
-    if (seg_end(a) - base < size)
+    if (seg_end(a) - base < size || (a->pieces != 1 && crosses_piece(a, base, size)))
         return MM_ERR_FREE_CROSSES;
     *ret = a;
     return SYS_ERR_OK;
 }
 
 /* With the lock held: check the free, and make sure of the records that
- * splitting the allocation for it will take. */
+ * splitting the allocation for it will take (its piece cut out of a batch
+ * first). *a is then the plain allocation that holds the range. */
 static errval_t free_locked(struct mm *mm, uint64_t base, uint64_t size, struct mm_segment **a)
 {
     for (;;) {
         errval_t err = find_allocation(mm, base, size, a);
         if (err_is_fail(err))
             return err;
-        size_t need = split_need(*a, base, size);
-        if (mm->nspare >= need)
+        size_t need = (*a)->pieces == 1 ? split_need(*a, base, size) : batch_free_need(*a, base, size);
+        if (mm->nspare >= need) {
+            if ((*a)->pieces > 1)
+                *a = batch_isolate(mm, *a, base);
             return SYS_ERR_OK;
+        }
         err = spare_fill(mm, need);
         if (err_is_fail(err))
             return err;
@@ -901,7 +970,7 @@ errval_t mm_cap_of(struct mm *mm, uint64_t addr, struct mm_block *out)
     else if (a->state == MM_SEG_PENDING)
         err = MM_ERR_BUSY;
     else
-        *out = block_of(a);
+        *out = piece_block(a, addr);
     mm_unlock(mm);
     return err;
 }
@@ -915,7 +984,7 @@ void mm_stats(struct mm *mm, struct mm_stats *st)
         .allocated = mm->total - mm->free,
         .largest_free = blocktree_max_free(&mm->free_tree),
         .regions = mm->nregions,
-        .allocations = mm->alloc_tree.count,
+        .allocations = mm->alloc_tree.count + mm->batch_extra,
         .free_blocks = mm->free_tree.count,
     };
     mm_unlock(mm);

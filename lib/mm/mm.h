@@ -83,10 +83,12 @@
  * segment, or a free in the middle of an allocation, makes two. */
 #define MM_RECORDS_PER_OP 2
 
-/* The most allocations one mm_alloc_batch makes, and the records it needs:
- * a carve, and one more segment for each allocation after the first. */
+/* The most allocations one mm_alloc_batch makes (a batch is one segment,
+ * so it needs a carve's records), and the most records any operation
+ * needs: a free of the middle of a piece in the middle of a batch, which
+ * cuts the batch around the piece and the piece around the range. */
 #define MM_BATCH_MAX 16
-#define MM_RECORDS_PER_BATCH (MM_BATCH_MAX + 1)
+#define MM_RECORDS_PER_OP_MAX (2 * MM_RECORDS_PER_OP)
 /* Spare records kept back from the slab between operations. */
 #define MM_SPARE_MAX 16
 
@@ -108,15 +110,16 @@
  *            range can be retyped again;
  *   retype_many (optional; mm_alloc_batch needs it): what `count` calls
  *            of retype would do for the consecutive pieces
- *            [offset + i * size, + size), all or none (in the OS, one retype
- *            system call into consecutive slots).
+ *            [offset + i * size, + size), all or none, with consecutive
+ *            handles: piece i's capability is *first + i (in the OS, one
+ *            retype system call into consecutive slots).
  */
 struct mm_cap_ops {
     errval_t (*retype)(void *arg, uint64_t region_cap, uint64_t offset, uint64_t size,
                        uint8_t kind, uint64_t *cap);
     errval_t (*destroy)(void *arg, uint64_t cap);
     errval_t (*retype_many)(void *arg, uint64_t region_cap, uint64_t offset, uint64_t size,
-                            uint8_t kind, size_t count, uint64_t *caps);
+                            uint8_t kind, size_t count, uint64_t *first);
 };
 
 /* The kind mm_alloc and mm_alloc_range ask for. */
@@ -162,6 +165,9 @@ struct mm_segment {
     uint64_t cap;               /* the allocation's capability */
     uint8_t state;              /* enum mm_seg_state */
     uint8_t kind;               /* what its capability is (mm_alloc_kind) */
+    uint16_t pieces;            /* 1, or an allocated batch (mm_alloc_batch) of this
+                                   many allocations of node.size / pieces bytes, the
+                                   i-th with capability cap + i */
 };
 
 /* What the record slab holds. A spare record is linked through its first word. */
@@ -191,6 +197,8 @@ struct mm {
     size_t nspare;
     struct mm_segment *recent;          /* the last allocation carved, or NULL: tried
                                            first by mm_free and mm_cap_of */
+    size_t batch_extra;                 /* allocations the allocation tree does not
+                                           count: pieces - 1 of every batch */
 
     /* The records; the slab has its own copy of the lock hook. */
     struct slab_allocator records;
@@ -241,8 +249,9 @@ errval_t mm_alloc_kind(struct mm *mm, uint64_t size, uint64_t align, uint8_t kin
  * side, the first at a multiple of `size` if that is a power of two, each
  * with its own capability of `kind`, made in one retype_many: what a pool
  * of frames refills with at the cost of one allocation. They are separate
- * allocations from the start, freed one by one like any other. out[i] is
- * the i-th. Errors as mm_alloc (for count * size), MM_ERR_BAD_COUNT,
+ * allocations from the start, freed one by one like any other (inside,
+ * the batch is one segment until a piece is freed: mm.c). out[i] is the
+ * i-th. Errors as mm_alloc (for count * size), MM_ERR_BAD_COUNT,
  * MM_ERR_NO_BATCH_OP if the cap ops have no retype_many; nothing changes
  * on error.
  */

@@ -8,18 +8,28 @@
  */
 #include "mm/mm.h"
 
+/* A batch (mm.c) is reported as the allocations it stands for. */
+static void walk_segment(const struct mm_region *r, const struct mm_segment *s, mm_walk_fn fn,
+                         void *arg)
+{
+    uint64_t size = s->node.size / s->pieces;
+    for (uint64_t i = 0; i < s->pieces; i++) {
+        uint64_t cap = (s->cap == MM_CAP_NONE || s->pieces == 1) ? s->cap : s->cap + i;
+        struct mm_segment_info info = {
+            .region_base = r->base,
+            .block = { s->node.base + i * size, size, cap },
+            .state = (enum mm_seg_state)s->state,
+        };
+        fn(arg, &info);
+    }
+}
+
 void mm_walk(struct mm *mm, mm_walk_fn fn, void *arg)
 {
     alloc_lock_acquire(&mm->lock);
     for (const struct mm_region *r = mm->regions; r != NULL; r = r->next) {
-        for (const struct mm_segment *s = r->first; s != NULL; s = s->next) {
-            struct mm_segment_info info = {
-                .region_base = r->base,
-                .block = { s->node.base, s->node.size, s->cap },
-                .state = (enum mm_seg_state)s->state,
-            };
-            fn(arg, &info);
-        }
+        for (const struct mm_segment *s = r->first; s != NULL; s = s->next)
+            walk_segment(r, s, fn, arg);
     }
     alloc_lock_release(&mm->lock);
 }
@@ -29,6 +39,7 @@ void mm_walk(struct mm *mm, mm_walk_fn fn, void *arg)
 struct tally {
     uint64_t total, free;
     size_t nfree, nalloc, nregions;
+    size_t batch_extra;         /* pieces - 1 of every batch */
     bool recent_seen;           /* mm->recent is one of the segments */
 };
 
@@ -41,6 +52,11 @@ static bool segment_ok(const struct mm *mm, const struct mm_region *r, const str
     if (s->region != r || s->prev != prev || s->node.free != is_free || s->state > MM_SEG_PENDING)
         return false;
     if (((s->node.base | s->node.size) & (MM_PAGE_SIZE - 1)) != 0 || s->node.size == 0)
+        return false;
+    /* Only an allocated batch has pieces, whole pages each. */
+    if (s->pieces == 0 || (s->pieces > 1 && (s->state != MM_SEG_ALLOCATED ||
+                                              (s->node.size / s->pieces) % MM_PAGE_SIZE != 0 ||
+                                              s->node.size % s->pieces != 0)))
         return false;
     if (blocktree_find(home, s->node.base) != &s->node)
         return false;
@@ -64,6 +80,7 @@ static bool region_ok(const struct mm *mm, const struct mm_region *r, struct tal
             t->nfree++;
         } else {
             t->nalloc++;
+            t->batch_extra += s->pieces - 1u;
         }
     }
     t->total += r->size;
@@ -88,6 +105,7 @@ bool mm_check(struct mm *mm)
         ok = region_ok(mm, r, &t);
     ok = ok && t.total == mm->total && t.free == mm->free && t.nregions == mm->nregions &&
          t.nfree == mm->free_tree.count && t.nalloc == mm->alloc_tree.count &&
+         t.batch_extra == mm->batch_extra &&
          (mm->recent == NULL || t.recent_seen) && spare_count(mm) == mm->nspare;
     alloc_lock_release(&mm->lock);
     return ok;

@@ -102,6 +102,18 @@ static inline errval_t vnode_map(struct capref vnode, uint64_t entry, struct cap
                       count | ((uint64_t)capref_index(mapping) << 32), capref_cnode(mapping)).err;
 }
 
+/* vnode_map of one page, which on success also ends the caller's upcall
+ * (VNODE_MAP_RESUME, captypes.h): the code the upcall interrupted goes on
+ * and this call does not return. It returns only with an error, and then
+ * nothing is mapped. Only the fault upcall's last step uses it (paging.c). */
+static inline errval_t vnode_map_resume(struct capref vnode, uint64_t entry, struct capref frame,
+                                        uint8_t rights, struct capref mapping)
+{
+    return sys_invoke(capref_addr(vnode), VNODE_CMD_MAP, entry, capref_addr(frame),
+                      rights | VNODE_MAP_RESUME, 0, 1 | ((uint64_t)capref_index(mapping) << 32),
+                      capref_cnode(mapping)).err;
+}
+
 static inline errval_t vnode_unmap(struct capref vnode, struct capref mapping)
 {
     return sys_invoke(capref_addr(vnode), VNODE_CMD_UNMAP, capref_addr(mapping), 0, 0, 0, 0, 0).err;

@@ -21,22 +21,9 @@
 static os_fault_fn handler, fast_handler;
 static struct os_fault_counts counts;
 
-#define ESR_EC(esr) (((esr) >> 26) & 0x3f)
-
-bool os_fault_is_write(uint64_t esr)
-{
-    return ESR_EC(esr) == 0x24 && (esr & (1u << 6));
-}
-
-bool os_fault_is_translation(uint64_t esr)
-{
-    unsigned ec = ESR_EC(esr);
-    return (ec == 0x20 || ec == 0x24) && ((esr & 0x3f) >> 2) == 1;
-}
-
 const char *os_fault_kind(uint64_t esr)
 {
-    switch (ESR_EC(esr)) {
+    switch (OS_ESR_EC(esr)) {
     case 0x20: return os_fault_is_translation(esr) ? "instruction fetch from unmapped memory"
                                                    : "instruction fetch not allowed";
     case 0x24:
@@ -71,10 +58,13 @@ void os_exception_run(void)
     exit(70);
 }
 
+/* Counted before the handler runs: one that fixes the fault may resume
+ * the faulting code itself (paging.c) and never return here. */
 bool os_exception_try_fast(const struct os_fault *f)
 {
+    counts.fixed_in_upcall++;
     bool fixed = fast_handler != NULL && fast_handler(f);
-    counts.fixed_in_upcall += fixed;
+    counts.fixed_in_upcall -= !fixed;
     return fixed;
 }
 

@@ -28,7 +28,10 @@ errval_t os_exception_set(os_fault_fn fn);
  * it may take mutexes (they are all free) but must not block, yield or
  * sleep, and must not fault. Returning false hands the fault to the
  * handler of os_exception_set, run as usual in the faulting thread. Paging
- * uses it to back a page without switching stacks twice.
+ * uses it to back a page without switching stacks twice. Instead of
+ * returning true it may resume the faulting code itself, as its very last
+ * action (VNODE_MAP_RESUME, captypes.h): the state to resume is the one the
+ * upcall saved, untouched, so that is the same as returning true.
  */
 errval_t os_exception_set_fast(os_fault_fn fn);
 
@@ -42,5 +45,19 @@ struct os_fault_counts os_fault_counts(void);
 
 /* Words for a fault: "data abort, write, translation fault" etc. */
 const char *os_fault_kind(uint64_t esr);
-bool os_fault_is_write(uint64_t esr);
-bool os_fault_is_translation(uint64_t esr);   /* nothing mapped there */
+
+/* ESR_EL1's exception class: 0x20 instruction abort, 0x24 data abort
+ * (from EL0). Inline: the fault handler asks on every fault. */
+#define OS_ESR_EC(esr) (((esr) >> 26) & 0x3f)
+
+static inline bool os_fault_is_write(uint64_t esr)
+{
+    return OS_ESR_EC(esr) == 0x24 && (esr & (1u << 6));
+}
+
+/* Nothing mapped there: a translation fault, at any level. */
+static inline bool os_fault_is_translation(uint64_t esr)
+{
+    unsigned ec = OS_ESR_EC(esr);
+    return (ec == 0x20 || ec == 0x24) && ((esr & 0x3f) >> 2) == 1;
+}

@@ -7,7 +7,7 @@
 
 /* Make a batch, handed out lowest address first. When no free block
  * holds a whole batch (memory nearly used up, or cut up), one frame. */
-static errval_t refill(struct frame_pool *p)
+errval_t frame_pool_refill(struct frame_pool *p)
 {
     size_t n = FRAME_POOL_BATCH;
     errval_t err = ram_new_objects(OBJ_FRAME, 4096, n, &p->first, &p->base);
@@ -19,19 +19,6 @@ static errval_t refill(struct frame_pool *p)
         return err;
     p->next = 0;
     p->count = n;
-    return SYS_ERR_OK;
-}
-
-errval_t frame_pool_take(struct frame_pool *p, struct capref *frame, uint64_t *base)
-{
-    if (p->next == p->count) {
-        errval_t err = refill(p);
-        if (err_is_fail(err))
-            return err;
-    }
-    *frame = capref_l2(p->first.l1, p->first.slot + (uint32_t)p->next);
-    *base = p->base + p->next * 4096;
-    p->next++;
     return SYS_ERR_OK;
 }
 

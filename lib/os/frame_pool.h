@@ -31,9 +31,24 @@ struct frame_pool {
     uint64_t base;              /* at base + i * 4096 */
 };
 
+/* Make a new batch; the pool must be empty. Errors: ram_new_objects'. */
+errval_t frame_pool_refill(struct frame_pool *p);
+
 /* A zeroed 4 KiB frame, an allocation of its own, and its physical base;
- * refills the pool first if it is empty. Errors: ram_new_objects'. */
-errval_t frame_pool_take(struct frame_pool *p, struct capref *frame, uint64_t *base);
+ * refills the pool first if it is empty. Errors: ram_new_objects'.
+ * Inline: the fault handler takes one on every fault. */
+static inline errval_t frame_pool_take(struct frame_pool *p, struct capref *frame, uint64_t *base)
+{
+    if (p->next == p->count) {
+        errval_t err = frame_pool_refill(p);
+        if (err_is_fail(err))
+            return err;
+    }
+    *frame = capref_l2(p->first.l1, p->first.slot + (uint32_t)p->next);
+    *base = p->base + p->next * 4096;
+    p->next++;
+    return SYS_ERR_OK;
+}
 
 /* Give back the frame frame_pool_take just gave, unused (so still zero):
  * the next take hands it out again. */

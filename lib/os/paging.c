@@ -80,14 +80,21 @@ static errval_t free_table(void *arg, capaddr_t vnode)
  * used, fewer than PAGING_SLOT_BATCH, are allocated in the slot
  * allocator's eyes.
  */
-static errval_t mapping_slot(capaddr_t *slot)
+static __attribute__((noinline)) errval_t mapping_slots_refill(void)
+{
+    errval_t err = slot_alloc_many(os_slots(), PAGING_SLOT_BATCH, mapping_slots.slot);
+    if (err_is_ok(err))
+        mapping_slots.count = PAGING_SLOT_BATCH;
+    return err;
+}
+
+static inline errval_t mapping_slot(capaddr_t *slot)
 {
     struct mapping_slots *ms = &mapping_slots;
     if (ms->count == 0) {
-        errval_t err = slot_alloc_many(os_slots(), PAGING_SLOT_BATCH, ms->slot);
+        errval_t err = mapping_slots_refill();
         if (err_is_fail(err))
             return err;
-        ms->count = PAGING_SLOT_BATCH;
     }
     *slot = ms->slot[--ms->count];
     return SYS_ERR_OK;
@@ -172,13 +179,42 @@ static bool backable(const struct os_fault *f, struct vregion_info *info)
            (!os_fault_is_write(f->esr) || (info->attrs & VREGION_ATTR_WRITE));
 }
 
+/*
+ * The fast handler's map, made its very last action: the page's run is
+ * recorded first (with the mapping slot it will have), then one invocation
+ * maps the page and resumes the faulting code (VNODE_MAP_RESUME), so it
+ * returns only if it failed, and then the record and the slot go back.
+ * The model may show the page before the tables have it because in the
+ * upcall no other thread runs. A page whose L3 table must be made first
+ * takes the ordinary way (pt_map_page), and the caller resumes.
+ */
+static errval_t map_page_resume(uint64_t va, capaddr_t frame, uint8_t rights)
+{
+    capaddr_t slot;
+    errval_t err = mapping_slot(&slot);
+    if (err_is_fail(err))
+        return err;
+    struct pt_page page;
+    err = pt_page_record(&tables, va, frame, rights, slot, &page);
+    if (err_is_fail(err)) {
+        mapping_slot_untake();
+        return err_no(err) == PT_ERR_NO_TABLE ? pt_map_page(&tables, va, frame, rights) : err;
+    }
+    err = vnode_map_resume(ref_of(page.vnode), page.entry, ref_of(frame), rights, ref_of(slot));
+    pt_page_unrecord(&tables, &page);
+    mapping_slot_untake();
+    return err_push(err, PT_ERR_MAP);
+}
+
 /* Back the faulting page of a reserved region with a zeroed frame. The
  * region stays RESERVED (one record however many pages are backed); the
  * page tables say which pages are. Another thread may have backed the page
  * while this one waited for the lock: then the frame goes back to the pool
  * and there is nothing to do. *fixable is false when the fault is not one
- * paging can fix. */
-static errval_t back_page(const struct os_fault *f, bool *fixable)
+ * paging can fix. With `resume` (the fast handler) a successful map
+ * resumes the faulting code and does not return, so the count of handled
+ * faults goes up before it. */
+static errval_t back_page(const struct os_fault *f, bool resume, bool *fixable)
 {
     struct vregion_info info;
     *fixable = backable(f, &info);
@@ -189,11 +225,13 @@ static errval_t back_page(const struct os_fault *f, bool *fixable)
     errval_t err = frame_pool_take(&frames, &frame, &paddr);
     if (err_is_fail(err))
         return err;
-    err = pt_map_page(&tables, f->addr & ~4095ull, addr_of(frame), rights_of(info.attrs));
-    if (err_is_ok(err)) {
-        faults_handled++;
+    uint64_t va = f->addr & ~4095ull;
+    faults_handled++;
+    err = resume ? map_page_resume(va, addr_of(frame), rights_of(info.attrs))
+                 : pt_map_page(&tables, va, addr_of(frame), rights_of(info.attrs));
+    if (err_is_ok(err))
         return SYS_ERR_OK;
-    }
+    faults_handled--;
     frame_pool_untake(&frames);     /* never mapped, so still zero */
     return err_no(err) == PT_ERR_ALREADY_MAPPED ? SYS_ERR_OK : err;
 }
@@ -205,7 +243,7 @@ static errval_t back_page_locked(const struct os_fault *f, bool *fixable)
     thread_mutex_lock(&lock);
     if (yield_in_fault)
         thread_yield();         /* holding the lock: other faulting threads must wait */
-    errval_t err = back_page(f, fixable);
+    errval_t err = back_page(f, false, fixable);
     thread_mutex_unlock(&lock);
     return err;
 }
@@ -231,7 +269,7 @@ static bool on_fault_fast(const struct os_fault *f)
     bool fixable;
     if (yield_in_fault)
         return false;
-    errval_t err = back_page(f, &fixable);
+    errval_t err = back_page(f, true, &fixable);
     return fixable && err_is_ok(err);
 }
 

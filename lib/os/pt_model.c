@@ -548,21 +548,27 @@ errval_t pt_map(struct pt_model *m, uint64_t va, capaddr_t frame, uint64_t frame
     return err;
 }
 
-/* With the lock held: the L3 table translating va, or NULL if there is
- * none (a table on the way, or the L3 table, is missing, or a block maps
- * va). The last one found is remembered until it is deleted. */
-static struct pt_node *l3_table(struct pt_model *m, uint64_t va)
+/* l3_table's walk, out of line so that the common case (the table
+ * remembered) needs no room for a path on the stack. */
+static __attribute__((noinline)) struct pt_node *l3_table_walk(struct pt_model *m, uint64_t va)
 {
-    uint64_t table_va = va & ~(PT_BLOCK_2M - 1);
-    if (m->l3 != NULL && m->l3_va == table_va)
-        return m->l3;
     struct pt_path p;
     path_walk(m, va, &p);
     if (p.depth != 3)
         return NULL;
     m->l3 = p.node[3];
-    m->l3_va = table_va;
+    m->l3_va = va & ~(PT_BLOCK_2M - 1);
     return m->l3;
+}
+
+/* With the lock held: the L3 table translating va, or NULL if there is
+ * none (a table on the way, or the L3 table, is missing, or a block maps
+ * va). The last one found is remembered until it is deleted. */
+static inline struct pt_node *l3_table(struct pt_model *m, uint64_t va)
+{
+    if (m->l3 != NULL && m->l3_va == (va & ~(PT_BLOCK_2M - 1)))
+        return m->l3;
+    return l3_table_walk(m, va);
 }
 
 errval_t pt_map_page(struct pt_model *m, uint64_t va, capaddr_t frame, unsigned flags)
@@ -582,6 +588,53 @@ errval_t pt_map_page(struct pt_model *m, uint64_t va, capaddr_t frame, unsigned 
     if (err_is_ok(err) && n == NULL)    /* a table to make, or a block in the way */
         err = pt_map(m, va, frame, PT_PADDR_UNKNOWN, 0, PT_PAGE_SIZE, flags, NULL);
     return err;
+}
+
+/* The run record of pt_map_page's common case, without the ops->map. */
+static void run_record(struct pt_model *m, struct pt_node *n, struct pt_run *run, unsigned idx,
+                       capaddr_t frame, unsigned flags, capaddr_t mapping)
+{
+    run->slot.first = (uint16_t)idx;
+    run->slot.count = 1;
+    run->slot.is_table = false;
+    run->slot.mapping = mapping;
+    run->frame = frame;
+    run->flags = flags;
+    run->offset = 0;
+    node_insert(n, &run->slot);
+    m->nruns++;
+}
+
+errval_t pt_page_record(struct pt_model *m, uint64_t va, capaddr_t frame, unsigned flags,
+                        capaddr_t mapping, struct pt_page *page)
+{
+    errval_t err = range_check(va, PT_PAGE_SIZE);
+    if (err_is_fail(err))
+        return err;
+    alloc_lock_acquire(&m->lock);
+    err = m->spare.count >= 1 ? SYS_ERR_OK : spare_ensure(m, 1);
+    struct pt_node *n = err_is_ok(err) ? l3_table(m, va) : NULL;
+    unsigned idx = pt_index(va, 3);
+    if (err_is_ok(err) && n == NULL)
+        err = PT_ERR_NO_TABLE;
+    else if (n != NULL && node_find(n, idx) != NULL)
+        err = PT_ERR_ALREADY_MAPPED;
+    if (err_is_ok(err)) {
+        struct pt_run *run = reserve_take(&m->spare);
+        run_record(m, n, run, idx, frame, flags, mapping);
+        *page = (struct pt_page){ .table = n, .run = run, .vnode = n->vnode, .entry = idx };
+    }
+    alloc_lock_release(&m->lock);
+    return err;
+}
+
+void pt_page_unrecord(struct pt_model *m, const struct pt_page *page)
+{
+    alloc_lock_acquire(&m->lock);
+    node_remove(page->table, &page->run->slot);
+    m->nruns--;
+    reserve_put(&m->spare, page->run);
+    alloc_lock_release(&m->lock);
 }
 
 /* ---- Lookup and checks ------------------------------------------------ */

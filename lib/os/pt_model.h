@@ -238,6 +238,31 @@ errval_t pt_map(struct pt_model *m, uint64_t va, capaddr_t frame, uint64_t frame
 errval_t pt_map_page(struct pt_model *m, uint64_t va, capaddr_t frame, unsigned flags);
 
 /*
+ * pt_map_page in two halves, for a caller whose map must be its very last
+ * action (the fault handler's map that also resumes the faulting code,
+ * paging.c). pt_page_record adds the page's run record, naming the mapping
+ * capability it will have, and says which entry of which table to map;
+ * it makes no ops call. The caller then maps that entry itself, and if
+ * that fails, pt_page_unrecord takes the record out again. Between the two
+ * the model shows a page the tables do not have yet, so the caller must
+ * keep every other user of the model out (as paging's lock, or the fault
+ * upcall, where no other thread runs, does).
+ *
+ * Errors: range_check's, PT_ERR_ALREADY_MAPPED, PT_ERR_NO_RECORDS, and
+ * PT_ERR_NO_TABLE when no L3 table covers `va` yet (or a block does):
+ * pt_map_page does that case. A failed call changes nothing.
+ */
+struct pt_page {
+    struct pt_node *table;      /* the L3 table's node */
+    struct pt_run *run;         /* the record added */
+    capaddr_t vnode;            /* the table to map into ... */
+    unsigned entry;             /* ... at this entry */
+};
+errval_t pt_page_record(struct pt_model *m, uint64_t va, capaddr_t frame, unsigned flags,
+                        capaddr_t mapping, struct pt_page *page);
+void pt_page_unrecord(struct pt_model *m, const struct pt_page *page);
+
+/*
  * Unmap [va, va + size): the range must be exactly a set of runs. Their
  * mapping caps are deleted, and tables left empty are unlinked and freed,
  * bottom up (never the root). Errors, with nothing changed: PT_ERR_BAD_VA,

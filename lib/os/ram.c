@@ -30,7 +30,7 @@ static errval_t slots_for(size_t count, struct capref *first)
  * retyped straight from the region (ram_new_object). `count` objects take
  * one system call: they go into consecutive slots. */
 static errval_t retype_allocations(void *arg, uint64_t region, uint64_t offset, uint64_t size,
-                                   uint8_t kind, size_t count, uint64_t *caps)
+                                   uint8_t kind, size_t count, uint64_t *first_cap)
 {
     (void)arg;
     struct capref first;
@@ -44,8 +44,7 @@ static errval_t retype_allocations(void *arg, uint64_t region, uint64_t offset, 
             os_slot_free(capref_l2(first.l1, first.slot + i));
         return err;
     }
-    for (size_t i = 0; i < count; i++)
-        caps[i] = capref_addr(first) + i;       /* consecutive slots of one CNode */
+    *first_cap = capref_addr(first);    /* the others follow: consecutive slots of one CNode */
     return SYS_ERR_OK;
 }
 

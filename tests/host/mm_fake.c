@@ -114,15 +114,20 @@ const struct mm_cap_ops fake_ops = { fake_retype, fake_destroy, NULL };
 /* All or none, as one retype system call into consecutive slots: a failure
  * (fail_retype counts this call once) makes no capability. */
 static errval_t fake_retype_many(void *arg, uint64_t region_cap, uint64_t offset, uint64_t size,
-                                 uint8_t kind, size_t count, uint64_t *caps)
+                                 uint8_t kind, size_t count, uint64_t *first)
 {
     cr_assert(count > 0);
     if (fail_now(&fake.fail_retype) || fake.fail_all_retypes) {
         op_entry();
         return FAKE_ERR;
     }
-    for (size_t i = 0; i < count; i++)
-        cr_assert(err_is_ok(fake_retype(arg, region_cap, offset + i * size, size, kind, &caps[i])));
+    for (size_t i = 0; i < count; i++) {
+        uint64_t cap;
+        cr_assert(err_is_ok(fake_retype(arg, region_cap, offset + i * size, size, kind, &cap)));
+        if (i == 0)
+            *first = cap;
+        cr_assert_eq(cap, *first + i, "consecutive handles, as retype_many promises");
+    }
     fake.retype_many_calls++;
     return SYS_ERR_OK;
 }

@@ -7,9 +7,12 @@
  *     covers (filled in by the cap ops themselves);
  *   - operations: allocations of random sizes (mostly a few pages, some up
  *     to 256 MiB) at random alignments (4 KiB to 2 GiB, and below a page),
- *     a fifth of them inside a random address range; whole frees; frees of
- *     a random page-aligned part; refused frees (twice, crossing, zero,
- *     misaligned); now and then, freeing everything.
+ *     a fifth of them inside a random address range; batches
+ *     (mm_alloc_batch: 1-16 pieces, each an allocation of its own, kept as
+ *     one segment until a piece is freed); whole frees; frees of a random
+ *     page-aligned part; refused frees (twice, crossing, zero, misaligned);
+ *     now and then, freeing everything. Pieces of batches are allocations
+ *     like any other, so every kind of free reaches them.
  * After every step: the returned block is aligned, inside the range and
  * inside one region, and was free in the model (so no two allocations
  * overlap); a refusal was right (the model's free runs confirm that no
@@ -179,20 +182,23 @@ static void model_scan(uint64_t lo, uint64_t hi, uint64_t need, uint64_t *larges
 /* ---- Capabilities: cap ops that mark the capped bitmap. ---- */
 
 #define MAX_CAPS (MAX_LIVE * 4)
+/* Batches need consecutive handles (retype_many): they take runs from
+ * [MAX_CAPS, ALL_CAPS), searched from a cursor that goes round. */
+#define ALL_CAPS (MAX_CAPS + 16 * MAX_LIVE)
 
 static struct {
     uint64_t base, size;
     bool live;
-} cap_table[MAX_CAPS];
+} cap_table[ALL_CAPS];
 static uint64_t cap_free_list[MAX_CAPS];
 static size_t ncap_free;
 static size_t caps_live;
+static uint64_t batch_cursor = MAX_CAPS;
 
-static errval_t prop_retype(void *arg, uint64_t region_cap, uint64_t offset, uint64_t size,
-                            uint8_t kind, uint64_t *cap)
+/* Check a retype of [offset, + size) of region_cap and cover it in the
+ * model's bitmap of capped pages; its base. */
+static uint64_t prop_cover(uint64_t region_cap, uint64_t offset, uint64_t size)
 {
-    (void)kind;
-    (void)arg;
     size_t r = 0;
     while (r < NREGIONS && regions[r].cap != region_cap)
         r++;
@@ -203,28 +209,72 @@ static errval_t prop_retype(void *arg, uint64_t region_cap, uint64_t offset, uin
     uint64_t base = regions[r].base + offset;
     cr_assert(range_clear(capped, base, size), "retype overlaps a live cap");
     range_set(capped, base, size, true);
-    cr_assert_gt(ncap_free, 0);
-    uint64_t h = cap_free_list[--ncap_free];
+    return base;
+}
+
+static void cap_make(uint64_t h, uint64_t base, uint64_t size)
+{
     cap_table[h].base = base;
     cap_table[h].size = size;
     cap_table[h].live = true;
     caps_live++;
-    *cap = h;
+}
+
+static errval_t prop_retype(void *arg, uint64_t region_cap, uint64_t offset, uint64_t size,
+                            uint8_t kind, uint64_t *cap)
+{
+    (void)kind;
+    (void)arg;
+    uint64_t base = prop_cover(region_cap, offset, size);
+    cr_assert_gt(ncap_free, 0);
+    *cap = cap_free_list[--ncap_free];
+    cap_make(*cap, base, size);
+    return SYS_ERR_OK;
+}
+
+/* `count` dead handles in a row in the batch area, from the cursor on. */
+static uint64_t batch_handles(size_t count)
+{
+    for (uint64_t tries = 0; tries < ALL_CAPS; tries++) {
+        if (batch_cursor + count > ALL_CAPS)
+            batch_cursor = MAX_CAPS;
+        size_t i = 0;
+        while (i < count && !cap_table[batch_cursor + i].live)
+            i++;
+        if (i == count)
+            return batch_cursor;
+        batch_cursor += i + 1;
+    }
+    cr_assert_fail("no run of %zu free batch handles", count);
+    return 0;
+}
+
+static errval_t prop_retype_many(void *arg, uint64_t region_cap, uint64_t offset, uint64_t size,
+                                 uint8_t kind, size_t count, uint64_t *first)
+{
+    (void)kind;
+    (void)arg;
+    uint64_t base = prop_cover(region_cap, offset, size * count);
+    *first = batch_handles(count);
+    for (size_t i = 0; i < count; i++)
+        cap_make(*first + i, base + i * size, size);
+    batch_cursor = *first + count;
     return SYS_ERR_OK;
 }
 
 static errval_t prop_destroy(void *arg, uint64_t cap)
 {
     (void)arg;
-    cr_assert(cap < MAX_CAPS && cap_table[cap].live, "destroy of a dead cap");
+    cr_assert(cap < ALL_CAPS && cap_table[cap].live, "destroy of a dead cap");
     range_set(capped, cap_table[cap].base, cap_table[cap].size, false);
     cap_table[cap].live = false;
-    cap_free_list[ncap_free++] = cap;
+    if (cap < MAX_CAPS)
+        cap_free_list[ncap_free++] = cap;   /* a batch handle is found dead again */
     caps_live--;
     return SYS_ERR_OK;
 }
 
-static const struct mm_cap_ops prop_ops = { prop_retype, prop_destroy, NULL };
+static const struct mm_cap_ops prop_ops = { prop_retype, prop_destroy, prop_retype_many };
 
 /* ---- Set-up. ---- */
 
@@ -260,7 +310,7 @@ TestSuite(mm_property, .init = setup, .fini = teardown, .timeout = 120);
 
 static void check_cap(const struct alloc *a)
 {
-    cr_assert(a->cap < MAX_CAPS && cap_table[a->cap].live);
+    cr_assert(a->cap < ALL_CAPS && cap_table[a->cap].live);
     cr_assert(cap_table[a->cap].base == a->base && cap_table[a->cap].size == a->size,
               "cap [%#lx, +%#lx) for allocation [%#lx, +%#lx)", cap_table[a->cap].base,
               cap_table[a->cap].size, a->base, a->size);
@@ -420,6 +470,28 @@ static void step_alloc(void)
     check_cap(&live[nlive - 1]);
 }
 
+/* A batch of 1-16 pieces of 1-4 pages; each piece joins the model as an
+ * allocation of its own. */
+static void step_alloc_batch(void)
+{
+    uint64_t size = (1 + rnd_below(4)) * PAGE;
+    size_t count = 1 + rnd_below(MM_BATCH_MAX);
+    if (nlive + count > MAX_LIVE - 2)
+        count = 1;
+    struct mm_block out[MM_BATCH_MAX];
+    errval_t err = mm_alloc_batch(&mm, size, count, 7, out);
+    if (err_is_fail(err)) {
+        check_refusal(err, size * count, (size & (size - 1)) == 0 ? size : PAGE, 0, MM_NO_LIMIT);
+        return;
+    }
+    for (size_t i = 0; i < count; i++) {
+        cr_assert(out[i].base == out[0].base + i * size && out[i].size == size);
+        model_take(out[i].base, out[i].size, out[i].cap);
+        check_cap(&live[nlive - 1]);
+    }
+    cr_assert_geq(region_of(out[0].base, size * count), 0, "the batch spans regions");
+}
+
 static void model_drop(size_t i)
 {
     live[i] = live[--nlive];
@@ -518,7 +590,7 @@ static void step_free_everything(void)
 
 Test(mm_property, a_million_random_operations_agree_with_the_model)
 {
-    size_t allocs = 0, refusals = 0, partials = 0, free_alls = 0;
+    size_t allocs = 0, refusals = 0, partials = 0, free_alls = 0, batches = 0;
     for (long step = 0; step < STEPS; step++) {
         uint64_t r = rnd_below(1000);
         bool want_alloc = nlive == 0 || (nlive < MAX_LIVE - 2 &&
@@ -526,6 +598,10 @@ Test(mm_property, a_million_random_operations_agree_with_the_model)
         if (rnd_below(FREE_ALL_P) == 0) {
             step_free_everything();
             free_alls++;
+        } else if (want_alloc && r % 8 == 0) {
+            size_t before = nlive;
+            step_alloc_batch();
+            batches += (nlive > before);
         } else if (want_alloc) {
             size_t before = nlive;
             step_alloc();
@@ -551,5 +627,6 @@ Test(mm_property, a_million_random_operations_agree_with_the_model)
     cr_assert_gt(refusals, 1000);
     cr_assert_gt(partials, 10000);
     cr_assert_gt(free_alls, 2);
-    cr_assert_gt(allocs, 400000);
+    cr_assert_gt(allocs, 300000);
+    cr_assert_gt(batches, 40000);
 }

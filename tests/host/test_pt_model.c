@@ -580,6 +580,77 @@ Test(pt_model, map_page_forgets_a_remembered_table_once_it_is_freed)
     expect_mapped(0x401000, g, 0, 3);
 }
 
+/* ---- pt_page_record: pt_map_page with the caller's own map ------------ */
+
+/* The id fake_new_map will give next (its search, without taking it). */
+static capaddr_t fake_next_map_id(void)
+{
+    unsigned i = fake.next_map;
+    while (fake.maps[i].live)
+        i = (i + 1) % F_MAX_MAPS;
+    return MAP_BASE + i;
+}
+
+Test(pt_model, page_record_and_the_callers_map_make_what_pt_map_page_makes)
+{
+    capaddr_t g = add_frame(0x90000000, 4 * KiB);
+    map_page_ok(0x400000, g);                   /* the L3 table exists */
+    unsigned long calls = fake.calls;
+    capaddr_t mapping = fake_next_map_id();
+    struct pt_page page;
+    cr_assert(err_is_ok(pt_page_record(&model, 0x403000, g, 3, mapping, &page)));
+    cr_assert_eq(fake.calls, calls, "the record makes no ops call");
+    /* The caller's map, made outside the model (and its lock). */
+    capaddr_t made = fake_new_map(page.vnode, page.entry, 1);
+    fake.maps[made - MAP_BASE].frame = g;
+    cr_assert_eq(made, mapping);
+    cr_assert_eq(page.entry, 3);
+    check_model();
+    expect_mapped(0x403000, g, 0, 3);
+    cr_assert(err_is_ok(pt_unmap(&model, 0x403000, 4 * KiB)), "the run unmaps with its mapping");
+    expect_unmapped(0x403000);
+    check_model();
+}
+
+Test(pt_model, page_unrecord_after_a_failed_map_leaves_the_model_as_it_was)
+{
+    capaddr_t g = add_frame(0x90000000, 4 * KiB);
+    map_page_ok(0x400000, g);
+    map_page_ok(0x402000, g);
+    uint64_t before = fake_digest();
+    size_t runs = model.nruns;
+    struct pt_page page;
+    cr_assert(err_is_ok(pt_page_record(&model, 0x401000, g, 3, MAP_BASE + F_MAX_MAPS - 1, &page)));
+    cr_assert_eq(model.nruns, runs + 1);
+    pt_page_unrecord(&model, &page);            /* as if the caller's map failed */
+    cr_assert_eq(model.nruns, runs);
+    cr_assert_eq(fake_digest(), before);
+    check_model();
+    expect_unmapped(0x401000);
+    map_page_ok(0x401000, g);                   /* and the page can be mapped after all */
+    expect_mapped(0x401000, g, 0, 3);
+}
+
+Test(pt_model, page_record_refuses_no_table_a_mapped_page_and_bad_addresses_changing_nothing)
+{
+    capaddr_t f = add_frame(0x80000000, 8 * MiB), g = add_frame(0x90000000, 4 * KiB);
+    map_ok(4 * MiB, f, 0, 5 * MiB);             /* blocks at 4-8 MiB, pages 8-9 MiB */
+    uint64_t before = fake_digest();
+    unsigned long calls = fake.calls;
+    size_t runs = model.nruns;
+    struct pt_page page;
+    cr_assert_eq(err_no(pt_page_record(&model, 64 * MiB, g, 3, MAP_BASE, &page)), PT_ERR_NO_TABLE);
+    cr_assert_eq(err_no(pt_page_record(&model, 6 * MiB, g, 3, MAP_BASE, &page)), PT_ERR_NO_TABLE,
+                 "a block, not a table, covers it");
+    cr_assert_eq(err_no(pt_page_record(&model, 8 * MiB, g, 3, MAP_BASE, &page)), PT_ERR_ALREADY_MAPPED);
+    cr_assert_eq(err_no(pt_page_record(&model, 0x1001, g, 3, MAP_BASE, &page)), PT_ERR_BAD_VA);
+    cr_assert_eq(err_no(pt_page_record(&model, PT_VA_LIMIT, g, 3, MAP_BASE, &page)), PT_ERR_BAD_VA);
+    cr_assert_eq(fake.calls, calls);
+    cr_assert_eq(model.nruns, runs);
+    cr_assert_eq(fake_digest(), before);
+    check_model();
+}
+
 Test(pt_model, unmap_of_the_only_page_frees_its_three_tables)
 {
     capaddr_t f = add_frame(0x80000000, 8 * MiB);

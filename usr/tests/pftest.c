@@ -12,6 +12,10 @@
  *   handler    a fault inside the handler itself (the library reports it)
  *   upcall     an upcall entry that is not mapped: the fault happens in the
  *              upcall, and the kernel stops the process
+ * mode=resume backs the pages from a fast handler (in the upcall) whose
+ * last step is a map that also resumes (VNODE_MAP_RESUME), and checks that
+ * bad such maps come back with their error, in the upcall and outside it,
+ * having mapped nothing.
  */
 #include <stdio.h>
 #include <string.h>
@@ -81,6 +85,63 @@ static bool on_fault(const struct os_fault *f)
     return true;
 }
 
+/* mode=resume: bad maps that came back with the expected error. */
+static unsigned resume_refused;
+
+/* Two bad map-resumes in the upcall must return their error, map nothing
+ * and leave the upcall going: rights beyond CAPRIGHTS_ALL, and the entry
+ * of the page the last fault backed. */
+static void try_bad_resumes(unsigned entry, struct capref frame, struct capref mapping)
+{
+    resume_refused += vnode_map_resume(l3, entry, frame, 0x10, mapping) == CAP_ERR_MAP_RIGHTS;
+    resume_refused += vnode_map_resume(l3, entry - 4, frame, CAPRIGHTS_RW, mapping) == CAP_ERR_VNODE_IN_USE;
+}
+
+/* The fast handler of mode=resume: the map that resumes the touch is its
+ * last action, so it returns only if that failed. */
+static bool on_fault_resume(const struct os_fault *f)
+{
+    if (f->addr < REGION || f->addr >= REGION + REGION_SIZE || !os_fault_is_translation(f->esr))
+        return false;
+    struct capref frame, mapping;
+    errval_t err = new_object(OBJ_FRAME, 4096, &frame);
+    if (err_is_ok(err))
+        err = os_slot_alloc(&mapping);
+    unsigned entry = (unsigned)((f->addr - REGION) >> 12);
+    if (err_is_ok(err) && faults_handled == 1)
+        try_bad_resumes(entry, frame, mapping);
+    faults_handled++;
+    if (err_is_ok(err))
+        err = vnode_map_resume(l3, entry, frame, CAPRIGHTS_RW, mapping);
+    faults_handled--;
+    DEBUG_ERR(err, "pftest: map-resume failed");
+    return false;
+}
+
+/* Outside an upcall the map-resume is refused before anything is mapped:
+ * an ordinary map of the same page into the same slot then succeeds. */
+static bool resume_outside_upcall_refused(void)
+{
+    struct capref frame, mapping;
+    errval_t err = new_object(OBJ_FRAME, 4096, &frame);
+    if (err_is_ok(err))
+        err = os_slot_alloc(&mapping);
+    if (err_is_fail(err))
+        return false;
+    errval_t refused = vnode_map_resume(l3, PAGES - 1, frame, CAPRIGHTS_RW, mapping);
+    err = vnode_map(l3, PAGES - 1, frame, CAPRIGHTS_RW, 0, 1, mapping);
+    return refused == SYS_ERR_NOT_IN_UPCALL && err_is_ok(err);
+}
+
+static int check_resume(void)
+{
+    unsigned fixed = (unsigned)os_fault_counts().fixed_in_upcall;
+    bool outside = resume_outside_upcall_refused();
+    printf("pftest: map-resume: %u faults fixed in the upcall, %u bad maps refused there, "
+           "outside an upcall %s\n", fixed, resume_refused, outside ? "refused, nothing mapped" : "FAILED");
+    return fixed != faults_handled || resume_refused != 2 || !outside;
+}
+
 static int touch_pages(void)
 {
     unsigned bad = 0, touched = 0;
@@ -97,15 +158,16 @@ static int touch_pages(void)
 
 int main(void)
 {
-    char kind[16];
+    char kind[16], mode[16];
+    bool resume = os_getarg("mode", mode, sizeof mode) != NULL && strcmp(mode, "resume") == 0;
     errval_t err = ram_init_from_memcn();
     if (err_is_ok(err)) err = build_tables();
-    if (err_is_ok(err)) err = os_exception_set(on_fault);
+    if (err_is_ok(err)) err = resume ? os_exception_set_fast(on_fault_resume) : os_exception_set(on_fault);
     if (err_is_fail(err)) {
         DEBUG_ERR(err, "pftest: setting up");
         return 1;
     }
-    if (touch_pages() != 0)
+    if (touch_pages() != 0 || (resume && check_resume() != 0))
         return 1;
     if (os_getarg("fault", kind, sizeof kind) == NULL)
         return 0;
