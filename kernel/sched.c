@@ -6,6 +6,10 @@
  * them into its DCB and the next process's registers into the frame, swaps
  * FP/SIMD state, TPIDR_EL0 and TTBR0 (ASIDs tag the TLB, so no flush). With
  * nothing runnable the core idles with interrupts on until there is work.
+ *
+ * A dispatcher in SYS_WAIT (DCB_WAITING) is on the wait list instead, until
+ * an LMP message wakes it (sched_wake) or the tick finds its deadline past
+ * (sched_wake_expired): deadlines are as precise as the tick.
  */
 #include "sched.h"
 
@@ -21,6 +25,7 @@
 #include <minnow/upcall.h>
 
 static struct dcb *ring;        /* any runnable DCB, or NULL; core-local */
+static struct dcb *waiters;     /* DCB_WAITING ones, a list through next/prev; core-local */
 static struct dcb *current;     /* the DCB whose state is in the frame, or NULL */
 
 extern char boot_stack_top[];
@@ -58,10 +63,32 @@ static void unlink(struct dcb *d)
     d->next = d->prev = NULL;
 }
 
+static void wait_link(struct dcb *d)
+{
+    d->prev = NULL;
+    d->next = waiters;
+    if (waiters != NULL)
+        waiters->prev = d;
+    waiters = d;
+}
+
+static void wait_unlink(struct dcb *d)
+{
+    if (d->prev != NULL)
+        d->prev->next = d->next;
+    else
+        waiters = d->next;
+    if (d->next != NULL)
+        d->next->prev = d->prev;
+    d->next = d->prev = NULL;
+}
+
 static void leave_queue(struct dcb *d, enum dcb_state state)
 {
     if (d->state == DCB_RUNNABLE)
         unlink(d);
+    else if (d->state == DCB_WAITING)
+        wait_unlink(d);
     d->state = state;
 }
 
@@ -74,10 +101,36 @@ void sched_dcb_destroyed(struct dcb *d)
     d->asid = 0;
 }
 
+/* A waiting DCB that is suspended returns from SYS_WAIT when it runs again:
+ * a wake-up without a message, which its caller must allow for anyway. */
 void sched_suspend(struct dcb *d)
 {
-    kassert(d != current && d->state == DCB_RUNNABLE, "only another, runnable DCB is suspended");
+    kassert(d != current && (d->state == DCB_RUNNABLE || d->state == DCB_WAITING),
+            "only another, runnable or waiting DCB is suspended");
+    if (d->state == DCB_WAITING)
+        d->regs.x[0] = SYS_ERR_OK;
     leave_queue(d, DCB_SUSPENDED);
+}
+
+void sched_wake(struct dcb *d, errval_t result)
+{
+    kassert(d->state == DCB_WAITING, "only a waiting DCB is woken");
+    wait_unlink(d);
+    d->regs.x[0] = result;
+    d->state = DCB_SUSPENDED;   /* sched_make_runnable's precondition: not in a queue */
+    sched_make_runnable(d);
+}
+
+void sched_wake_expired(void)
+{
+    uint64_t now = READ_SYSREG(cntvct_el0);
+    struct dcb *d = waiters;
+    while (d != NULL) {
+        struct dcb *next = d->next;
+        if (d->wait_deadline != 0 && d->wait_deadline <= now)
+            sched_wake(d, LMP_ERR_WAIT_TIMEOUT);
+        d = next;
+    }
 }
 
 struct dcb *sched_current(void)
@@ -102,9 +155,12 @@ static void load(struct dcb *next, struct trap_frame *f)
     current = next;
 }
 
+/* Idle until an interrupt makes a DCB runnable. Only when no DCB waits
+ * either is that worth a report: nothing will ever run again. */
 static __attribute__((noreturn)) void idle(void)
 {
-    printk("kernel: no runnable processes on core %lu; idle\n", READ_SYSREG(mpidr_el1) & 0xff);
+    if (waiters == NULL)
+        printk("kernel: no runnable processes on core %lu; idle\n", READ_SYSREG(mpidr_el1) & 0xff);
     current = NULL;
     mmu_switch_user(0);
     for (;;) {
@@ -153,6 +209,24 @@ void sched_yield(struct trap_frame *f)
     kassert(current != NULL, "a trap from user mode has a current process");
     struct dcb *next = pick_after(current);
     if (next == current || next == NULL)
+        return;
+    save_current(f);
+    load(next, f);
+}
+
+void sched_wait_current(struct trap_frame *f, uint64_t deadline)
+{
+    save_current(f);
+    leave_queue(current, DCB_WAITING);
+    current->wait_deadline = deadline;
+    wait_link(current);
+    switch_away(f);
+}
+
+void sched_switch_to(struct trap_frame *f, struct dcb *next)
+{
+    kassert(next->state == DCB_RUNNABLE && current != NULL, "switch from a process to a runnable one");
+    if (next == current)
         return;
     save_current(f);
     load(next, f);
