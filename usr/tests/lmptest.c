@@ -227,6 +227,42 @@ static void test_wait_deadline(void)
            LMP_ERR_WAIT_TIMEOUT);
 }
 
+static errval_t endpoint_to(struct capref disp, uint32_t index, struct capref dest)
+{
+    return sys_invoke(capref_addr(disp), DISPATCHER_CMD_ENDPOINT, capref_cnode(dest), capref_index(dest), index, 3,
+                      0, 0).err;
+}
+
+/* A dispatcher of our own making whose last capability we delete while an
+ * EndPoint to it lives on. */
+static void test_destroyed(void)
+{
+    enum { FRAME = 16384 };
+    struct capref ram, disp = new_slot(), frame = new_slot(), ep = new_slot(), probe = new_slot();
+    uint64_t base;
+    expect("RAM for a dispatcher and its frame", ram_alloc(4096 + FRAME, 4096, &ram, &base), SYS_ERR_OK);
+    expect("retype a dispatcher", cap_retype(disp, ram, OBJ_DISPATCHER, 0, 0, 1), SYS_ERR_OK);
+    expect("retype a 16 KiB frame", cap_retype(frame, ram, OBJ_FRAME, 4096, FRAME, 1), SYS_ERR_OK);
+    expect("an EndPoint before the frame: DISP_ERR_NO_FRAME", endpoint_to(disp, 0, ep), DISP_ERR_NO_FRAME);
+    expect("RAM as the frame: DISP_ERR_BAD_FRAME",
+           sys_invoke(capref_addr(disp), DISPATCHER_CMD_SET_FRAME, capref_addr(ram), 0, 0, 0, 0, 0).err,
+           DISP_ERR_BAD_FRAME);
+    expect("set the frame", sys_invoke(capref_addr(disp), DISPATCHER_CMD_SET_FRAME, capref_addr(frame), 0, 0, 0, 0, 0).err,
+           SYS_ERR_OK);
+    expect("an EndPoint to buffer 6 (of 7)", endpoint_to(disp, 6, ep), SYS_ERR_OK);
+    expect("  ... buffer 7 is beyond: DISP_ERR_BAD_BUFFER", endpoint_to(disp, 7, probe), DISP_ERR_BAD_BUFFER);
+    struct lmp_msg m = { .nwords = 1 };
+    expect("a send to the set-up-less dispatcher is delivered", lmp_send(ep, &m, 0), SYS_ERR_OK);
+    expect("delete the last Dispatcher capability", cap_delete(disp), SYS_ERR_OK);
+    expect("a send through the surviving EndPoint: LMP_ERR_DEAD", lmp_send(ep, &m, 0), LMP_ERR_DEAD);
+    expect("the EndPoint keeps the DCB's memory from being retyped",
+           cap_retype(probe, ram, OBJ_FRAME, 0, 4096, 1), CAP_ERR_RETYPE_OVERLAP);
+    expect("delete the EndPoint", cap_delete(ep), SYS_ERR_OK);
+    expect("  ... now the memory can be retyped", cap_retype(probe, ram, OBJ_FRAME, 0, 4096, 1), SYS_ERR_OK);
+    cap_delete(probe);
+    expect("free it all", ram_free(base, 4096 + FRAME), SYS_ERR_OK);
+}
+
 /* ---- with a peer ---- */
 
 struct peer {
@@ -378,6 +414,7 @@ int main(int argc, char **argv)
     test_full();
     test_bad_input();
     test_wait_deadline();
+    test_destroyed();
     with_peer(101, test_wake_and_yield);
     with_peer(102, test_stream);
     with_peer(103, test_stop_run_kill);
