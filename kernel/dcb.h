@@ -25,6 +25,8 @@ struct dcb {
     struct cte cspace;          /* the root CNode (L1CNode capability) */
     struct cte vspace;          /* the level-0 VNode in TTBR0, kept alive by this copy */
     struct cte dispframe;       /* the dispatcher frame (LMP buffers, lmp.h), or empty */
+    void *lmp_frame;            /* its kernel address and buffer count, valid while */
+    uint32_t lmp_buffers;       /* dispframe is not empty (set with it, kernel/lmp.c) */
     struct dcb *next, *prev;    /* the run queue while DCB_RUNNABLE; the wait list while DCB_WAITING */
     uint64_t wait_deadline;     /* CNTVCT_EL0 value ending a SYS_WAIT; 0: none */
     enum dcb_state state;       /* include/minnow/dispatcher.h */

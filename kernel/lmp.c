@@ -35,7 +35,13 @@ struct lmp_send {
 
 static struct lmp_frame_hdr *frame_of(const struct dcb *d)
 {
-    return phys_to_virt(d->dispframe.cap.base);
+    return d->lmp_frame;
+}
+
+void lmp_frame_set(struct dcb *d)
+{
+    d->lmp_frame = phys_to_virt(d->dispframe.cap.base);
+    d->lmp_buffers = lmp_frame_buffers(d->dispframe.cap.size);
 }
 
 /* A receiver that can take messages: set up (or being set up), not ended,
@@ -66,7 +72,7 @@ static errval_t check_receiver(struct lmp_send *s)
     s->to = phys_to_virt(s->ep->cap.base);
     if (!alive(s->to))
         return LMP_ERR_DEAD;
-    if (s->ep->cap.extra >= lmp_frame_buffers(s->to->dispframe.cap.size))
+    if (s->ep->cap.extra >= s->to->lmp_buffers)
         return LMP_ERR_DEAD;    /* cannot happen: endpoint.c checked it against the same frame */
     s->buf = (struct lmp_buf *)((char *)frame_of(s->to) + lmp_buf_offset(s->ep->cap.extra));
     uint64_t consumed = __atomic_load_n(&s->buf->hdr.consumed, __ATOMIC_ACQUIRE);
@@ -94,14 +100,29 @@ static errval_t check_cap(struct lmp_send *s, const struct capability *sender_ro
     return cte_is_empty(s->cap_dest) ? SYS_ERR_OK : LMP_ERR_RECV_SLOT_OCCUPIED;
 }
 
-/* Words 0..5 are x2..x7, words 6 and 7 are x9 and x10 (x8 is the number). */
+/* Words 0..5 are x2..x7, 6 and 7 are x9 and x10; only `n` are copied, so
+ * that no register the sender did not mean to send reaches the receiver. */
+static inline void copy_words(uint64_t *to, const struct trap_frame *f, unsigned n)
+{
+    switch (n) {
+    case 8: to[7] = f->x[10]; /* fall through */
+    case 7: to[6] = f->x[9];  /* fall through */
+    case 6: to[5] = f->x[7];  /* fall through */
+    case 5: to[4] = f->x[6];  /* fall through */
+    case 4: to[3] = f->x[5];  /* fall through */
+    case 3: to[2] = f->x[4];  /* fall through */
+    case 2: to[1] = f->x[3];  /* fall through */
+    case 1: to[0] = f->x[2];  /* fall through */
+    default: break;
+    }
+}
+
 static void put_message(struct lmp_send *s, const struct trap_frame *f, bool with_cap)
 {
     unsigned n = s->control & LMP_CTRL_WORDS_MASK;
     uint64_t at = s->buf->hdr.delivered;
     struct lmp_slot *m = &s->buf->slots[at % LMP_BUF_SLOTS];
-    for (unsigned i = 0; i < n; i++)
-        m->words[i] = f->x[i < 6 ? 2 + i : 3 + i];
+    copy_words(m->words, f, n);
     m->header = n | (with_cap ? LMP_SLOT_HAS_CAP : 0);
     m->badge = s->ep->cap.param;
     m->cap = with_cap ? s->cap_slot : LMP_RECV_NONE;
@@ -133,17 +154,79 @@ static errval_t send(struct trap_frame *f, struct lmp_send *s)
     return SYS_ERR_OK;
 }
 
-void sys_lmp_send(struct trap_frame *f)
+/* Deliver, wake, and switch if asked: the end of both paths. */
+static void deliver(struct trap_frame *f, struct dcb *to, uint64_t control)
+{
+    f->x[0] = SYS_ERR_OK;
+    if (to->state == DCB_WAITING)
+        sched_wake(to, SYS_ERR_OK);
+    if ((control & LMP_SEND_YIELD) && to->state == DCB_RUNNABLE)
+        sched_switch_to(f, to);
+}
+
+static void send_slow(struct trap_frame *f)
 {
     struct lmp_send s;
     errval_t err = send(f, &s);
     f->x[0] = err;
-    if (err_is_fail(err))
-        return;
-    if (s.to->state == DCB_WAITING)
-        sched_wake(s.to, SYS_ERR_OK);
-    if ((s.control & LMP_SEND_YIELD) && s.to->state == DCB_RUNNABLE)
-        sched_switch_to(f, s.to);
+    if (err_is_ok(err))
+        deliver(f, s.to, s.control);
+}
+
+/* Objects (CNodes, DCBs, frames) are RAM, never in the kernel image, so
+ * the fast path skips phys_to_virt's test for the image. */
+static inline void *direct(uint64_t pa)
+{
+    return (void *)(pa + KERNEL_DIRECT_BASE);
+}
+
+/* The EndPoint at a plain two-level capaddr, if that is what is there. */
+static inline const struct cte *fast_endpoint(const struct dcb *self, uint64_t addr)
+{
+    const struct capability *root = &self->cspace.cap;
+    if ((addr >> 32) != 0 || capaddr_l1((capaddr_t)addr) >= root->size / OBJSIZE_CTE)
+        return NULL;
+    const struct cte *l1 = (const struct cte *)direct(root->base) + capaddr_l1((capaddr_t)addr);
+    if (l1->cap.type != OBJ_L2CNODE)
+        return NULL;
+    const struct cte *ep = (const struct cte *)direct(l1->cap.base) + capaddr_l2((capaddr_t)addr);
+    if (ep->cap.type != OBJ_ENDPOINT || !(ep->cap.rights & CAPRIGHTS_WRITE))
+        return NULL;
+    return ep;
+}
+
+/*
+ * The fast path: words only, to a live receiver with room, through an
+ * EndPoint at a plain capaddr. It makes the same checks as the general
+ * path, in the same order, but anything unusual (a capability to send, a
+ * full buffer, any error) goes to the general path, which names the error.
+ */
+void sys_lmp_send(struct trap_frame *f)
+{
+    uint64_t control = f->x[1];
+    unsigned n = control & LMP_CTRL_WORDS_MASK;
+    if (((uint32_t)control & ~(uint32_t)(LMP_CTRL_WORDS_MASK | LMP_SEND_YIELD)) != 0 || n > LMP_MSG_WORDS)
+        return send_slow(f);
+    const struct cte *ep = fast_endpoint(sched_running, f->x[0]);
+    if (ep == NULL)
+        return send_slow(f);
+    struct dcb *to = direct(ep->cap.base);
+    uint32_t index = ep->cap.extra;
+    if (!alive(to) || index >= to->lmp_buffers)
+        return send_slow(f);
+    struct lmp_frame_hdr *frame = to->lmp_frame;
+    struct lmp_buf *buf = (struct lmp_buf *)((char *)frame + lmp_buf_offset(index));
+    uint64_t at = buf->hdr.delivered;
+    if (at - __atomic_load_n(&buf->hdr.consumed, __ATOMIC_ACQUIRE) >= LMP_BUF_SLOTS)
+        return send_slow(f);
+    struct lmp_slot *m = &buf->slots[at % LMP_BUF_SLOTS];
+    copy_words(m->words, f, n);
+    m->header = n;
+    m->badge = ep->cap.param;
+    m->cap = LMP_RECV_NONE;
+    __atomic_store_n(&buf->hdr.delivered, at + 1, __ATOMIC_RELEASE);
+    frame->pending |= 1ull << index;
+    deliver(f, to, control);
 }
 
 void sys_wait(struct trap_frame *f)

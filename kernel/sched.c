@@ -26,7 +26,7 @@
 
 static struct dcb *ring;        /* any runnable DCB, or NULL; core-local */
 static struct dcb *waiters;     /* DCB_WAITING ones, a list through next/prev; core-local */
-static struct dcb *current;     /* the DCB whose state is in the frame, or NULL */
+struct dcb *sched_running;      /* the DCB whose state is in the frame, or NULL (sched.h) */
 
 extern char boot_stack_top[];
 
@@ -95,8 +95,8 @@ static void leave_queue(struct dcb *d, enum dcb_state state)
 void sched_dcb_destroyed(struct dcb *d)
 {
     leave_queue(d, DCB_NEW);
-    if (d == current)
-        current = NULL;         /* the frame's state has no owner any more */
+    if (d == sched_running)
+        sched_running = NULL;         /* the frame's state has no owner any more */
     asid_free(d->asid);
     d->asid = 0;
 }
@@ -105,7 +105,7 @@ void sched_dcb_destroyed(struct dcb *d)
  * a wake-up without a message, which its caller must allow for anyway. */
 void sched_suspend(struct dcb *d)
 {
-    kassert(d != current && (d->state == DCB_RUNNABLE || d->state == DCB_WAITING),
+    kassert(d != sched_running && (d->state == DCB_RUNNABLE || d->state == DCB_WAITING),
             "only another, runnable or waiting DCB is suspended");
     if (d->state == DCB_WAITING)
         d->regs.x[0] = SYS_ERR_OK;
@@ -135,7 +135,7 @@ void sched_wake_expired(void)
 
 struct dcb *sched_current(void)
 {
-    return current;
+    return sched_running;
 }
 
 /* The runnable DCB after `from` (or the head), possibly `from` itself. */
@@ -152,7 +152,7 @@ static void load(struct dcb *next, struct trap_frame *f)
     WRITE_SYSREG(tpidr_el0, next->tpidr_el0);
     trap_frame_copy(f, &next->regs);
     mmu_switch_user(next->ttbr0);
-    current = next;
+    sched_running = next;
 }
 
 /* Idle until an interrupt makes a DCB runnable. Only when no DCB waits
@@ -161,7 +161,7 @@ static __attribute__((noreturn)) void idle(void)
 {
     if (waiters == NULL)
         printk("kernel: no runnable processes on core %lu; idle\n", READ_SYSREG(mpidr_el1) & 0xff);
-    current = NULL;
+    sched_running = NULL;
     mmu_switch_user(0);
     for (;;) {
         irq_enable();
@@ -185,9 +185,9 @@ static void switch_away(struct trap_frame *f)
 
 static void save_current(struct trap_frame *f)
 {
-    trap_frame_copy(&current->regs, f);
-    current->tpidr_el0 = READ_SYSREG(tpidr_el0);
-    fpu_save(&current->fpu);
+    trap_frame_copy(&sched_running->regs, f);
+    sched_running->tpidr_el0 = READ_SYSREG(tpidr_el0);
+    fpu_save(&sched_running->fpu);
 }
 
 /* The tick ends the time slice. A process with an upcall learns of it: it
@@ -195,9 +195,9 @@ static void save_current(struct trap_frame *f)
  * can switch threads. */
 void sched_tick(struct trap_frame *f)
 {
-    kassert(current != NULL, "a trap from user mode has a current process");
-    current->ticks++;
-    if (upcall_enter(current, f, UPCALL_PREEMPT, 0, 0) == UPCALL_BAD_SAVE_AREA) {
+    kassert(sched_running != NULL, "a trap from user mode has a sched_running process");
+    sched_running->ticks++;
+    if (upcall_enter(sched_running, f, UPCALL_PREEMPT, 0, 0) == UPCALL_BAD_SAVE_AREA) {
         sched_stop_current(f, "stopped: its upcall save area is not writable");
         return;
     }
@@ -206,9 +206,9 @@ void sched_tick(struct trap_frame *f)
 
 void sched_yield(struct trap_frame *f)
 {
-    kassert(current != NULL, "a trap from user mode has a current process");
-    struct dcb *next = pick_after(current);
-    if (next == current || next == NULL)
+    kassert(sched_running != NULL, "a trap from user mode has a sched_running process");
+    struct dcb *next = pick_after(sched_running);
+    if (next == sched_running || next == NULL)
         return;
     save_current(f);
     load(next, f);
@@ -217,16 +217,16 @@ void sched_yield(struct trap_frame *f)
 void sched_wait_current(struct trap_frame *f, uint64_t deadline)
 {
     save_current(f);
-    leave_queue(current, DCB_WAITING);
-    current->wait_deadline = deadline;
-    wait_link(current);
+    leave_queue(sched_running, DCB_WAITING);
+    sched_running->wait_deadline = deadline;
+    wait_link(sched_running);
     switch_away(f);
 }
 
 void sched_switch_to(struct trap_frame *f, struct dcb *next)
 {
-    kassert(next->state == DCB_RUNNABLE && current != NULL, "switch from a process to a runnable one");
-    if (next == current)
+    kassert(next->state == DCB_RUNNABLE && sched_running != NULL, "switch from a process to a runnable one");
+    if (next == sched_running)
         return;
     save_current(f);
     load(next, f);
@@ -234,24 +234,24 @@ void sched_switch_to(struct trap_frame *f, struct dcb *next)
 
 void sched_exit_current(struct trap_frame *f, int64_t code)
 {
-    current->exit_code = code;
-    if (!current->owned)        /* an owner reads the code from the dispatcher */
-        printk("kernel: process %s (pid %u) exited with code %ld\n", current->name, current->pid, code);
-    leave_queue(current, DCB_EXITED);
+    sched_running->exit_code = code;
+    if (!sched_running->owned)        /* an owner reads the code from the dispatcher */
+        printk("kernel: process %s (pid %u) exited with code %ld\n", sched_running->name, sched_running->pid, code);
+    leave_queue(sched_running, DCB_EXITED);
     switch_away(f);
 }
 
 void sched_stop_current(struct trap_frame *f, const char *why)
 {
-    trap_frame_copy(&current->regs, f);
-    printk("kernel: process %s (pid %u) %s; the system goes on\n", current->name, current->pid, why);
-    leave_queue(current, DCB_FAULTED);
+    trap_frame_copy(&sched_running->regs, f);
+    printk("kernel: process %s (pid %u) %s; the system goes on\n", sched_running->name, sched_running->pid, why);
+    leave_queue(sched_running, DCB_FAULTED);
     switch_away(f);
 }
 
 void sched_continue_or_switch(struct trap_frame *f)
 {
-    if (current == NULL)
+    if (sched_running == NULL)
         switch_away(f);
 }
 

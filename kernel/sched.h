@@ -24,6 +24,8 @@ void sched_wake(struct dcb *d, errval_t result);
 void sched_wake_expired(void);
 
 struct dcb *sched_current(void);
+/* The same, for the LMP fast path: read only outside sched.c. */
+extern struct dcb *sched_running;
 
 /* Called with the frame of the current process (vectors.S's frame). Each
  * may switch: on return the frame holds whichever process runs next. */

@@ -8,6 +8,7 @@
 
 #include "base/cpio.h"
 #include "cspace.h"
+#include "lmp.h"
 #include "memlayout.h"
 #include "mmu.h"
 #include "physmem.h"
@@ -68,6 +69,7 @@ errval_t bootstrap_cspace(struct dcb *d, uint64_t dcb_pa, uint64_t l0_pa, uint64
     give(slot(d, ROOTCN_SLOT_TASKCN, TASKCN_SLOT_DISPFRAME), OBJ_FRAME, CAPRIGHTS_ALL,
          dispframe.base, dispframe.size);
     give(&d->dispframe, OBJ_FRAME, CAPRIGHTS_ALL, dispframe.base, dispframe.size);
+    lmp_frame_set(d);
     give(slot(d, ROOTCN_SLOT_TASKCN, TASKCN_SLOT_SELFEP), OBJ_ENDPOINT, CAPRIGHTS_ALL,
          dcb_pa, OBJSIZE_DISPATCHER);       /* to its buffer 0, badge 0 */
     give(slot(d, ROOTCN_SLOT_PAGECN, 0), OBJ_VNODE_L0, CAPRIGHTS_ALL, l0_pa, OBJSIZE_VNODE);

@@ -14,6 +14,7 @@
 #include <minnow/lmp.h>
 #include "cspace.h"
 #include "dcb.h"
+#include "lmp.h"
 
 /* x2 the Frame. The DCB keeps a copy, so the frame lives as long as the
  * dispatcher does (delete.c drops it with the dispatcher). */
@@ -33,6 +34,7 @@ errval_t dispatcher_set_frame(const struct capability *root, struct dcb *d, cons
     struct capability cap = frame->cap;
     cap.param = 0;              /* the frame CTE's list of mappings stays with it (cap.h) */
     cap_insert(&d->dispframe, &cap);
+    lmp_frame_set(d);
     return SYS_ERR_OK;
 }
 
@@ -55,7 +57,7 @@ errval_t dispatcher_endpoint(const struct capability *root, const struct cte *di
         return CAP_ERR_SLOT_OCCUPIED;
     if (cte_is_empty(&d->dispframe))
         return DISP_ERR_NO_FRAME;
-    if (f->x[4] >= lmp_frame_buffers(d->dispframe.cap.size))
+    if (f->x[4] >= d->lmp_buffers)
         return DISP_ERR_BAD_BUFFER;
     struct capability ep = {
         .type = OBJ_ENDPOINT, .rights = CAPRIGHTS_ALL, .base = disp->cap.base,

@@ -473,6 +473,12 @@ int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "lmp-peer") == 0)
         return lmp_peer();
+    if (argc > 2 && strcmp(argv[2], "lmp-only") == 0) {     /* "init=bench lmp-only": for instruction traces */
+        must(ram_init_from_memcn(), "ram");
+        must(paging_init(), "paging");
+        bench_lmp_send_recv();
+        return 0;
+    }
     bench_boot_to_init();
     bench_null_syscall();
     struct capref ram = bench_ram();
