@@ -106,25 +106,7 @@ void lmp_endpoint_set_handler(struct lmp_endpoint *ep, lmp_handler_fn fn, void *
     thread_critical_exit();
 }
 
-bool lmp_endpoint_recv(struct lmp_endpoint *ep, struct lmp_msg *msg)
-{
-    struct lmp_buf *b = ep->buf;
-    uint64_t at = b->hdr.consumed;
-    if (__atomic_load_n(&b->hdr.delivered, __ATOMIC_ACQUIRE) == at)
-        return false;
-    const struct lmp_slot *s = &b->slots[at % LMP_BUF_SLOTS];
-    uint64_t header = s->header;
-    msg->nwords = (uint32_t)(header & LMP_SLOT_WORDS_MASK);
-    msg->has_cap = (header & LMP_SLOT_HAS_CAP) != 0;
-    msg->badge = s->badge;
-    memcpy(msg->words, s->words, sizeof msg->words);
-    if (msg->has_cap)
-        msg->cap = capref_from_addr(s->cap);
-    __atomic_store_n(&b->hdr.consumed, at + 1, __ATOMIC_RELEASE);
-    return true;
-}
-
-errval_t lmp_endpoint_recv_wait(struct lmp_endpoint *ep, struct lmp_msg *msg, uint64_t deadline)
+errval_t lmp_endpoint_recv_block(struct lmp_endpoint *ep, struct lmp_msg *msg, uint64_t deadline)
 {
     errval_t err = SYS_ERR_OK;
     thread_critical_enter();
@@ -139,15 +121,6 @@ errval_t lmp_endpoint_recv_wait(struct lmp_endpoint *ep, struct lmp_msg *msg, ui
     }
     thread_critical_exit();
     return err;
-}
-
-errval_t lmp_send(struct capref ep, const struct lmp_msg *msg, unsigned flags)
-{
-    uint64_t control = lmp_control(msg->nwords, flags & LMP_SEND_YIELD,
-                                   msg->has_cap ? (uint32_t)capref_addr(msg->cap) : 0);
-    if (msg->has_cap)
-        control |= LMP_SEND_CAP;
-    return sys_lmp_send(capref_addr(ep), control, msg->words);
 }
 
 uint64_t lmp_deadline_us(uint64_t us)
