@@ -46,6 +46,7 @@ struct dcb {
     uint64_t upcall_stack;
     uint64_t upcall_save;       /* a user struct upcall_ctx */
     bool in_upcall;
+    uint8_t fpu_hot;            /* switches left to load FP/SIMD eagerly (sched.c) */
 };
 
 _Static_assert(sizeof(struct dcb) <= OBJSIZE_DISPATCHER, "a DCB fits its Dispatcher object");

@@ -7,6 +7,13 @@
  * FP/SIMD state, TPIDR_EL0 and TTBR0 (ASIDs tag the TLB, so no flush). With
  * nothing runnable the core idles with interrupts on until there is work.
  *
+ * FP/SIMD state is switched lazily: a switch only turns EL0's FP/SIMD
+ * access off (CPACR_EL1) unless the next process owns the registers; its
+ * first FP/SIMD instruction traps and sched_fpu_claim saves the owner's
+ * state and loads its own. Most switches (an LMP call and its reply, with
+ * no FP/SIMD in between) then move none of the 528 bytes. The upcall code
+ * reads and writes the live registers, so it claims them first.
+ *
  * A dispatcher in SYS_WAIT (DCB_WAITING) is on the wait list instead, until
  * an LMP message wakes it (sched_wake) or the tick finds its deadline past
  * (sched_wake_expired): deadlines are as precise as the tick.
@@ -26,6 +33,8 @@
 
 static struct dcb *ring;        /* any runnable DCB, or NULL; core-local */
 static struct dcb *waiters;     /* DCB_WAITING ones, a list through next/prev; core-local */
+struct dcb *sched_fpu_owner;    /* whose FP/SIMD state is in the registers, or NULL; core-local */
+bool sched_fpu_user_on = true;  /* CPACR_EL1 lets EL0 use FP/SIMD (mmu.c turns it on) */
 struct dcb *sched_running;      /* the DCB whose state is in the frame, or NULL (sched.h) */
 
 extern char boot_stack_top[];
@@ -95,6 +104,8 @@ static void leave_queue(struct dcb *d, enum dcb_state state)
 void sched_dcb_destroyed(struct dcb *d)
 {
     leave_queue(d, DCB_NEW);
+    if (sched_fpu_owner == d)
+        sched_fpu_owner = NULL;       /* its state goes with it */
     if (d == sched_running)
         sched_running = NULL;         /* the frame's state has no owner any more */
     asid_free(d->asid);
@@ -146,9 +157,48 @@ static struct dcb *pick_after(struct dcb *from)
     return ring;
 }
 
+#define CPACR_FP_ALL (3ul << 20)    /* FP/SIMD usable at EL1 and EL0 */
+#define CPACR_FP_EL1 (1ul << 20)    /* at EL1 only: EL0's accesses trap */
+
+static void fpu_user_access(bool on)
+{
+    if (on == sched_fpu_user_on)
+        return;
+    WRITE_SYSREG(cpacr_el1, on ? CPACR_FP_ALL : CPACR_FP_EL1);
+    sched_fpu_user_on = on;           /* the eret to EL0 synchronises the change */
+}
+
+void sched_fpu_claim_slow(struct dcb *d)
+{
+    if (sched_fpu_owner != d) {
+        if (sched_fpu_owner != NULL)
+            fpu_save(&sched_fpu_owner->fpu);
+        fpu_restore(&d->fpu);
+        sched_fpu_owner = d;
+    }
+    fpu_user_access(true);
+}
+
+/* A process that used FP/SIMD recently gets its registers loaded at the
+ * switch, for its next FPU_HOT_SWITCHES switches: a trap costs more than
+ * the load it saves. One that does not (an LMP server between messages)
+ * never moves them. */
+#define FPU_HOT_SWITCHES 8
+
+void sched_fpu_trap(struct dcb *d)
+{
+    d->fpu_hot = FPU_HOT_SWITCHES;
+    sched_fpu_claim(d);
+}
+
 static void load(struct dcb *next, struct trap_frame *f)
 {
-    fpu_restore(&next->fpu);
+    if (next != sched_fpu_owner && next->fpu_hot != 0) {
+        next->fpu_hot--;
+        sched_fpu_claim(next);
+    } else {
+        fpu_user_access(next == sched_fpu_owner);
+    }
     WRITE_SYSREG(tpidr_el0, next->tpidr_el0);
     trap_frame_copy(f, &next->regs);
     mmu_switch_user(next->ttbr0);
@@ -187,7 +237,6 @@ static void save_current(struct trap_frame *f)
 {
     trap_frame_copy(&sched_running->regs, f);
     sched_running->tpidr_el0 = READ_SYSREG(tpidr_el0);
-    fpu_save(&sched_running->fpu);
 }
 
 /* The tick ends the time slice. A process with an upcall learns of it: it
@@ -197,6 +246,7 @@ void sched_tick(struct trap_frame *f)
 {
     kassert(sched_running != NULL, "a trap from user mode has a sched_running process");
     sched_running->ticks++;
+    sched_fpu_claim(sched_running);
     if (upcall_enter(sched_running, f, UPCALL_PREEMPT, 0, 0) == UPCALL_BAD_SAVE_AREA) {
         sched_stop_current(f, "stopped: its upcall save area is not writable");
         return;

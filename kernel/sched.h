@@ -24,6 +24,20 @@ void sched_wake(struct dcb *d, errval_t result);
 void sched_wake_expired(void);
 
 struct dcb *sched_current(void);
+
+/* Load d's FP/SIMD state into the registers if another's is there (saving
+ * that one) and let EL0 use them: the FP/SIMD trap, and anything that
+ * reads or writes the live registers on d's behalf (upcalls, SYS_RESUME). */
+extern struct dcb *sched_fpu_owner;
+extern bool sched_fpu_user_on;
+void sched_fpu_claim_slow(struct dcb *d);
+static inline void sched_fpu_claim(struct dcb *d)
+{
+    if (d != sched_fpu_owner || !sched_fpu_user_on)
+        sched_fpu_claim_slow(d);
+}
+/* The same from the FP/SIMD access trap, which marks d as using them. */
+void sched_fpu_trap(struct dcb *d);
 /* The same, for the LMP fast path: read only outside sched.c. */
 extern struct dcb *sched_running;
 

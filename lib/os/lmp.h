@@ -93,7 +93,13 @@ static inline bool lmp_endpoint_recv(struct lmp_endpoint *ep, struct lmp_msg *ms
     msg->nwords = (uint32_t)(header & LMP_SLOT_WORDS_MASK);
     msg->has_cap = (header & LMP_SLOT_HAS_CAP) != 0;
     msg->badge = s->badge;
-    __builtin_memcpy(msg->words, s->words, sizeof msg->words);     /* four pair moves, no call */
+    /* Volatile, unrolled: eight plain loads. A memcpy would use SIMD
+     * registers, and touching those after a switch costs an FP/SIMD trap
+     * (the kernel switches them lazily, kernel/sched.c). */
+    const volatile uint64_t *w = s->words;
+    _Static_assert(LMP_MSG_WORDS == 8, "the copy below is unrolled");
+    msg->words[0] = w[0]; msg->words[1] = w[1]; msg->words[2] = w[2]; msg->words[3] = w[3];
+    msg->words[4] = w[4]; msg->words[5] = w[5]; msg->words[6] = w[6]; msg->words[7] = w[7];
     if (msg->has_cap)
         msg->cap = capref_from_addr(s->cap);
     __atomic_store_n(&b->hdr.consumed, at + 1, __ATOMIC_RELEASE);
