@@ -90,6 +90,12 @@ extern uint32_t thread_mutexes_held;
 void thread_block_on(struct thread_queue *q);
 void thread_wake(struct thread *t);
 
+/* For lib/os/lmp.c, in a critical section: block the current thread until
+ * thread_wake_blocked or the CNTVCT_EL0 deadline (0: none), whichever is
+ * first; thread_wake_blocked does nothing to a thread no longer blocked. */
+void thread_block_deadline(uint64_t deadline);
+void thread_wake_blocked(struct thread *t);
+
 void thread_queue_push(struct thread_queue *q, struct thread *t);
 struct thread *thread_queue_pop(struct thread_queue *q);
 

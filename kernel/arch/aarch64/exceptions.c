@@ -30,6 +30,7 @@ void irq_from_kernel(struct trap_frame *f);
 #define ESR_ISS(esr) ((esr) & 0x1ffffff)
 
 #define EC_UNKNOWN    0x00
+#define EC_FP_ACCESS  0x07
 #define EC_IABT_LOW   0x20
 #define EC_IABT_CUR   0x21
 #define EC_DABT_LOW   0x24
@@ -101,6 +102,11 @@ static void print_exception_kind(uint64_t esr)
 void el0_exception(struct trap_frame *f, uint64_t esr)
 {
     struct dcb *d = sched_current();
+    if (ESR_EC(esr) == EC_FP_ACCESS) {
+        sched_fpu_trap(d);      /* lazy FP/SIMD switching (sched.c): retry the instruction */
+        return;
+    }
+    sched_fpu_claim(d);         /* the upcall saves the live FP/SIMD registers */
     uint64_t far = READ_SYSREG(far_el1);
     uint64_t addr = is_abort(ESR_EC(esr)) ? far : f->elr;
     enum upcall_result r = upcall_enter(d, f, UPCALL_FAULT, addr, esr);
@@ -148,12 +154,15 @@ static bool handle_irqs(void)
 
 void irq_from_user(struct trap_frame *f)
 {
-    if (handle_irqs())
+    if (handle_irqs()) {
+        sched_wake_expired();
         sched_tick(f);
+    }
 }
 
 void irq_from_kernel(struct trap_frame *f)
 {
     (void)f;
-    handle_irqs();      /* the idle loop looks for work after every interrupt */
+    if (handle_irqs())      /* the idle loop looks for work after every interrupt */
+        sched_wake_expired();
 }
