@@ -61,10 +61,14 @@ static void waiter_remove(struct waitset *ws, struct waitset_waiter *w)
     w->listed = false;
 }
 
+/* A waiter whose deadline already woke it is still listed until it runs
+ * again: it needs no second wake-up (and must not get one, which would
+ * queue it twice); it will look at the waitset as soon as it runs. */
 static void waiter_wake(struct waitset *ws, struct waitset_waiter *w)
 {
     waiter_remove(ws, w);
-    thread_wake(w->thread);
+    if (w->thread->state == THREAD_BLOCKED)
+        thread_wake(w->thread);
 }
 
 /* ---- pending sources ---- */
@@ -204,6 +208,8 @@ static errval_t dispatch(struct waitset *ws, const volatile bool *done, uint64_t
         uint64_t next_retry = due_retries(ws);
         struct waitset_source *src = pending_pop(ws);
         if (src != NULL) {
+            if (src->hold != NULL)
+                src->hold(src->arg);
             thread_critical_exit();
             src->handler(src, src->arg);
             return SYS_ERR_OK;

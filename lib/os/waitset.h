@@ -34,6 +34,10 @@ struct waitset;
 struct waitset_source {
     void (*handler)(struct waitset_source *src, void *arg);
     void *arg;
+    /* Optional: called inside the critical section as the source is taken
+     * to run, so its owner can pin it (a reference count) before any other
+     * thread could free it; the handler then unpins it. */
+    void (*hold)(void *arg);
     struct waitset *ws;
     struct waitset_source *next;    /* in ws's pending FIFO or retry list */
     bool pending;                   /* in the pending FIFO */
