@@ -5,7 +5,8 @@
  * retyped from RAM and set up by DISPATCHER_CMD_SETUP, or allocated at boot
  * for the boot programs). It holds a
  * copy of the process's root CNode capability, which is how the kernel
- * finds the CSpace of the caller of an invocation. All fields are
+ * finds the CSpace of the caller of an invocation, and may hold a copy of
+ * its dispatcher frame (LMP receive buffers, kernel/lmp.c). All fields are
  * core-local: only this core's CPU driver touches them.
  */
 #pragma once
@@ -23,7 +24,11 @@ struct dcb {
     struct trap_frame regs;     /* user state while not running */
     struct cte cspace;          /* the root CNode (L1CNode capability) */
     struct cte vspace;          /* the level-0 VNode in TTBR0, kept alive by this copy */
-    struct dcb *next, *prev;    /* the run queue, while DCB_RUNNABLE */
+    struct cte dispframe;       /* the dispatcher frame (LMP buffers, lmp.h), or empty */
+    void *lmp_frame;            /* its kernel address and buffer count, valid while */
+    uint32_t lmp_buffers;       /* dispframe is not empty (set with it, kernel/lmp.c) */
+    struct dcb *next, *prev;    /* the run queue while DCB_RUNNABLE; the wait list while DCB_WAITING */
+    uint64_t wait_deadline;     /* CNTVCT_EL0 value ending a SYS_WAIT; 0: none */
     enum dcb_state state;       /* include/minnow/dispatcher.h */
     uint32_t pid;               /* for reports: the process manager's, or the boot loader's */
     uint16_t asid;              /* asid.h; 0 until set up */

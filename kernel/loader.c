@@ -3,7 +3,8 @@
  *
  * The address space: every loadable segment at its linked address with its
  * permissions (pages shared by two segments get the union), a stack below
- * USER_STACK_TOP with an unmapped guard page under it, and the argument page.
+ * USER_STACK_TOP with an unmapped guard page under it, the argument page and
+ * the dispatcher frame (LMP buffers) at DISPFRAME_VADDR.
  * Pages come from the boot allocator and are written through the direct map.
  * The ELF file has been fully validated by elf_parse() before anything is
  * allocated.
@@ -11,6 +12,7 @@
 #include "loader.h"
 
 #include <minnow/args.h>
+#include <minnow/lmp.h>
 #include "asid.h"
 #include "base/cpio.h"
 #include "base/elf.h"
@@ -131,8 +133,21 @@ static errval_t map_args(uint64_t l0, const struct dcb *d, const char *cmdline, 
     return SYS_ERR_OK;
 }
 
+/* The dispatcher frame (LMP buffers, include/minnow/lmp.h), zeroed, mapped
+ * read-write at DISPFRAME_VADDR: the first program (init, which serves
+ * everyone) gets DISPFRAME_INIT_BYTES, the others DISPFRAME_CHILD_BYTES. */
+static errval_t map_dispframe(uint64_t l0, const struct dcb *d, struct phys_range *frame)
+{
+    uint64_t size = d->pid == 1 ? DISPFRAME_INIT_BYTES : DISPFRAME_CHILD_BYTES;
+    uint64_t pa = physmem_alloc(size);
+    if (pa == 0)
+        return KERN_ERR_NO_MEMORY;
+    *frame = (struct phys_range){ pa, size };
+    return mmu_map(l0, DISPFRAME_VADDR, pa, size, PROT_USER_BASE | PTE_UXN, physmem_alloc_page);
+}
+
 static errval_t build_space(struct dcb *d, const struct elf_image *img, const char *cmdline,
-                            uint64_t *l0_out, uint64_t *args_pa)
+                            uint64_t *l0_out, uint64_t *args_pa, struct phys_range *dispframe)
 {
     uint64_t l0 = physmem_alloc_page();
     if (l0 == 0)
@@ -149,6 +164,8 @@ static errval_t build_space(struct dcb *d, const struct elf_image *img, const ch
     errval_t err = map_stack(l0);
     if (err_is_ok(err))
         err = map_args(l0, d, cmdline, args_pa);
+    if (err_is_ok(err))
+        err = map_dispframe(l0, d, dispframe);
     if (err_is_ok(err))
         err = asid_alloc(&d->asid);
     d->ttbr0 = l0 | ((uint64_t)d->asid << 48);
@@ -169,14 +186,15 @@ errval_t loader_start_process(const struct platform *p, const char *name, struct
         return err_push(err, KERN_ERR_LOAD_PROGRAM);
     /* A failure from here on stops the boot, so nothing is given back. */
     uint64_t dcb_pa = physmem_alloc_page(), l0, args_pa;
+    struct phys_range dispframe;
     if (dcb_pa == 0)
         return err_push(KERN_ERR_NO_MEMORY, KERN_ERR_LOAD_PROGRAM);
     struct dcb *d = phys_to_virt(dcb_pa);
     d->pid = next_pid++;
     copy_string(d->name, name, sizeof d->name);
-    err = build_space(d, &img, p->cmdline, &l0, &args_pa);
+    err = build_space(d, &img, p->cmdline, &l0, &args_pa, &dispframe);
     if (err_is_ok(err))
-        err = bootstrap_cspace(d, dcb_pa, l0, args_pa);
+        err = bootstrap_cspace(d, dcb_pa, l0, args_pa, dispframe);
     if (err_is_fail(err))
         return err_push(err, KERN_ERR_LOAD_PROGRAM);
     d->regs.elr = img.entry;

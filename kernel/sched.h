@@ -17,12 +17,24 @@ void sched_dcb_destroyed(struct dcb *d);
 /* Take another, runnable DCB off the run queue (DISPATCHER_CMD_STOP). */
 void sched_suspend(struct dcb *d);
 
+/* Make a waiting DCB runnable; it returns from SYS_WAIT with `result`. */
+void sched_wake(struct dcb *d, errval_t result);
+
+/* The tick: wake every waiting DCB whose deadline has passed. */
+void sched_wake_expired(void);
+
 struct dcb *sched_current(void);
+/* The same, for the LMP fast path: read only outside sched.c. */
+extern struct dcb *sched_running;
 
 /* Called with the frame of the current process (vectors.S's frame). Each
  * may switch: on return the frame holds whichever process runs next. */
 void sched_tick(struct trap_frame *f);
 void sched_yield(struct trap_frame *f);
+/* SYS_WAIT: the current process leaves the run queue until sched_wake. */
+void sched_wait_current(struct trap_frame *f, uint64_t deadline);
+/* Run `next` (runnable) now; the current process stays in the run queue. */
+void sched_switch_to(struct trap_frame *f, struct dcb *next);
 void sched_exit_current(struct trap_frame *f, int64_t code);
 void sched_stop_current(struct trap_frame *f, const char *why);
 /* After a system call that may have destroyed the caller's dispatcher. */

@@ -10,6 +10,7 @@
 #include <minnow/syscall.h>
 
 #include "cap/invoke.h"
+#include "lmp.h"
 #include "memlayout.h"
 #include "pl011.h"
 #include "printk.h"
@@ -80,4 +81,6 @@ const syscall_fn syscall_table[SYS_COUNT] = {
     [SYS_INVOKE] = sys_invoke,
     [SYS_UPCALL_SET] = sys_upcall_set,
     [SYS_RESUME] = sys_resume,
+    [SYS_LMP_SEND] = sys_lmp_send,
+    [SYS_WAIT] = sys_wait,
 };

@@ -81,5 +81,8 @@ enum cap_cmd {
     DISPATCHER_CMD_RUN,     /* start or resume a suspended dispatcher */
     DISPATCHER_CMD_STOP,    /* suspend another, runnable dispatcher */
     DISPATCHER_CMD_STATUS,  /* -> x1 state, x2 exit code, x3 timer ticks it ran */
+    DISPATCHER_CMD_SET_FRAME, /* x2 Frame capaddr: the dispatcher frame (lmp.h), once */
+    DISPATCHER_CMD_ENDPOINT, /* x2 dest CNode, x3 dest slot, x4 buffer index, x5 badge
+                               -> an EndPoint to that buffer of this dispatcher */
     CAP_CMD_COUNT
 };

@@ -72,6 +72,21 @@ typedef uint64_t errval_t;
     X(DISP_ERR_BAD_CSPACE, "the CSpace root is not an L1 CNode")                  \
     X(DISP_ERR_BAD_VSPACE, "the VSpace root is not a level-0 VNode")              \
     X(DISP_ERR_BAD_ENTRY, "entry point or stack is not a user address")           \
+    X(DISP_ERR_FRAME_SET, "the dispatcher has a dispatcher frame already")        \
+    X(DISP_ERR_BAD_FRAME, "not a writable Frame of one buffer up to DISPFRAME_MAX_BYTES")\
+    X(DISP_ERR_NO_FRAME, "the dispatcher has no dispatcher frame")                \
+    X(DISP_ERR_BAD_BUFFER, "buffer index lies beyond the dispatcher frame")       \
+    /* LMP (kernel/lmp.c, lib/os/lmp.c) */                                        \
+    X(LMP_ERR_NOT_ENDPOINT, "the capability is not an EndPoint")                  \
+    X(LMP_ERR_TOO_MANY_WORDS, "an LMP message has at most 8 words")               \
+    X(LMP_ERR_BAD_CONTROL, "unknown flags in the LMP control word")               \
+    X(LMP_ERR_BUF_FULL, "receive buffer full: retry later (transient)")           \
+    X(LMP_ERR_NO_RECV_SLOT, "receiver has no slot armed for a capability (transient)")\
+    X(LMP_ERR_RECV_SLOT_OCCUPIED, "receiver's armed slot is not empty (transient)")\
+    X(LMP_ERR_DEAD, "receiver exited, faulted or was destroyed (permanent)")      \
+    X(LMP_ERR_WAIT_TIMEOUT, "the deadline passed before a message came")          \
+    X(LMP_ERR_NO_BUFFER_FREE, "every buffer of the dispatcher frame is in use")   \
+    X(LMP_ERR_NO_DISPFRAME, "this process has no dispatcher frame")               \
     /* flattened device tree parser */                                            \
     X(FDT_ERR_TRUNCATED, "device tree blob is shorter than its header says")      \
     X(FDT_ERR_BAD_MAGIC, "device tree blob has a bad magic number")               \

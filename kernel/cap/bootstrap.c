@@ -8,6 +8,7 @@
 
 #include "base/cpio.h"
 #include "cspace.h"
+#include "lmp.h"
 #include "memlayout.h"
 #include "mmu.h"
 #include "physmem.h"
@@ -47,7 +48,8 @@ static errval_t new_l2s(struct dcb *d, const unsigned *indices, unsigned n)
     return SYS_ERR_OK;
 }
 
-errval_t bootstrap_cspace(struct dcb *d, uint64_t dcb_pa, uint64_t l0_pa, uint64_t args_pa)
+errval_t bootstrap_cspace(struct dcb *d, uint64_t dcb_pa, uint64_t l0_pa, uint64_t args_pa,
+                          struct phys_range dispframe)
 {
     static const unsigned l2s[] = { ROOTCN_SLOT_TASKCN, ROOTCN_SLOT_PAGECN,
                                     ROOTCN_SLOT_SLOT_ALLOC0, ROOTCN_SLOT_SLOT_ALLOC1 };
@@ -64,6 +66,12 @@ errval_t bootstrap_cspace(struct dcb *d, uint64_t dcb_pa, uint64_t l0_pa, uint64
          dcb_pa, OBJSIZE_DISPATCHER);
     give(slot(d, ROOTCN_SLOT_TASKCN, TASKCN_SLOT_ARGSPAGE), OBJ_FRAME, CAPRIGHTS_ALL,
          args_pa, PAGE_SIZE);
+    give(slot(d, ROOTCN_SLOT_TASKCN, TASKCN_SLOT_DISPFRAME), OBJ_FRAME, CAPRIGHTS_ALL,
+         dispframe.base, dispframe.size);
+    give(&d->dispframe, OBJ_FRAME, CAPRIGHTS_ALL, dispframe.base, dispframe.size);
+    lmp_frame_set(d);
+    give(slot(d, ROOTCN_SLOT_TASKCN, TASKCN_SLOT_SELFEP), OBJ_ENDPOINT, CAPRIGHTS_ALL,
+         dcb_pa, OBJSIZE_DISPATCHER);       /* to its buffer 0, badge 0 */
     give(slot(d, ROOTCN_SLOT_PAGECN, 0), OBJ_VNODE_L0, CAPRIGHTS_ALL, l0_pa, OBJSIZE_VNODE);
     give(&d->vspace, OBJ_VNODE_L0, CAPRIGHTS_ALL, l0_pa, OBJSIZE_VNODE);
     return SYS_ERR_OK;

@@ -10,8 +10,10 @@
 
 /* A boot program's CSpace: a root CNode with the task, page-table and two
  * slot-allocator CNodes (cspace.h), holding its Dispatcher, root CNode,
- * argument page and level-0 VNode capabilities. */
-errval_t bootstrap_cspace(struct dcb *d, uint64_t dcb_pa, uint64_t l0_pa, uint64_t args_pa);
+ * argument page, dispatcher frame (also copied into the DCB), an EndPoint
+ * to its own buffer 0 and level-0 VNode capabilities. */
+errval_t bootstrap_cspace(struct dcb *d, uint64_t dcb_pa, uint64_t l0_pa, uint64_t args_pa,
+                          struct phys_range dispframe);
 
 /* What init receives, after every boot program has its memory: RAM caps to
  * all remaining free memory, DevFrames for the device registers

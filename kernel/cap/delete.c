@@ -67,10 +67,15 @@ static void drop_maplist(struct cte *c, bool last)
 }
 
 /* The last capability to a Dispatcher is gone: stop it, and drop its copy
- * of the root CNode capability (which may make that CNode a zombie). */
+ * of the root CNode capability (which may make that CNode a zombie) and of
+ * its dispatcher frame. EndPoints to it may outlive it: with the frame copy
+ * gone, a send through them finds it dead (kernel/lmp.c), and they keep
+ * the DCB's memory from being retyped until they go too. */
 static void destroy_dispatcher(struct dcb *d)
 {
     sched_dcb_destroyed(d);
+    if (!cte_is_empty(&d->dispframe))
+        delete_one(&d->dispframe);
     if (!cte_is_empty(&d->cspace))
         delete_one(&d->cspace);
     if (!cte_is_empty(&d->vspace))

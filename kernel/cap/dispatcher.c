@@ -6,12 +6,15 @@
  * DCB (so the objects live as long as the dispatcher does), gives it an
  * ASID and its first registers. Whoever set it up owns it: the kernel does
  * not report its exit (the owner reads the code with STATUS), only faults.
+ * STOP suspends a runnable or a waiting (SYS_WAIT) dispatcher. The LMP
+ * commands SET_FRAME and ENDPOINT are in endpoint.c.
  */
 #include "dispatcher.h"
 
 #include "asid.h"
 #include "cspace.h"
 #include "dcb.h"
+#include "endpoint.h"
 #include "memlayout.h"
 #include "mmu.h"
 #include "sched.h"
@@ -87,7 +90,7 @@ static errval_t stop(struct dcb *d)
 {
     if (d == sched_current())
         return DISP_ERR_IS_CALLER;
-    if (d->state != DCB_RUNNABLE)
+    if (d->state != DCB_RUNNABLE && d->state != DCB_WAITING)
         return DISP_ERR_NOT_RUNNABLE;
     sched_suspend(d);
     return SYS_ERR_OK;
@@ -111,6 +114,8 @@ errval_t dispatcher_invoke(const struct capability *root, struct cte *target, st
     case DISPATCHER_CMD_SET_NAME: set_name(d, f); return SYS_ERR_OK;
     case DISPATCHER_CMD_RUN: return run(d);
     case DISPATCHER_CMD_STOP: return stop(d);
+    case DISPATCHER_CMD_SET_FRAME: return dispatcher_set_frame(root, d, f);
+    case DISPATCHER_CMD_ENDPOINT: return dispatcher_endpoint(root, target, d, f);
     default: return CAP_ERR_UNKNOWN_COMMAND;
     }
 }

@@ -1,5 +1,5 @@
 # lib/os — the user runtime, linked into every program, with lib/base and lib/mm.
-LIBOS_SRCS := lib/os/crt0.S lib/os/start.c lib/os/stdio.c lib/os/exception.c lib/os/thread.c lib/os/thread_sync.c lib/os/thread_stack.c lib/os/thread_asm.S lib/os/malloc.c lib/os/memory.c
+LIBOS_SRCS := lib/os/crt0.S lib/os/start.c lib/os/stdio.c lib/os/exception.c lib/os/thread.c lib/os/thread_sync.c lib/os/thread_stack.c lib/os/thread_asm.S lib/os/malloc.c lib/os/memory.c lib/os/lmp.c
 # The pure allocators, also linked into the host tests (tests/host/rules.mk).
 LIBOS_SRCS += lib/os/slot_alloc.c lib/os/slots.c lib/os/initcaps.c lib/os/ram.c lib/os/pt_model.c lib/os/vregion.c lib/os/paging.c lib/os/frame_pool.c lib/os/record_pool.c lib/os/heap.c lib/os/spawn.c
 LIBOS_SRCS += lib/os/waitset.c lib/os/rpc_wire.c lib/os/rpc.c lib/os/rpc_send.c lib/os/rpc_bulk.c lib/os/rpc_loopback.c

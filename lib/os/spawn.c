@@ -5,12 +5,15 @@
  *   [0, 80 KiB)        its five L2 CNodes (TASKCN, PAGECN, SLOT_ALLOC0/1, MEMCN)
  *   then 4 KiB         its root (L1) CNode
  *   then 4 KiB         its dispatcher
+ *   then 16 KiB        its dispatcher frame (LMP buffers, include/minnow/lmp.h)
  *   then 4 KiB + span  one Frame: the argument page, then the image
  *   then 64 KiB        its stack
  *   then n * 4 KiB     its page tables (n bounded by the image span)
  *   the rest           RAM for its own use, in MEMCN slot 0
- * Capabilities: the dispatcher, root CNode and argument/image frame in its
- * TASKCN (cspace.h), the stack frame in TASKCN slot TASKCN_SLOTS_USER; the
+ * Capabilities: the dispatcher, root CNode, dispatcher frame, argument/image
+ * frame, an EndPoint to its own buffer 0 and, if asked, the spawner's
+ * EndPoint in its TASKCN (cspace.h), the stack frame in TASKCN slot
+ * TASKCN_SLOTS_USER; the
  * level-0 table in PAGECN slot 0 and every other table and mapping after it.
  */
 #include "spawn.h"
@@ -37,6 +40,9 @@
 _Static_assert(((USER_STACK_TOP - USER_STACK_SIZE) >> 21) == (ARGS_PAGE_VADDR >> 21),
                "stack and argument page share a level-3 table");
 #define TABLES_FIXED    4
+_Static_assert((DISPFRAME_VADDR >> 21) == (ARGS_PAGE_VADDR >> 21) &&
+               DISPFRAME_VADDR + DISPFRAME_CHILD_BYTES < USER_STACK_TOP - USER_STACK_SIZE - PAGE,
+               "the dispatcher frame shares that table and ends below the stack's guard page");
 
 struct build {
     const struct spawn_request *req;
@@ -46,7 +52,7 @@ struct build {
     uint64_t lo, hi;                /* the image's pages */
     struct capref mem;
     uint64_t mem_base, mem_size, memory;
-    uint64_t l1_off, disp_off, frame_off, stack_off, tables_off, tables_end, ram_off;
+    uint64_t l1_off, disp_off, dispframe_off, frame_off, stack_off, tables_off, tables_end, ram_off;
     uint64_t next_table;            /* offset of the next page table */
     uint32_t next_pageslot;         /* next free PAGECN slot */
     struct capref l1, disp;         /* the child's root CNode and our dispatcher copy */
@@ -213,7 +219,8 @@ static void layout(struct build *b)
     b->memory = page_up(b->req->memory != 0 ? b->req->memory : SPAWN_DEFAULT_MEMORY);
     b->l1_off = CNODES_BYTES;
     b->disp_off = b->l1_off + PAGE;
-    b->frame_off = b->disp_off + PAGE;
+    b->dispframe_off = b->disp_off + PAGE;
+    b->frame_off = b->dispframe_off + DISPFRAME_CHILD_BYTES;
     b->stack_off = b->frame_off + PAGE + span;
     b->tables_off = b->stack_off + USER_STACK_SIZE;
     b->tables_end = b->tables_off + (TABLES_FIXED + image_tables) * PAGE;
@@ -387,6 +394,27 @@ static errval_t map_image(struct build *b, capaddr_t frame, uint64_t frame_pa)
     return err;
 }
 
+/* The dispatcher frame, mapped at DISPFRAME_VADDR (in the level-3 table of
+ * the stack) and given to the dispatcher; an EndPoint to the child's own
+ * buffer 0 in its TASKCN_SLOT_SELFEP; the spawner's EndPoint, if any. */
+static errval_t make_lmp(struct build *b)
+{
+    struct capref frame = child_slot(ROOTCN_SLOT_TASKCN, TASKCN_SLOT_DISPFRAME);
+    struct capref disp = child_slot(ROOTCN_SLOT_TASKCN, TASKCN_SLOT_DISPATCHER);
+    errval_t err = retype_into(frame, b, OBJ_FRAME, b->dispframe_off, DISPFRAME_CHILD_BYTES, 1);
+    if (err_is_ok(err))
+        err = pt_map(&b->vspace, DISPFRAME_VADDR, (capaddr_t)capref_addr(frame), b->mem_base + b->dispframe_off,
+                     0, DISPFRAME_CHILD_BYTES, CAPRIGHTS_RW, NULL);
+    if (err_is_ok(err))
+        err = sys_invoke(capref_addr(disp), DISPATCHER_CMD_SET_FRAME, capref_addr(frame), 0, 0, 0, 0, 0).err;
+    if (err_is_ok(err))
+        err = sys_invoke(capref_addr(disp), DISPATCHER_CMD_ENDPOINT, capaddr_level1(ROOTCN_SLOT_SPAWN + ROOTCN_SLOT_TASKCN),
+                         TASKCN_SLOT_SELFEP, 0, 0, 0, 0).err;
+    if (err_is_ok(err) && b->req->initep != NULL)
+        err = cap_copy(child_slot(ROOTCN_SLOT_TASKCN, TASKCN_SLOT_INITEP), *b->req->initep);
+    return err;
+}
+
 static errval_t make_vspace(struct build *b)
 {
     struct capref frame = child_slot(ROOTCN_SLOT_TASKCN, TASKCN_SLOT_ARGSPAGE);
@@ -435,6 +463,8 @@ static errval_t build(struct build *b)
     err = make_cspace(b);
     if (err_is_ok(err))
         err = make_vspace(b);
+    if (err_is_ok(err))
+        err = make_lmp(b);
     if (err_is_ok(err))
         err = make_dispatcher(b);
     if (err_is_fail(err))

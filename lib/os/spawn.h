@@ -15,7 +15,8 @@
  * Layout of the new process (docs/processes.md): the image at its linked
  * addresses (below PAGING_LO), the argument page read-only at
  * ARGS_PAGE_VADDR, a USER_STACK_SIZE stack under USER_STACK_TOP with no
- * page below it; its own paging uses the addresses between (paging.h).
+ * page below it, its dispatcher frame (LMP buffers, DISPFRAME_CHILD_BYTES)
+ * at DISPFRAME_VADDR; its own paging uses the addresses between (paging.h).
  *
  * The spawner mounts the new CNodes in its own root CNode
  * (ROOTCN_SLOT_SPAWN..) while it builds them, so one spawn runs at a time
@@ -39,6 +40,8 @@ struct spawn_request {
     const char *const *env;         /* NULL, or "KEY=VALUE" strings ending with a NULL */
     uint32_t pid;                   /* goes to the argument page and the kernel's reports */
     uint64_t memory;                /* RAM for its own use; 0: SPAWN_DEFAULT_MEMORY */
+    const struct capref *initep;    /* NULL, or an EndPoint (of the spawner's) the child
+                                       gets in its TASKCN_SLOT_INITEP, to send first */
 };
 
 struct spawn_process {

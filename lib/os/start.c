@@ -4,11 +4,13 @@
  *
  * argv[0] is the program's name; the other words are the command line split
  * at spaces. Also sets the thread pointer for picolibc's thread-local data
- * (errno), which lives in the program image for the first thread.
+ * (errno), which lives in the program image for the first thread, and
+ * finds the dispatcher frame (lmp_init).
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "lmp.h"
 #include "os.h"
 #include "syscall.h"
 
@@ -95,5 +97,6 @@ void os_start(const struct minnow_args *args)
     int argc = 1 + split_words(words, argv + 1, ARGS_MAX_WORDS);
     argv[argc] = NULL;
     split_env(args->env);
+    lmp_init();
     exit(main(argc, argv));
 }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include <minnow/errors.h>
+#include <minnow/lmp.h>
 #include <minnow/syscall.h>
 #include <minnow/upcall.h>
 
@@ -82,6 +83,36 @@ static inline errval_t sys_upcall_set(uint64_t entry, uint64_t stack_top, struct
 static inline errval_t sys_resume(const struct upcall_ctx *ctx, volatile uint32_t *flag)
 {
     return syscall2(SYS_RESUME, (uint64_t)ctx, (uint64_t)flag).err;
+}
+
+/* SYS_LMP_SEND (include/minnow/lmp.h): the words go in x2..x7, x9, x10;
+ * every register but x0 comes back unchanged, so nothing else is clobbered. */
+static inline errval_t sys_lmp_send(uint64_t ep, uint64_t control, const uint64_t w[LMP_MSG_WORDS])
+{
+    register uint64_t x0 __asm__("x0") = ep;
+    register uint64_t x1 __asm__("x1") = control;
+    register uint64_t x2 __asm__("x2") = w[0];
+    register uint64_t x3 __asm__("x3") = w[1];
+    register uint64_t x4 __asm__("x4") = w[2];
+    register uint64_t x5 __asm__("x5") = w[3];
+    register uint64_t x6 __asm__("x6") = w[4];
+    register uint64_t x7 __asm__("x7") = w[5];
+    register uint64_t x9 __asm__("x9") = w[6];
+    register uint64_t x10 __asm__("x10") = w[7];
+    register uint64_t x8 __asm__("x8") = SYS_LMP_SEND;
+    __asm__ volatile("svc #0"
+                     : "+r"(x0)
+                     : "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5), "r"(x6), "r"(x7), "r"(x8),
+                       "r"(x9), "r"(x10)
+                     : "memory");
+    return (errval_t)x0;
+}
+
+/* SYS_WAIT: until a message is pending in the dispatcher frame or the
+ * CNTVCT_EL0 deadline passes (0: none). LMP_ERR_WAIT_TIMEOUT at the deadline. */
+static inline errval_t sys_wait(uint64_t deadline)
+{
+    return syscall2(SYS_WAIT, deadline, 0).err;
 }
 
 __attribute__((noreturn)) static inline void sys_exit(int code)

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lmp.h"
 #include "os.h"
 #include "syscall.h"
 
@@ -118,6 +119,23 @@ static void sleepq_remove(struct thread *t)
     t->in_sleepq = false;
 }
 
+static void sleepq_remove(struct thread *t)
+{
+    struct thread *prev = NULL;
+    for (struct thread *p = sleepq.head; p != NULL; prev = p, p = p->next) {
+        if (p != t)
+            continue;
+        if (prev != NULL)
+            prev->next = t->next;
+        else
+            sleepq.head = t->next;
+        if (sleepq.tail == t)
+            sleepq.tail = prev;
+        t->next = NULL;
+        return;
+    }
+}
+
 static void wake_sleepers(void)
 {
     uint64_t now = counter_now();
@@ -143,18 +161,20 @@ __attribute__((noreturn)) static void resume(struct thread *t, bool in_upcall)
     thread_ctx_load(&t->ctx);
 }
 
-/* The next thread to run; with none runnable, wait for a sleeper (giving
- * the core to other processes meanwhile), or report the deadlock. */
+/* The next thread to run. With none runnable, the dispatcher waits in the
+ * kernel (SYS_WAIT) for a message or the first sleeper's wake time, giving
+ * the core to others; if neither could ever come, that is a deadlock. */
 static struct thread *pick_next(void)
 {
     for (;;) {
         wake_sleepers();
+        lmp_poll();
         struct thread *t = thread_queue_pop(&runq);
         if (t != NULL)
             return t;
-        if (sleepq.head == NULL)
+        if (sleepq.head == NULL && !lmp_can_wake())
             thread_fatal("deadlock: every thread is blocked");
-        sys_yield();
+        sys_wait(sleepq.head != NULL ? sleepq.head->wake_at : 0);
     }
 }
 
@@ -220,6 +240,12 @@ void thread_block_on(struct thread_queue *q)
     if (q != NULL)
         thread_queue_push(q, thread_current);
     switch_away();
+}
+
+void thread_wake_blocked(struct thread *t)
+{
+    if (t->state == THREAD_BLOCKED)
+        thread_wake(t);
 }
 
 void thread_yield(void)

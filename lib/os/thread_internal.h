@@ -98,6 +98,11 @@ void thread_wake(struct thread *t);
  * (the caller's job, as only the caller knows where it registered). */
 bool thread_block_until(uint64_t deadline);
 
+/* In a critical section: wake `t` if it is still blocked. For waking a
+ * thread from a list it may still be on after its deadline woke it (a
+ * second thread_wake would queue it twice). */
+void thread_wake_blocked(struct thread *t);
+
 void thread_queue_push(struct thread_queue *q, struct thread *t);
 struct thread *thread_queue_pop(struct thread_queue *q);
 

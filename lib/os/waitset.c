@@ -67,8 +67,7 @@ static void waiter_remove(struct waitset *ws, struct waitset_waiter *w)
 static void waiter_wake(struct waitset *ws, struct waitset_waiter *w)
 {
     waiter_remove(ws, w);
-    if (w->thread->state == THREAD_BLOCKED)
-        thread_wake(w->thread);
+    thread_wake_blocked(w->thread);
 }
 
 /* ---- pending sources ---- */

@@ -10,16 +10,20 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cap.h"
 #include "mm/firstfit.h"
 #include "mm/mm.h"
 #include "os.h"
+#include "dispatcher.h"
 #include "frame_pool.h"
+#include "lmp.h"
 #include "paging.h"
 #include "ram.h"
 #include "record_pool.h"
 #include "slots.h"
+#include "spawn.h"
 #include "syscall.h"
 #include "thread.h"
 #include "../init/procmgr.h"
@@ -402,8 +406,79 @@ static void bench_spawn_exit_wait(void)
     report("spawn_exit_wait", s, SAMPLES, 1);
 }
 
-int main(void)
+/* ---- LMP ---- */
+
+#define LMP_PEER_QUIT 0xdeadull
+
+/* "bench lmp-peer": send our EndPoint to the spawner, then echo every
+ * message back with LMP_SEND_YIELD until told to quit. */
+static int lmp_peer(void)
 {
+    struct capref initep = capref_l2(ROOTCN_SLOT_TASKCN, TASKCN_SLOT_INITEP);
+    struct lmp_endpoint *self = lmp_self_endpoint();
+    struct lmp_msg m = { .nwords = 0, .has_cap = true, .cap = capref_l2(ROOTCN_SLOT_TASKCN, TASKCN_SLOT_SELFEP) };
+    if (self == NULL || err_is_fail(lmp_send(initep, &m, 0)))
+        return 1;
+    for (;;) {
+        if (err_is_fail(lmp_endpoint_recv_wait(self, &m, 0)))
+            return 2;
+        if (m.nwords > 0 && m.words[0] == LMP_PEER_QUIT)
+            return 0;
+        m.has_cap = false;
+        if (err_is_fail(lmp_send(initep, &m, LMP_SEND_YIELD)))
+            return 3;
+    }
+}
+
+/* One message one way between two processes on this core: a ping-pong of
+ * one-word messages, each sent with LMP_SEND_YIELD to a peer that is in
+ * lmp_endpoint_recv_wait, reported as the round trip / 2. A one-way trip is
+ * the send system call (checks, copy, the receiver made runnable, the
+ * switch to it) and the receiver's return to its thread and taking the
+ * message from its ring. */
+static void bench_lmp_send_recv(void)
+{
+    enum { BATCH = 1000 };
+    struct lmp_endpoint *from;
+    struct capref ours, peer_ep;
+    struct spawn_process sp;
+    must(lmp_endpoint_alloc(&from), "an LMP buffer");
+    must(os_slot_alloc(&ours), "a slot");
+    must(os_slot_alloc(&peer_ep), "a slot");
+    must(lmp_endpoint_mint(from, 1, ours), "an EndPoint");
+    struct spawn_request req = { .cmdline = "bench lmp-peer", .pid = 900, .initep = &ours };
+    must(spawn_load(&req, &sp), "spawn the LMP peer");
+    lmp_endpoint_arm(from, peer_ep);
+    must(dispatcher_run(sp.dispatcher), "run the LMP peer");
+    struct lmp_msg m, in;
+    must(lmp_endpoint_recv_wait(from, &in, 0), "the peer's EndPoint");
+    m = (struct lmp_msg){ .nwords = 1, .words = { 1 } };
+    uint64_t s[SAMPLES];
+    for (unsigned k = 0; k < SAMPLES + 1; k++) {
+        uint64_t t0 = os_cycles();
+        for (int i = 0; i < BATCH; i++) {
+            must(lmp_send(peer_ep, &m, LMP_SEND_YIELD), "send");
+            must(lmp_endpoint_recv_wait(from, &in, 0), "receive");
+        }
+        if (k >= 1)
+            s[k - 1] = (os_cycles() - t0) / (2 * BATCH);
+    }
+    report("lmp_send_recv", s, SAMPLES, 2 * BATCH);
+    m.words[0] = LMP_PEER_QUIT;
+    must(lmp_send(peer_ep, &m, 0), "quit");
+    must(spawn_reclaim(&sp), "reclaim the LMP peer");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "lmp-peer") == 0)
+        return lmp_peer();
+    if (argc > 2 && strcmp(argv[2], "lmp-only") == 0) {     /* "init=bench lmp-only": for instruction traces */
+        must(ram_init_from_memcn(), "ram");
+        must(paging_init(), "paging");
+        bench_lmp_send_recv();
+        return 0;
+    }
     bench_boot_to_init();
     bench_null_syscall();
     struct capref ram = bench_ram();
@@ -426,6 +501,7 @@ int main(void)
     bench_malloc_free_64();
     bench_malloc_free_256m();
     bench_spawn_exit_wait();
+    bench_lmp_send_recv();
     printf("BENCH-DONE\n");
     return 0;
 }

@@ -148,12 +148,15 @@ static bool handle_irqs(void)
 
 void irq_from_user(struct trap_frame *f)
 {
-    if (handle_irqs())
+    if (handle_irqs()) {
+        sched_wake_expired();
         sched_tick(f);
+    }
 }
 
 void irq_from_kernel(struct trap_frame *f)
 {
     (void)f;
-    handle_irqs();      /* the idle loop looks for work after every interrupt */
+    if (handle_irqs())      /* the idle loop looks for work after every interrupt */
+        sched_wake_expired();
 }

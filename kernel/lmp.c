@@ -1,0 +1,244 @@
+/*
+ * lmp.c — kernel LMP: SYS_LMP_SEND copies a message (up to 8 words and one
+ * capability) into a receive buffer of the receiver's dispatcher frame, and
+ * SYS_WAIT lets a dispatcher leave the run queue until one comes.
+ *
+ * The dispatcher frame is user memory the kernel writes through the direct
+ * map; the receiver may scribble on it at any time, so every field it
+ * writes (consumed, recv_slot) is read once and only used modulo the ring
+ * or through a checked CSpace lookup. A send is checked completely before
+ * anything changes: a failed send leaves sender, receiver and frame as they
+ * were. Layout and registers: include/minnow/lmp.h; design: docs/lmp.md.
+ */
+#include "lmp.h"
+
+#include <minnow/lmp.h>
+#include <minnow/syscall.h>
+
+#include "cap/cspace.h"
+#include "cap/ops.h"
+#include "dcb.h"
+#include "memlayout.h"
+#include "mmu.h"
+#include "sched.h"
+#include "sysreg.h"
+
+/* What a send has found out before it changes anything. */
+struct lmp_send {
+    struct dcb *to;
+    struct lmp_buf *buf;
+    const struct cte *ep;
+    struct cte *cap_src, *cap_dest;     /* only with LMP_SEND_CAP */
+    uint64_t cap_slot;                  /* the receiver's recv_slot, as read once */
+    uint64_t control;
+};
+
+static struct lmp_frame_hdr *frame_of(const struct dcb *d)
+{
+    return d->lmp_frame;
+}
+
+void lmp_frame_set(struct dcb *d)
+{
+    d->lmp_frame = phys_to_virt(d->dispframe.cap.base);
+    d->lmp_buffers = lmp_frame_buffers(d->dispframe.cap.size);
+}
+
+/* A receiver that can take messages: set up (or being set up), not ended,
+ * and still holding its frame (destroying a dispatcher drops it, delete.c). */
+static bool alive(const struct dcb *d)
+{
+    return d->state != DCB_EXITED && d->state != DCB_FAULTED && !cte_is_empty(&d->dispframe);
+}
+
+static errval_t check_endpoint(const struct cte *ep, uint64_t control)
+{
+    if (cte_is_empty(ep))
+        return CAP_ERR_SLOT_EMPTY;
+    if (ep->cap.type != OBJ_ENDPOINT)
+        return LMP_ERR_NOT_ENDPOINT;
+    if ((control & LMP_CTRL_WORDS_MASK) > LMP_MSG_WORDS)
+        return LMP_ERR_TOO_MANY_WORDS;
+    if ((uint32_t)control & ~(uint32_t)(LMP_CTRL_WORDS_MASK | LMP_CTRL_FLAGS))
+        return LMP_ERR_BAD_CONTROL;
+    if (!(ep->cap.rights & CAPRIGHTS_WRITE))
+        return CAP_ERR_NO_RIGHTS;
+    return SYS_ERR_OK;
+}
+
+/* The receiver's buffer, if it is alive and has room. */
+static errval_t check_receiver(struct lmp_send *s)
+{
+    s->to = phys_to_virt(s->ep->cap.base);
+    if (!alive(s->to))
+        return LMP_ERR_DEAD;
+    if (s->ep->cap.extra >= s->to->lmp_buffers)
+        return LMP_ERR_DEAD;    /* cannot happen: endpoint.c checked it against the same frame */
+    s->buf = (struct lmp_buf *)((char *)frame_of(s->to) + lmp_buf_offset(s->ep->cap.extra));
+    uint64_t consumed = __atomic_load_n(&s->buf->hdr.consumed, __ATOMIC_ACQUIRE);
+    if (s->buf->hdr.delivered - consumed >= LMP_BUF_SLOTS)
+        return LMP_ERR_BUF_FULL;
+    return SYS_ERR_OK;
+}
+
+/* The capability to send and the empty slot the receiver armed for it. */
+static errval_t check_cap(struct lmp_send *s, const struct capability *sender_root)
+{
+    if (!(s->ep->cap.rights & CAPRIGHTS_GRANT))
+        return CAP_ERR_NO_RIGHTS;
+    errval_t err = cspace_lookup(sender_root, s->control >> LMP_CTRL_CAP_SHIFT, &s->cap_src);
+    if (err_is_fail(err))
+        return err;
+    if (cte_is_empty(s->cap_src))
+        return CAP_ERR_SLOT_EMPTY;
+    s->cap_slot = *(volatile uint64_t *)&s->buf->hdr.recv_slot;     /* read once: hostile */
+    if (s->cap_slot == LMP_RECV_NONE || s->cap_slot > UINT32_MAX)
+        return LMP_ERR_NO_RECV_SLOT;
+    err = cspace_lookup(&s->to->cspace.cap, s->cap_slot, &s->cap_dest);
+    if (err_is_fail(err))
+        return LMP_ERR_NO_RECV_SLOT;
+    return cte_is_empty(s->cap_dest) ? SYS_ERR_OK : LMP_ERR_RECV_SLOT_OCCUPIED;
+}
+
+/* Words 0..5 are x2..x7, 6 and 7 are x9 and x10; only `n` are copied, so
+ * that no register the sender did not mean to send reaches the receiver. */
+static inline void copy_words(uint64_t *to, const struct trap_frame *f, unsigned n)
+{
+    switch (n) {
+    case 8: to[7] = f->x[10]; /* fall through */
+    case 7: to[6] = f->x[9];  /* fall through */
+    case 6: to[5] = f->x[7];  /* fall through */
+    case 5: to[4] = f->x[6];  /* fall through */
+    case 4: to[3] = f->x[5];  /* fall through */
+    case 3: to[2] = f->x[4];  /* fall through */
+    case 2: to[1] = f->x[3];  /* fall through */
+    case 1: to[0] = f->x[2];  /* fall through */
+    default: break;
+    }
+}
+
+static void put_message(struct lmp_send *s, const struct trap_frame *f, bool with_cap)
+{
+    unsigned n = s->control & LMP_CTRL_WORDS_MASK;
+    uint64_t at = s->buf->hdr.delivered;
+    struct lmp_slot *m = &s->buf->slots[at % LMP_BUF_SLOTS];
+    copy_words(m->words, f, n);
+    m->header = n | (with_cap ? LMP_SLOT_HAS_CAP : 0);
+    m->badge = s->ep->cap.param;
+    m->cap = with_cap ? s->cap_slot : LMP_RECV_NONE;
+    __atomic_store_n(&s->buf->hdr.delivered, at + 1, __ATOMIC_RELEASE);
+    frame_of(s->to)->pending |= 1ull << s->ep->cap.extra;
+}
+
+static errval_t send(struct trap_frame *f, struct lmp_send *s)
+{
+    struct dcb *self = sched_current();
+    struct cte *ep;
+    errval_t err = cspace_lookup(&self->cspace.cap, f->x[0], &ep);
+    s->ep = ep;
+    s->control = f->x[1];
+    if (err_is_ok(err))
+        err = check_endpoint(s->ep, s->control);
+    if (err_is_ok(err))
+        err = check_receiver(s);
+    bool with_cap = s->control & LMP_SEND_CAP;
+    if (err_is_ok(err) && with_cap)
+        err = check_cap(s, &self->cspace.cap);
+    if (err_is_ok(err) && with_cap)
+        err = cap_copy(s->cap_dest, s->cap_src);   /* its own checks (GRANT on the cap) come first */
+    if (err_is_fail(err))
+        return err;
+    if (with_cap)
+        s->buf->hdr.recv_slot = LMP_RECV_NONE;
+    put_message(s, f, with_cap);
+    return SYS_ERR_OK;
+}
+
+/* Deliver, wake, and switch if asked: the end of both paths. */
+static void deliver(struct trap_frame *f, struct dcb *to, uint64_t control)
+{
+    f->x[0] = SYS_ERR_OK;
+    if (to->state == DCB_WAITING)
+        sched_wake(to, SYS_ERR_OK);
+    if ((control & LMP_SEND_YIELD) && to->state == DCB_RUNNABLE)
+        sched_switch_to(f, to);
+}
+
+static void send_slow(struct trap_frame *f)
+{
+    struct lmp_send s;
+    errval_t err = send(f, &s);
+    f->x[0] = err;
+    if (err_is_ok(err))
+        deliver(f, s.to, s.control);
+}
+
+/* Objects (CNodes, DCBs, frames) are RAM, never in the kernel image, so
+ * the fast path skips phys_to_virt's test for the image. */
+static inline void *direct(uint64_t pa)
+{
+    return (void *)(pa + KERNEL_DIRECT_BASE);
+}
+
+/* The EndPoint at a plain two-level capaddr, if that is what is there. */
+static inline const struct cte *fast_endpoint(const struct dcb *self, uint64_t addr)
+{
+    const struct capability *root = &self->cspace.cap;
+    if ((addr >> 32) != 0 || capaddr_l1((capaddr_t)addr) >= root->size / OBJSIZE_CTE)
+        return NULL;
+    const struct cte *l1 = (const struct cte *)direct(root->base) + capaddr_l1((capaddr_t)addr);
+    if (l1->cap.type != OBJ_L2CNODE)
+        return NULL;
+    const struct cte *ep = (const struct cte *)direct(l1->cap.base) + capaddr_l2((capaddr_t)addr);
+    if (ep->cap.type != OBJ_ENDPOINT || !(ep->cap.rights & CAPRIGHTS_WRITE))
+        return NULL;
+    return ep;
+}
+
+/*
+ * The fast path: words only, to a live receiver with room, through an
+ * EndPoint at a plain capaddr. It makes the same checks as the general
+ * path, in the same order, but anything unusual (a capability to send, a
+ * full buffer, any error) goes to the general path, which names the error.
+ */
+void sys_lmp_send(struct trap_frame *f)
+{
+    uint64_t control = f->x[1];
+    unsigned n = control & LMP_CTRL_WORDS_MASK;
+    if (((uint32_t)control & ~(uint32_t)(LMP_CTRL_WORDS_MASK | LMP_SEND_YIELD)) != 0 || n > LMP_MSG_WORDS)
+        return send_slow(f);
+    const struct cte *ep = fast_endpoint(sched_running, f->x[0]);
+    if (ep == NULL)
+        return send_slow(f);
+    struct dcb *to = direct(ep->cap.base);
+    uint32_t index = ep->cap.extra;
+    if (!alive(to) || index >= to->lmp_buffers)
+        return send_slow(f);
+    struct lmp_frame_hdr *frame = to->lmp_frame;
+    struct lmp_buf *buf = (struct lmp_buf *)((char *)frame + lmp_buf_offset(index));
+    uint64_t at = buf->hdr.delivered;
+    if (at - __atomic_load_n(&buf->hdr.consumed, __ATOMIC_ACQUIRE) >= LMP_BUF_SLOTS)
+        return send_slow(f);
+    struct lmp_slot *m = &buf->slots[at % LMP_BUF_SLOTS];
+    copy_words(m->words, f, n);
+    m->header = n;
+    m->badge = ep->cap.param;
+    m->cap = LMP_RECV_NONE;
+    __atomic_store_n(&buf->hdr.delivered, at + 1, __ATOMIC_RELEASE);
+    frame->pending |= 1ull << index;
+    deliver(f, to, control);
+}
+
+void sys_wait(struct trap_frame *f)
+{
+    struct dcb *self = sched_current();
+    uint64_t deadline = f->x[0];
+    f->x[0] = SYS_ERR_OK;
+    if (!cte_is_empty(&self->dispframe) && frame_of(self)->pending != 0)
+        return;
+    if (deadline != 0 && deadline <= READ_SYSREG(cntvct_el0)) {
+        f->x[0] = LMP_ERR_WAIT_TIMEOUT;
+        return;
+    }
+    sched_wait_current(f, deadline);
+}

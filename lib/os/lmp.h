@@ -1,0 +1,108 @@
+/*
+ * lmp.h — the user side of kernel LMP (lmp.c; design in docs/lmp.md, the
+ * shared layout in include/minnow/lmp.h).
+ *
+ * An lmp_endpoint is one receive buffer of this process's dispatcher
+ * frame. Others send to it through EndPoint capabilities made with
+ * lmp_endpoint_mint (each with its own badge, so many senders can share a
+ * buffer and still be told apart). Receiving is non-blocking
+ * (lmp_endpoint_recv), blocking for the calling thread only
+ * (lmp_endpoint_recv_wait), or through a callback.
+ *
+ * The callback contract. The thread library calls lmp_poll() whenever it
+ * picks the next thread (thread.c: in its critical section, or in the
+ * preemption upcall, on the upcall stack). lmp_poll calls on_message(ep,
+ * arg) for each endpoint whose pending bit it found set. A callback runs
+ * there, so it must not block, take a mutex, allocate, print or make a
+ * system call other than a send; it may only wake threads (thread_wake on
+ * a thread it knows is blocked) or set flags. It need not take the
+ * messages: they stay in the buffer until someone calls lmp_endpoint_recv.
+ * A callback may be called with no new message (a spurious call).
+ *
+ * Buffer 0 is the process's own endpoint (its TASKCN_SLOT_SELFEP names
+ * it): lmp_self_endpoint(). The others come from lmp_endpoint_alloc.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <minnow/lmp.h>
+#include "cap.h"
+
+struct lmp_msg {
+    uint64_t words[LMP_MSG_WORDS];
+    uint32_t nwords;                /* 0..LMP_MSG_WORDS */
+    bool has_cap;                   /* a capability came (received), or goes (sent) */
+    struct capref cap;              /* where it was put (received), or which one to send */
+    uint64_t badge;                 /* received: the badge of the EndPoint it came through */
+};
+
+struct thread;
+struct lmp_endpoint;
+typedef void (*lmp_handler_fn)(struct lmp_endpoint *ep, void *arg);
+
+/* Guarded by the thread library's critical section (thread_internal.h):
+ * lmp_poll reads them there. */
+struct lmp_endpoint {
+    uint32_t index;                 /* the buffer in the dispatcher frame */
+    bool in_use;
+    struct lmp_buf *buf;
+    lmp_handler_fn on_message;      /* NULL: none */
+    void *arg;
+    struct thread *waiter;          /* a thread in lmp_endpoint_recv_wait, or NULL */
+};
+
+/* Set up from the dispatcher frame at DISPFRAME_VADDR (os_start does it). */
+void lmp_init(void);
+
+/* This process's buffer 0, which TASKCN_SLOT_SELFEP sends to; NULL with no frame. */
+struct lmp_endpoint *lmp_self_endpoint(void);
+
+/* A free buffer of the dispatcher frame. Errors: LMP_ERR_NO_DISPFRAME,
+ * LMP_ERR_NO_BUFFER_FREE. */
+errval_t lmp_endpoint_alloc(struct lmp_endpoint **out);
+
+/* Give the buffer back (its callback and waiter must be gone). */
+void lmp_endpoint_free(struct lmp_endpoint *ep);
+
+/* Make an EndPoint capability to `ep` with `badge` into the empty slot
+ * `dest` (DISPATCHER_CMD_ENDPOINT on our own Dispatcher). */
+errval_t lmp_endpoint_mint(struct lmp_endpoint *ep, uint64_t badge, struct capref dest);
+
+/* The empty slot the next capability sent to `ep` goes into. The kernel
+ * disarms it when it uses it; arm again for the next one. */
+void lmp_endpoint_arm(struct lmp_endpoint *ep, struct capref slot);
+void lmp_endpoint_disarm(struct lmp_endpoint *ep);
+
+/* Set (or, with NULL, clear) the callback lmp_poll calls. */
+void lmp_endpoint_set_handler(struct lmp_endpoint *ep, lmp_handler_fn fn, void *arg);
+
+/* Take the next message, if there is one. */
+bool lmp_endpoint_recv(struct lmp_endpoint *ep, struct lmp_msg *msg);
+
+/* Take the next message, blocking the calling thread (only) until one
+ * comes or the CNTVCT_EL0 `deadline` (0: none) passes: LMP_ERR_WAIT_TIMEOUT.
+ * One thread at a time per endpoint. */
+errval_t lmp_endpoint_recv_wait(struct lmp_endpoint *ep, struct lmp_msg *msg, uint64_t deadline);
+
+/* Send `msg` (nwords words, and msg->cap if has_cap) through the EndPoint
+ * capability `ep`. flags: LMP_SEND_YIELD to run the receiver at once.
+ * Errors from the kernel (docs/lmp.md): LMP_ERR_BUF_FULL and the receive
+ * slot errors are transient, LMP_ERR_DEAD is permanent. */
+errval_t lmp_send(struct capref ep, const struct lmp_msg *msg, unsigned flags);
+
+/* A deadline `us` microseconds from now, for the calls above. */
+uint64_t lmp_deadline_us(uint64_t us);
+
+/* For thread.c. lmp_poll: run the callbacks and wake the waiters of every
+ * endpoint with a pending message; one load when there is none.
+ * lmp_can_wake: whether a message could ever make a thread runnable. */
+extern volatile uint64_t *lmp_pending;
+void lmp_poll_pending(void);
+static inline void lmp_poll(void)
+{
+    if (*lmp_pending != 0)
+        lmp_poll_pending();
+}
+bool lmp_can_wake(void);
