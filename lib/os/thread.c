@@ -119,23 +119,6 @@ static void sleepq_remove(struct thread *t)
     t->in_sleepq = false;
 }
 
-static void sleepq_remove(struct thread *t)
-{
-    struct thread *prev = NULL;
-    for (struct thread *p = sleepq.head; p != NULL; prev = p, p = p->next) {
-        if (p != t)
-            continue;
-        if (prev != NULL)
-            prev->next = t->next;
-        else
-            sleepq.head = t->next;
-        if (sleepq.tail == t)
-            sleepq.tail = prev;
-        t->next = NULL;
-        return;
-    }
-}
-
 static void wake_sleepers(void)
 {
     uint64_t now = counter_now();
