@@ -199,6 +199,8 @@ typedef uint64_t errval_t;
     X(RPC_ERR_BULK, "could not pass a large payload through a shared frame")     \
     X(RPC_ERR_WRONG_CAP, "the request carries no capability or one of the wrong type")\
     X(RPC_ERR_NO_REPLY, "the server's handler neither answered nor deferred the call")\
+    X(SVC_ERR_MEM_LIMIT, "the request would take the process over its memory limit")\
+    X(SVC_ERR_BAD_REQUEST, "the request's arguments are malformed for its type")  \
     X(RPC_ERR_TRANSPORT_FULL, "the transport cannot take the message now (retry)")\
     /* user runtime: spawning programs (lib/os/spawn.c) */                        \
     X(SPAWN_ERR_NO_NAME, "the command line names no program")                     \
