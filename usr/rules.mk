@@ -18,7 +18,7 @@ $(eval $(call user_program,lmptest,usr/tests/lmptest.c usr/tests/ostest.c))
 $(eval $(call user_program,hello,usr/hello/hello.c))
 $(eval $(call user_program,spinner,usr/tests/spinner.c))
 $(eval $(call user_program,proctest,usr/tests/proctest.c usr/tests/ostest.c usr/init/procmgr.c))
-$(eval $(call user_program,bench,usr/bench/bench.c usr/init/procmgr.c))
+$(eval $(call user_program,bench,usr/bench/bench.c usr/init/procmgr.c usr/init/services.c usr/init/termsrv.c usr/init/memsrv.c usr/init/procsrv.c))
 
 INITRD := $(BUILD)/initrd.cpio
 

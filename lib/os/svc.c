@@ -55,6 +55,11 @@ errval_t svc_echo(const void *data, size_t len, void *back, size_t max, size_t *
     return err;
 }
 
+errval_t svc_sink(const void *data, size_t len)
+{
+    return call(SVC_SINK, data, len, NULL, 0, NULL);
+}
+
 errval_t svc_term_write(const char *s, size_t len)
 {
     return call(SVC_TERM_WRITE, s, len, NULL, 0, NULL);

@@ -23,6 +23,7 @@ enum svc_type {
     SVC_PING = 1,               /* -> nothing */
     SVC_ECHO,                   /* bytes -> the same bytes */
     SVC_NOTIFY_ME,              /* -> a SVC_NOTE_REQUESTED notification, then the reply */
+    SVC_SINK,                   /* bytes -> nothing (for measuring transfers) */
     /* terminal (termsrv.c) */
     SVC_TERM_WRITE = 16,        /* bytes -> nothing; written in one piece */
     SVC_TERM_GETCHAR,           /* -> one byte (waits for it) */
@@ -54,6 +55,7 @@ errval_t svc_chan(struct rpc_chan **out);
 errval_t svc_ping(void);
 errval_t svc_notify_me(void);
 errval_t svc_echo(const void *data, size_t len, void *back, size_t max, size_t *got);
+errval_t svc_sink(const void *data, size_t len);
 errval_t svc_term_write(const char *s, size_t len);
 errval_t svc_term_getchar(char *c);
 errval_t svc_mem_alloc(uint64_t size, struct capref *ram);
