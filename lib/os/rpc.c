@@ -277,11 +277,9 @@ static void release(struct rpc_chan *c, const struct rpc_wire_head *h)
     rpc_send(c, &r, NULL, NULL);
 }
 
-/* [R] A whole message is in c->in. */
-static void deliver(struct rpc_chan *c)
+/* [R] A whole message: its head and (inline) payload. */
+static void deliver(struct rpc_chan *c, struct rpc_wire_head h, const void *data)
 {
-    struct rpc_wire_head h = c->in.head;
-    const void *data = c->in.data;
     if (h.bulk) {
         errval_t err = rpc_bulk_view(c->in_bulk, h.len, &data);
         if (err_is_fail(err)) {
@@ -309,6 +307,13 @@ static void deliver(struct rpc_chan *c)
 /* [R] One fragment from the transport. */
 static void take_fragment(struct rpc_chan *c, const uint64_t *w, size_t n, bool has_cap, struct capref cap)
 {
+    struct rpc_wire_head h;
+    if (!c->in.active && !c->in.discard && rpc_wire_single_in(w, n, has_cap, &h)) {
+        if (has_cap)
+            c->in_cap = cap;
+        deliver(c, h, w + 2);   /* the common case: one fragment, read in place */
+        return;
+    }
     enum rpc_wire_status st;
     errval_t err = rpc_wire_feed(&c->in, w, n, has_cap, &st);
     if (err_is_fail(err)) {
@@ -335,7 +340,7 @@ static void take_fragment(struct rpc_chan *c, const uint64_t *w, size_t n, bool 
             c->in_cap = cap;
     }
     if (st == RPC_WIRE_COMPLETE) {
-        deliver(c);
+        deliver(c, c->in.head, c->in.data);
         c->in_bulk = (struct capref){ 0 };
     }
 }

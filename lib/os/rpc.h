@@ -45,7 +45,8 @@ struct rpc_msg {
     struct capref cap;
 };
 
-/* What a transport does for a channel. send: one fragment, SYS_ERR_OK,
+/* What a transport does for a channel. send: one fragment (words[] always
+ * has room for RPC_WIRE_MAX_WORDS, so a transport may read all), SYS_ERR_OK,
  * RPC_ERR_TRANSPORT_FULL (nothing sent, try later) or a permanent error;
  * `last` says it ends a message (the transport may hand the processor to
  * the receiver). recv: take one fragment if there is one. The transport

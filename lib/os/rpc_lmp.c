@@ -14,6 +14,9 @@
 
 #include "os.h"
 #include "slots.h"
+#include "syscall.h"
+
+_Static_assert(RPC_WIRE_MAX_WORDS == LMP_MSG_WORDS, "an RPC fragment is one LMP message");
 
 struct lmp_end {
     struct lmp_endpoint *local;
@@ -33,12 +36,11 @@ static errval_t lmpt_send(struct rpc_chan *c, const uint64_t *words, size_t n, c
                           bool last)
 {
     struct lmp_end *e = rpc_chan_transport(c);
-    struct lmp_msg m = { .nwords = (uint32_t)n, .has_cap = cap != NULL };
-    for (size_t i = 0; i < n; i++)
-        m.words[i] = words[i];
-    if (cap != NULL)
-        m.cap = *cap;
-    errval_t err = lmp_send(e->remote, &m, last ? LMP_SEND_YIELD : 0);
+    /* words[] has room for RPC_WIRE_MAX_WORDS == LMP_MSG_WORDS: straight
+     * into the system call's registers, no copy */
+    uint64_t control = lmp_control((unsigned)n, (last ? LMP_SEND_YIELD : 0) | (cap != NULL ? LMP_SEND_CAP : 0),
+                                   cap != NULL ? (uint32_t)capref_addr(*cap) : 0);
+    errval_t err = sys_lmp_send(capref_addr(e->remote), control, words);
     return transient(err) ? err_push(err, RPC_ERR_TRANSPORT_FULL) : err;
 }
 

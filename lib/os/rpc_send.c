@@ -85,15 +85,21 @@ errval_t rpc_send(struct rpc_chan *c, const struct rpc_wire_head *head, const vo
             return err;
     }
 
+    uint64_t words[RPC_WIRE_MAX_WORDS];
+    size_t single = rpc_wire_single(&h, data, c->max_words, words);
     thread_mutex_lock(&c->send_lock);
     errval_t was_dead = c->dead, err = was_dead;
-    struct rpc_wire_out o;
-    rpc_wire_out_init(&o, &h, data, c->max_words);
-    uint64_t words[RPC_WIRE_MAX_WORDS], which;
-    size_t n;
-    while (err_is_ok(err) && (n = rpc_wire_next(&o, words, &which)) != 0) {
-        const struct capref *fcap = which == RPC_HDR_CAP ? cap : which == RPC_HDR_BULK ? &frame : NULL;
-        err = send_frag(c, words, n, fcap, o.done);
+    if (single != 0 && err_is_ok(err)) {
+        err = send_frag(c, words, single, cap, true);   /* the common case: one fragment */
+    } else {
+        struct rpc_wire_out o;
+        rpc_wire_out_init(&o, &h, data, c->max_words);
+        uint64_t which;
+        size_t n;
+        while (err_is_ok(err) && (n = rpc_wire_next(&o, words, &which)) != 0) {
+            const struct capref *fcap = which == RPC_HDR_CAP ? cap : which == RPC_HDR_BULK ? &frame : NULL;
+            err = send_frag(c, words, n, fcap, o.done);
+        }
     }
     thread_mutex_unlock(&c->send_lock);
     if (err_is_ok(err))

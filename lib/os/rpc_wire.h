@@ -92,6 +92,12 @@ size_t rpc_wire_next(struct rpc_wire_out *o, uint64_t *words, uint64_t *cap);
 /* How many fragments a message needs. */
 size_t rpc_wire_fragments(const struct rpc_wire_head *head, size_t max_words);
 
+/* The common case in one step: a message without a bulk frame that fits
+ * one fragment. Writes it to words[] (room for RPC_WIRE_MAX_WORDS) and
+ * returns its word count; 0 if it does not fit one fragment. */
+size_t rpc_wire_single(const struct rpc_wire_head *head, const void *data, size_t max_words,
+                       uint64_t *words);
+
 /* ---- receiving: put fragments back together ---- */
 
 struct rpc_wire_in {
@@ -109,6 +115,12 @@ enum rpc_wire_status {
 };
 
 void rpc_wire_in_init(struct rpc_wire_in *in);
+
+/* The common case in one step: if words[0..n) is a whole, well-formed
+ * message of one fragment (no bulk frame), fill *head and return true; its
+ * payload is words + 2, in place. Otherwise false: give the fragment to
+ * rpc_wire_feed (which also reports what is wrong with it). */
+bool rpc_wire_single_in(const uint64_t *words, size_t n, bool cap_came, struct rpc_wire_head *head);
 
 /* Take one fragment; `cap` is RPC_HDR_CAP/RPC_HDR_BULK if the transport
  * delivered a capability with it (its meaning is the header's), 0 if not.

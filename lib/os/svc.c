@@ -16,10 +16,17 @@ static struct thread_mutex connect_lock = THREAD_MUTEX_INITIALIZER("svc connect"
 
 errval_t svc_chan(struct rpc_chan **out)
 {
+    *out = __atomic_load_n(&chan, __ATOMIC_ACQUIRE);
+    if (*out != NULL)
+        return SYS_ERR_OK;      /* connected: no lock on every call */
     errval_t err = SYS_ERR_OK;
     thread_mutex_lock(&connect_lock);
-    if (chan == NULL)
-        err = rpc_lmp_connect(capref_l2(ROOTCN_SLOT_TASKCN, TASKCN_SLOT_INITEP), NULL, SVC_CONNECT_US, &chan);
+    struct rpc_chan *made = chan;
+    if (made == NULL) {
+        err = rpc_lmp_connect(capref_l2(ROOTCN_SLOT_TASKCN, TASKCN_SLOT_INITEP), NULL, SVC_CONNECT_US, &made);
+        if (err_is_ok(err))
+            __atomic_store_n(&chan, made, __ATOMIC_RELEASE);
+    }
     thread_mutex_unlock(&connect_lock);
     *out = chan;
     return err;

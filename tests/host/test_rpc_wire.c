@@ -189,3 +189,47 @@ Test(rpc_wire, continuation_of_another_message)
     f[1].w[0] = (f[1].w[0] & ~(0xffffffffull << 32)) | (2ull << 32);   /* another call id */
     cr_assert_eq(err_no(rpc_wire_feed(&in, f[1].w, f[1].n, false, &st)), RPC_ERR_BAD_MESSAGE);
 }
+
+/* The one-step paths agree with the general ones, both ways. */
+Test(rpc_wire, single_fragment_paths_agree)
+{
+    uint8_t data[64];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (uint8_t)(i + 1);
+    for (size_t w = RPC_WIRE_MIN_WORDS; w <= RPC_WIRE_MAX_WORDS; w++)
+        for (size_t len = 0; len <= 64; len++)
+            for (int cap = 0; cap < 2; cap++) {
+                struct rpc_wire_head h = { .kind = RPC_KIND_CALL, .type = 7, .id = 99, .status = 3,
+                                           .len = (uint32_t)len, .has_cap = cap };
+                uint64_t one[RPC_WIRE_MAX_WORDS];
+                size_t n = rpc_wire_single(&h, data, w, one);
+                struct frag f[MAX_FRAGS];
+                size_t k = cut(&h, data, w, f);
+                if (k != 1) {
+                    cr_assert_eq(n, 0, "len %zu width %zu needs %zu fragments", len, w, k);
+                    continue;
+                }
+                cr_assert_eq(n, f[0].n, "len %zu width %zu", len, w);
+                cr_assert(memcmp(one, f[0].w, n * 8) == 0, "len %zu width %zu: words differ", len, w);
+                struct rpc_wire_head back;
+                cr_assert(rpc_wire_single_in(one, n, cap, &back));
+                cr_assert_eq(back.len, len);
+                cr_assert_eq(back.has_cap, cap);
+                cr_assert_eq(back.id, 99);
+                cr_assert_eq(back.status, 3);
+                cr_assert(len == 0 || memcmp(one + 2, data, len) == 0);
+                cr_assert(!rpc_wire_single_in(one, n, !cap, &back), "cap mismatch refused");
+                cr_assert(!rpc_wire_single_in(one, n + 1, cap, &back), "extra word refused");
+            }
+}
+
+Test(rpc_wire, single_in_leaves_the_rest_to_feed)
+{
+    struct rpc_wire_head h;
+    uint64_t more[2] = { rpc_wire_header(RPC_KIND_CALL, 1, 1) | RPC_HDR_MORE, 0 };
+    cr_assert(!rpc_wire_single_in(more, 2, false, &h));
+    uint64_t bulk[2] = { rpc_wire_header(RPC_KIND_CALL, 1, 1) | RPC_HDR_BULK, 1u << 20 };
+    cr_assert(!rpc_wire_single_in(bulk, 2, true, &h));
+    uint64_t reserved[2] = { rpc_wire_header(RPC_KIND_CALL, 1, 1) | 0x100, 0 };
+    cr_assert(!rpc_wire_single_in(reserved, 2, false, &h));
+}
