@@ -187,6 +187,23 @@ typedef uint64_t errval_t;
     /* user runtime: paging beyond the region tree and page tables */             \
     X(LIB_ERR_PAGING_INIT, "paging is not started (paging_init)")                 \
     X(LIB_ERR_PAGING_NOT_FRAME, "no frame of this process is mapped there")       \
+    /* user runtime: the event loop and the RPC layer (lib/os/waitset.c, rpc*.c) */\
+    X(LIB_ERR_WAITSET_TIMEOUT, "nothing happened on the waitset before the deadline")\
+    X(RPC_ERR_TIMEOUT, "the call got no reply before its deadline")              \
+    X(RPC_ERR_PEER_DEAD, "the other end of the channel has ended")               \
+    X(RPC_ERR_CLOSED, "the channel is closed")                                    \
+    X(RPC_ERR_TOO_LARGE, "message payload is larger than RPC_MAX_PAYLOAD")       \
+    X(RPC_ERR_UNKNOWN_TYPE, "the server knows no message of this type")          \
+    X(RPC_ERR_BAD_MESSAGE, "malformed message (header, fragments or length)")    \
+    X(RPC_ERR_REPLY_TOO_LARGE, "the reply is larger than the caller's buffer")   \
+    X(RPC_ERR_TOO_MANY_CALLS, "too many calls are outstanding on the channel")   \
+    X(RPC_ERR_BACKLOG, "the peer takes no messages: its backlog is full, the channel is closed")\
+    X(RPC_ERR_BULK, "could not pass a large payload through a shared frame")     \
+    X(RPC_ERR_WRONG_CAP, "the request carries no capability or one of the wrong type")\
+    X(RPC_ERR_NO_REPLY, "the server's handler neither answered nor deferred the call")\
+    X(SVC_ERR_MEM_LIMIT, "the request would take the process over its memory limit")\
+    X(SVC_ERR_BAD_REQUEST, "the request's arguments are malformed for its type")  \
+    X(RPC_ERR_TRANSPORT_FULL, "the transport cannot take the message now (retry)")\
     /* user runtime: spawning programs (lib/os/spawn.c) */                        \
     X(SPAWN_ERR_NO_NAME, "the command line names no program")                     \
     X(SPAWN_ERR_NO_PROGRAM, "no boot module of that name")                        \

@@ -116,7 +116,7 @@ errval_t lmp_endpoint_recv_block(struct lmp_endpoint *ep, struct lmp_msg *msg, u
             break;
         }
         ep->waiter = thread_self();
-        thread_block_deadline(deadline);
+        thread_block_until(deadline);
         ep->waiter = NULL;
     }
     thread_critical_exit();

@@ -9,8 +9,10 @@
 
 #include "os.h"
 #include "syscall.h"
+#include "thread.h"
 
-#define LINE_MAX_BYTES 256
+#define LINE_MAX_BYTES  256
+#define CONSOLE_POLL_US 2000
 
 static char line[LINE_MAX_BYTES];
 static unsigned used;
@@ -32,14 +34,15 @@ static int console_put(char c, FILE *f)
     return (unsigned char)c;
 }
 
-/* Blocks by yielding until a character arrives, and echoes it, as a
- * terminal in cooked mode would. */
+/* Blocks the calling thread (the process's other threads go on, and with
+ * none runnable it waits in the kernel) until a character arrives, and
+ * echoes it, as a terminal in cooked mode would. */
 static int console_get(FILE *f)
 {
     char c;
     console_flush(f);
     while (err_no(sys_debug_getchar(&c)) == SYS_ERR_NO_INPUT)
-        sys_yield();
+        thread_sleep_us(CONSOLE_POLL_US);
     if (c == '\r')
         c = '\n';
     console_put(c, f);

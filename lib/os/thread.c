@@ -96,13 +96,16 @@ static void sleepq_insert(struct thread *t)
     *pp = t;
     if (t->next == NULL)
         sleepq.tail = t;
+    t->in_sleepq = true;
 }
 
+/* A timed waiter woken before its deadline leaves the sleep queue (a
+ * search: timed waits are few, and the queue is sorted for the tick). */
 static void sleepq_remove(struct thread *t)
 {
     struct thread *prev = NULL;
-    for (struct thread *p = sleepq.head; p != NULL; prev = p, p = p->next) {
-        if (p != t)
+    for (struct thread *s = sleepq.head; s != NULL; prev = s, s = s->next) {
+        if (s != t)
             continue;
         if (prev != NULL)
             prev->next = t->next;
@@ -110,16 +113,21 @@ static void sleepq_remove(struct thread *t)
             sleepq.head = t->next;
         if (sleepq.tail == t)
             sleepq.tail = prev;
-        t->next = NULL;
-        return;
+        break;
     }
+    t->next = NULL;
+    t->in_sleepq = false;
 }
 
 static void wake_sleepers(void)
 {
     uint64_t now = counter_now();
-    while (sleepq.head != NULL && sleepq.head->wake_at <= now)
-        thread_wake(thread_queue_pop(&sleepq));
+    while (sleepq.head != NULL && sleepq.head->wake_at <= now) {
+        struct thread *t = thread_queue_pop(&sleepq);
+        t->in_sleepq = false;
+        t->timed_out = true;
+        thread_wake(t);
+    }
 }
 
 /* ---- switching ---- */
@@ -171,8 +179,42 @@ static void switch_away(void)
 
 void thread_wake(struct thread *t)
 {
+    if (t->in_sleepq)
+        sleepq_remove(t);
     t->state = THREAD_RUNNABLE;
     thread_queue_push(&runq, t);
+}
+
+bool thread_block_until(uint64_t deadline)
+{
+    struct thread *self = thread_current;
+    self->state = THREAD_BLOCKED;
+    self->timed_out = false;
+    if (deadline != 0) {
+        self->wake_at = deadline;
+        sleepq_insert(self);
+    }
+    switch_away();
+    return self->timed_out;
+}
+
+/* The counter value `us` from now; far in the future (never 0) when that
+ * would overflow. */
+static uint64_t counter_after_us(uint64_t us)
+{
+    uint64_t freq = counter_freq();
+    uint64_t ticks = us > UINT64_MAX / freq ? UINT64_MAX / 2 : us * freq / 1000000;
+    return counter_now() + ticks;
+}
+
+uint64_t thread_deadline_us(uint64_t us)
+{
+    return us == THREAD_NO_DEADLINE ? 0 : counter_after_us(us);
+}
+
+uint64_t thread_counter_now(void)
+{
+    return counter_now();
 }
 
 void thread_block_on(struct thread_queue *q)
@@ -183,22 +225,10 @@ void thread_block_on(struct thread_queue *q)
     switch_away();
 }
 
-void thread_block_deadline(uint64_t deadline)
-{
-    thread_current->state = THREAD_BLOCKED;
-    thread_current->wake_at = deadline;
-    if (deadline != 0)
-        sleepq_insert(thread_current);
-    switch_away();
-}
-
 void thread_wake_blocked(struct thread *t)
 {
-    if (t->state != THREAD_BLOCKED)
-        return;         /* its deadline woke it already */
-    if (t->wake_at != 0)
-        sleepq_remove(t);
-    thread_wake(t);
+    if (t->state == THREAD_BLOCKED)
+        thread_wake(t);
 }
 
 void thread_yield(void)
@@ -211,12 +241,10 @@ void thread_yield(void)
 
 void thread_sleep_us(uint64_t us)
 {
+    uint64_t deadline = counter_after_us(us);
     thread_critical_enter();
-    uint64_t freq = counter_freq(), ticks = us > UINT64_MAX / freq ? UINT64_MAX / 2 : us * freq / 1000000;
-    thread_current->wake_at = counter_now() + ticks;
-    thread_current->state = THREAD_BLOCKED;
-    sleepq_insert(thread_current);
-    switch_away();
+    while (!thread_block_until(deadline))
+        ;       /* nobody wakes a sleeper but its deadline */
     thread_critical_exit();
 }
 

@@ -55,6 +55,12 @@ __attribute__((noreturn)) void thread_exit(int retval);
 
 void thread_yield(void);
 void thread_sleep_us(uint64_t us);
+
+/* Deadlines for timed waits: the counter value `us` microseconds from now,
+ * or 0 (no deadline) for THREAD_NO_DEADLINE; and the counter now. */
+#define THREAD_NO_DEADLINE UINT64_MAX
+uint64_t thread_deadline_us(uint64_t us);
+uint64_t thread_counter_now(void);
 struct thread *thread_self(void);
 uint32_t thread_id(const struct thread *t);     /* 0 is the program's own */
 

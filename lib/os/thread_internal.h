@@ -47,6 +47,8 @@ struct thread {
     int retval;
     struct thread *joiner;          /* blocked in thread_join on it */
     uint64_t wake_at;               /* counter value, while sleeping */
+    bool in_sleepq;                 /* sleeping, or in a timed wait (thread_block_until) */
+    bool timed_out;                 /* its last timed wait ended by the deadline */
     struct thread_mem mem;          /* size 0 for the first thread */
 };
 
@@ -90,10 +92,15 @@ extern uint32_t thread_mutexes_held;
 void thread_block_on(struct thread_queue *q);
 void thread_wake(struct thread *t);
 
-/* For lib/os/lmp.c, in a critical section: block the current thread until
- * thread_wake_blocked or the CNTVCT_EL0 deadline (0: none), whichever is
- * first; thread_wake_blocked does nothing to a thread no longer blocked. */
-void thread_block_deadline(uint64_t deadline);
+/* In a critical section: block the current thread, on no queue, until
+ * thread_wake() or until the counter reaches `deadline` (0: none). True if
+ * the deadline ended it: then whoever might have woken it must forget it
+ * (the caller's job, as only the caller knows where it registered). */
+bool thread_block_until(uint64_t deadline);
+
+/* In a critical section: wake `t` if it is still blocked. For waking a
+ * thread from a list it may still be on after its deadline woke it (a
+ * second thread_wake would queue it twice). */
 void thread_wake_blocked(struct thread *t);
 
 void thread_queue_push(struct thread_queue *q, struct thread *t);

@@ -3,7 +3,7 @@
 HOST_TEST_SRCS := $(wildcard tests/host/test_*.c) tests/host/fdt_builder.c tests/host/mm_fake.c
 HOST_TEST_BIN  := $(BUILD)/host/unit-tests
 # The pure parts of the user runtime.
-HOST_LIBOS_SRCS := lib/os/slot_alloc.c lib/os/vregion.c lib/os/pt_model.c lib/os/heap.c
+HOST_LIBOS_SRCS := lib/os/slot_alloc.c lib/os/vregion.c lib/os/pt_model.c lib/os/heap.c lib/os/rpc_wire.c
 
 $(HOST_TEST_BIN): $(call hobjs,$(HOST_TEST_SRCS) $(BASE_SRCS) $(HOST_LIBOS_SRCS) $(MM_SRCS))
 	@echo "  HOSTLD  $@"

@@ -27,6 +27,8 @@
 #include "syscall.h"
 #include "thread.h"
 #include "../init/procmgr.h"
+#include "../init/services.h"
+#include "svc.h"
 
 #define SAMPLES 31
 #define WARMUP  1000
@@ -469,10 +471,81 @@ static void bench_lmp_send_recv(void)
     must(spawn_reclaim(&sp), "reclaim the LMP peer");
 }
 
+/* ---- RPC ---- */
+
+/* "bench rpc-client": a process the bench spawned calls the bench, which
+ * runs init's services (usr/init/services.c) exactly as init does, with
+ * its main thread asleep as init's console is. */
+static int rpc_client(void)
+{
+    enum { BATCH = 1000, BULK_BATCH = 4 };
+    must(ram_init_from_memcn(), "ram");
+    must(paging_init(), "paging");
+    for (int i = 0; i < 100; i++)
+        must(svc_ping(), "warm-up ping");
+    uint64_t s[SAMPLES];
+    for (unsigned k = 0; k < SAMPLES + 1; k++) {
+        uint64_t t0 = os_cycles();
+        for (int i = 0; i < BATCH; i++)
+            svc_ping();
+        if (k >= 1)
+            s[k - 1] = (os_cycles() - t0) / BATCH;
+    }
+    report("rpc_null_roundtrip", s, SAMPLES, BATCH);
+
+    size_t len = 1u << 20;
+    uint8_t *buf = malloc(len);
+    if (buf == NULL)
+        must(LIB_ERR_SLAB_EMPTY, "a 1 MiB buffer");
+    memset(buf, 0x5a, len);
+    must(svc_sink(buf, len), "warm-up 1 MiB");
+    for (unsigned k = 0; k < SAMPLES + 1; k++) {
+        uint64_t t0 = os_cycles();
+        for (int i = 0; i < BULK_BATCH; i++)
+            must(svc_sink(buf, len), "1 MiB call");
+        if (k >= 1)
+            s[k - 1] = (os_cycles() - t0) / BULK_BATCH;
+    }
+    report("rpc_bulk_1mib", s, SAMPLES, BULK_BATCH);
+    free(buf);
+    return 0;
+}
+
+static void bench_rpc(void)
+{
+    must(services_start(), "the services");
+    uint32_t pid;
+    must(proc_spawn("bench rpc-client", &pid), "spawn the RPC client");
+    struct proc_info info[PROC_MAX];
+    for (;;) {
+        thread_sleep_us(20 * 1000);
+        size_t n = proc_list(info, PROC_MAX);
+        bool running = false;
+        for (size_t i = 0; i < n && i < PROC_MAX; i++)
+            running |= info[i].pid == pid && (info[i].state == PROC_RUNNING || info[i].state == PROC_SUSPENDED);
+        if (!running)
+            break;
+    }
+    struct proc_info end;
+    must(proc_wait(pid, &end), "wait for the RPC client");
+    if (end.state != PROC_EXITED || end.exit_code != 0)
+        must(SPAWN_ERR_LOAD, "the RPC client exits with 0");
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "lmp-peer") == 0)
         return lmp_peer();
+    if (argc > 1 && strcmp(argv[1], "rpc-client") == 0)
+        return rpc_client();
+    if (argc > 2 && strcmp(argv[2], "rpc-only") == 0) {     /* "init=bench rpc-only": for instruction traces */
+        must(ram_init_from_memcn(), "ram");
+        must(paging_init(), "paging");
+        proc_init();
+        bench_rpc();
+        printf("BENCH-DONE\n");
+        return 0;
+    }
     if (argc > 2 && strcmp(argv[2], "lmp-only") == 0) {     /* "init=bench lmp-only": for instruction traces */
         must(ram_init_from_memcn(), "ram");
         must(paging_init(), "paging");
@@ -502,6 +575,7 @@ int main(int argc, char **argv)
     bench_malloc_free_256m();
     bench_spawn_exit_wait();
     bench_lmp_send_recv();
+    bench_rpc();
     printf("BENCH-DONE\n");
     return 0;
 }

@@ -14,8 +14,10 @@
 
 #include "cap.h"
 #include "procmgr.h"
+#include "services.h"
 #include "ram.h"
 #include "os.h"
+#include "paging.h"
 #include "syscall.h"
 
 static void greet(int argc, char **argv)
@@ -48,8 +50,10 @@ static void report_memory(void)
 static int start_memory(void)
 {
     errval_t err = ram_init_from_memcn();
+    if (err_is_ok(err))
+        err = paging_init();    /* the services' threads and bulk frames need it */
     if (err_is_fail(err)) {
-        DEBUG_ERR(err, "init: starting the memory manager");
+        DEBUG_ERR(err, "init: starting the memory manager and paging");
         return 1;
     }
     struct mm_stats st;
@@ -145,6 +149,9 @@ static int console(void)
 {
     char line[256];
     proc_init();
+    errval_t err = services_start();
+    if (err_is_fail(err))
+        DEBUG_ERR(err, "init: starting the services");
     printf("init: type a line and it is echoed; \"exit\" ends init\n");
     printf("init: commands: ps, spawn <program args>, run <program args>, wait|kill|suspend|resume <pid>, free\n");
     while (fgets(line, sizeof line, stdin) != NULL) {

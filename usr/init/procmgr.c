@@ -12,9 +12,11 @@
 #include <string.h>
 
 #include "dispatcher.h"
+#include "lmp.h"
 #include "os.h"
 #include "paging.h"
 #include "ram.h"
+#include "slots.h"
 #include "spawn.h"
 #include "syscall.h"
 #include "thread.h"
@@ -30,6 +32,7 @@ struct proc {
 static struct thread_mutex lock = THREAD_MUTEX_INITIALIZER("procmgr");
 static struct proc table[PROC_MAX];
 static uint32_t next_pid = PROC_FIRST_PID;
+static void (*on_reclaim)(uint32_t pid);
 
 void proc_init(void)
 {
@@ -73,6 +76,13 @@ static void reclaim(struct proc *p, enum proc_state end)
         DEBUG_ERR(err, "procmgr: reclaiming a process");
     p->live = false;
     p->info.state = end;
+    if (on_reclaim != NULL)
+        on_reclaim(p->info.pid);
+}
+
+void proc_on_reclaim(void (*fn)(uint32_t pid))
+{
+    on_reclaim = fn;
 }
 
 /* Learn from the dispatcher whether a live process has ended. */
@@ -104,10 +114,33 @@ static struct proc *lookup(uint32_t pid)
     return p;
 }
 
+/* An EndPoint to our buffer 0 with the child's pid as its badge, for the
+ * child's TASKCN_SLOT_INITEP: how it connects to our services, and how we
+ * know who connected (lib/os/rpc_lmp.h). */
+static errval_t initep_for(uint32_t pid, struct capref *ep)
+{
+    struct lmp_endpoint *self = lmp_self_endpoint();
+    if (self == NULL)
+        return LMP_ERR_NO_DISPFRAME;
+    errval_t err = os_slot_alloc(ep);
+    if (err_is_ok(err)) {
+        err = lmp_endpoint_mint(self, pid, *ep);
+        if (err_is_fail(err))
+            os_slot_free(*ep);
+    }
+    return err;
+}
+
 static errval_t start(struct proc *p, const char *cmdline, uint32_t pid)
 {
-    struct spawn_request req = { .cmdline = cmdline, .pid = pid };
+    struct capref ep;
+    bool have_ep = err_is_ok(initep_for(pid, &ep));
+    struct spawn_request req = { .cmdline = cmdline, .pid = pid, .initep = have_ep ? &ep : NULL };
     errval_t err = spawn_load(&req, &p->sp);
+    if (have_ep) {
+        cap_delete(ep);         /* the child has its copy */
+        os_slot_free(ep);
+    }
     if (err_is_ok(err)) {
         err = dispatcher_run(p->sp.dispatcher);
         if (err_is_fail(err))

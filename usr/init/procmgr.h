@@ -49,6 +49,10 @@ struct proc_info {
 /* Start with init itself (its own pid and name) as the first entry. */
 void proc_init(void);
 
+/* Call `fn` (with the table lock held: it must not call back in) whenever a
+ * process has ended and its resources are reclaimed. */
+void proc_on_reclaim(void (*fn)(uint32_t pid));
+
 /* Spawn the program the command line names ("hello arg1 arg2"), running.
  * Errors: spawn_load()'s, PROC_ERR_TABLE_FULL. */
 errval_t proc_spawn(const char *cmdline, uint32_t *pid);

@@ -1,0 +1,480 @@
+/*
+ * rpc.c — channels, calls and their replies, and receiving (rpc.h).
+ *
+ * A call is a `struct rpc_pending` on the caller's stack, in the channel's
+ * table of outstanding calls under a fresh id, until a reply with that id
+ * arrives or its deadline passes. Whichever thread receives the reply
+ * takes the call out of the table ("claims" it), copies the reply into the
+ * caller's buffer and marks it done; a caller whose deadline passes takes
+ * its call out itself, unless it was claimed already (then the reply is
+ * being copied and it waits for that, briefly). The table and the done
+ * flags are changed only in the thread library's critical section, which
+ * makes claim-or-time-out a clean choice.
+ *
+ * Receiving: one thread at a time (recv_lock) takes fragments from the
+ * transport and puts messages together. It runs when the channel's waitset
+ * source fires (rpc_chan_arrived), and a caller tries it at once after
+ * sending (trylock), so a reply that is already there costs no thread
+ * switch.
+ */
+#include "rpc_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "slots.h"
+#include "thread_internal.h"
+
+static void on_event(struct waitset_source *src, void *arg);
+
+static void count(uint64_t *counter)
+{
+    __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
+}
+
+/* ---- channels ---- */
+
+static void hold(void *arg)
+{
+    ((struct rpc_chan *)arg)->refs++;      /* in the critical section */
+}
+
+errval_t rpc_chan_new(struct rpc_chan **out, const struct rpc_transport_ops *ops, void *state,
+                      size_t max_words, struct waitset *ws)
+{
+    if (max_words < RPC_WIRE_MIN_WORDS || max_words > RPC_WIRE_MAX_WORDS)
+        return RPC_ERR_BAD_MESSAGE;
+    struct rpc_chan *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return LIB_ERR_SLAB_EMPTY;
+    c->ops = ops;
+    c->tstate = state;
+    c->max_words = max_words;
+    thread_mutex_init(&c->send_lock, "rpc send");
+    thread_mutex_init(&c->recv_lock, "rpc receive");
+    rpc_wire_in_init(&c->in);
+    c->next_id = 1;
+    c->refs = 1;
+    waitset_source_init(&c->ev, ws != NULL ? ws : waitset_default(), on_event, c);
+    c->ev.hold = hold;
+    *out = c;
+    return SYS_ERR_OK;
+}
+
+void *rpc_chan_transport(struct rpc_chan *c) { return c->tstate; }
+
+void rpc_chan_serve(struct rpc_chan *c, rpc_serve_fn *fn, void *arg)
+{
+    thread_mutex_lock(&c->recv_lock);
+    c->serve = fn;
+    c->serve_arg = arg;
+    thread_mutex_unlock(&c->recv_lock);
+}
+
+void rpc_chan_on_notify(struct rpc_chan *c, rpc_notify_fn *fn, void *arg)
+{
+    thread_mutex_lock(&c->recv_lock);
+    c->notify = fn;
+    c->notify_arg = arg;
+    thread_mutex_unlock(&c->recv_lock);
+}
+
+void rpc_chan_arrived(struct rpc_chan *c, bool in_critical)
+{
+    if (in_critical)
+        waitset_trigger_critical(&c->ev);
+    else
+        waitset_trigger(&c->ev);
+}
+
+errval_t rpc_chan_error(struct rpc_chan *c) { return c->dead; }
+
+void rpc_chan_stats(struct rpc_chan *c, struct rpc_chan_stats *out)
+{
+    thread_critical_enter();
+    *out = c->stats;
+    thread_critical_exit();
+}
+
+uint32_t rpc_new_id(struct rpc_chan *c)
+{
+    uint32_t id = c->next_id++;
+    if (c->next_id == 0)
+        c->next_id = 1;         /* 0 is never a call's id */
+    return id;
+}
+
+static struct rpc_pending **bucket(struct rpc_chan *c, uint32_t id)
+{
+    return &c->calls[id % RPC_CALL_BUCKETS];
+}
+
+/* [C] */
+static void table_insert(struct rpc_chan *c, struct rpc_pending *p)
+{
+    struct rpc_pending **b = bucket(c, p->id);
+    p->prev = NULL;
+    p->next = *b;
+    if (*b != NULL)
+        (*b)->prev = p;
+    *b = p;
+}
+
+/* [C] */
+static void table_remove(struct rpc_chan *c, struct rpc_pending *p)
+{
+    if (p->prev != NULL)
+        p->prev->next = p->next;
+    else
+        *bucket(c, p->id) = p->next;
+    if (p->next != NULL)
+        p->next->prev = p->prev;
+    p->prev = p->next = NULL;
+}
+
+/* [C] Take the call `id` out of the table, if it is there. */
+static struct rpc_pending *claim(struct rpc_chan *c, uint32_t id)
+{
+    struct rpc_pending *p = *bucket(c, id);
+    while (p != NULL && p->id != id)
+        p = p->next;
+    if (p != NULL) {
+        table_remove(c, p);
+        p->claimed = true;
+    }
+    return p;
+}
+
+/* [C] The call has its result: let its caller go on. */
+static void finish(struct rpc_chan *c, struct rpc_pending *p, errval_t err)
+{
+    p->err = err;
+    p->done = true;
+    waitset_wake_thread_critical(c->ev.ws, p->thread);
+}
+
+void rpc_chan_fail(struct rpc_chan *c, errval_t why)
+{
+    thread_critical_enter();
+    bool first = err_is_ok(c->dead);
+    if (first) {
+        c->dead = why;
+        for (unsigned i = 0; i < RPC_CALL_BUCKETS; i++) {
+            struct rpc_pending *p;
+            while ((p = c->calls[i]) != NULL) {
+                table_remove(c, p);
+                p->claimed = true;
+                finish(c, p, why);
+            }
+        }
+    }
+    thread_critical_exit();
+    if (first) {
+        rpc_send_drop_all(c);
+        rpc_bulk_free_all(c);
+    }
+}
+
+void rpc_chan_unref(struct rpc_chan *c)
+{
+    thread_critical_enter();
+    bool last = --c->refs == 0;
+    thread_critical_exit();
+    if (!last)
+        return;
+    if (c->in_cap.level != 0) {
+        cap_delete(c->in_cap);
+        os_slot_free(c->in_cap);
+    }
+    free(c);
+}
+
+void rpc_chan_close(struct rpc_chan *c)
+{
+    rpc_chan_fail(c, RPC_ERR_CLOSED);
+    waitset_source_detach(&c->ev);
+    if (c->ops->close != NULL)
+        c->ops->close(c);
+    rpc_chan_unref(c);
+}
+
+/* ---- receiving ---- */
+
+/* A capability that came with a message nobody takes. */
+static void drop_cap(struct capref cap)
+{
+    cap_delete(cap);
+    os_slot_free(cap);
+}
+
+static struct capref take_in_cap(struct rpc_chan *c)
+{
+    struct capref cap = c->in_cap;
+    c->in_cap = (struct capref){ 0 };
+    return cap;
+}
+
+static void deliver_reply(struct rpc_chan *c, const struct rpc_wire_head *h, const void *data)
+{
+    thread_critical_enter();
+    struct rpc_pending *p = claim(c, h->id);
+    thread_critical_exit();
+    if (p == NULL) {
+        count(&c->stats.late_replies);
+        if (h->has_cap)
+            drop_cap(take_in_cap(c));
+        return;
+    }
+    errval_t err = h->status;
+    if (h->len > p->resp_max) {
+        err = RPC_ERR_REPLY_TOO_LARGE;
+    } else {
+        memcpy(p->resp, data, h->len);
+        p->resp_len = h->len;
+    }
+    p->has_cap = h->has_cap;
+    if (h->has_cap)
+        p->cap = take_in_cap(c);
+    thread_critical_enter();
+    finish(c, p, err);
+    thread_critical_exit();
+}
+
+static void deliver_call(struct rpc_chan *c, const struct rpc_wire_head *h, const void *data)
+{
+    rpc_reply_handle rh = { c, h->id };
+    thread_critical_enter();
+    c->refs++;                  /* the handle's */
+    thread_critical_exit();
+    if (c->serve == NULL) {
+        if (h->has_cap)
+            drop_cap(take_in_cap(c));
+        rpc_reply_error(&rh, RPC_ERR_UNKNOWN_TYPE);
+        return;
+    }
+    struct rpc_msg m = { .type = h->type, .data = data, .len = h->len, .has_cap = h->has_cap };
+    if (h->has_cap)
+        m.cap = take_in_cap(c);
+    c->serve(c, &m, &rh, c->serve_arg);
+    if (rh.chan != NULL)
+        rpc_reply_error(&rh, RPC_ERR_NO_REPLY);
+}
+
+static void deliver_notify(struct rpc_chan *c, const struct rpc_wire_head *h, const void *data)
+{
+    struct rpc_msg m = { .type = h->type, .data = data, .len = h->len, .has_cap = h->has_cap };
+    if (h->has_cap)
+        m.cap = take_in_cap(c);
+    if (c->notify != NULL)
+        c->notify(c, &m, c->notify_arg);
+    else if (h->has_cap)
+        drop_cap(m.cap);
+}
+
+static void release(struct rpc_chan *c, const struct rpc_wire_head *h)
+{
+    struct rpc_wire_head r = { .kind = RPC_KIND_RELEASE, .type = (uint16_t)h->kind, .id = h->id };
+    rpc_send(c, &r, NULL, NULL);
+}
+
+/* [R] A whole message: its head and (inline) payload. */
+static void deliver(struct rpc_chan *c, struct rpc_wire_head h, const void *data)
+{
+    if (h.bulk) {
+        errval_t err = rpc_bulk_view(c->in_bulk, h.len, &data);
+        if (err_is_fail(err)) {
+            count(&c->stats.bad);
+            rpc_bulk_unview(c->in_bulk, NULL, 0);
+            if (h.has_cap)
+                drop_cap(take_in_cap(c));
+            if (h.kind == RPC_KIND_CALL)
+                rpc_reply_error(&(rpc_reply_handle){ c, h.id }, RPC_ERR_BULK);
+            return;
+        }
+    }
+    switch (h.kind) {
+    case RPC_KIND_CALL: deliver_call(c, &h, data); break;
+    case RPC_KIND_REPLY: deliver_reply(c, &h, data); break;
+    case RPC_KIND_NOTIFY: deliver_notify(c, &h, data); break;
+    case RPC_KIND_RELEASE: rpc_bulk_released(c, (enum rpc_kind)h.type, h.id); break;
+    }
+    if (h.bulk) {
+        rpc_bulk_unview(c->in_bulk, data, h.len);
+        release(c, &h);
+    }
+}
+
+/* [R] One fragment from the transport. */
+static void take_fragment(struct rpc_chan *c, const uint64_t *w, size_t n, bool has_cap, struct capref cap)
+{
+    struct rpc_wire_head h;
+    if (!c->in.active && !c->in.discard && rpc_wire_single_in(w, n, has_cap, &h)) {
+        if (has_cap)
+            c->in_cap = cap;
+        deliver(c, h, w + 2);   /* the common case: one fragment, read in place */
+        return;
+    }
+    enum rpc_wire_status st;
+    errval_t err = rpc_wire_feed(&c->in, w, n, has_cap, &st);
+    if (err_is_fail(err)) {
+        count(&c->stats.bad);
+        if (has_cap)
+            drop_cap(cap);
+        if (c->in_cap.level != 0)
+            drop_cap(take_in_cap(c));
+        if (c->in_bulk.level != 0)
+            drop_cap(c->in_bulk);
+        c->in_bulk = (struct capref){ 0 };
+        if (n > 0 && rpc_wire_kind(w[0]) == RPC_KIND_CALL) {
+            thread_critical_enter();
+            c->refs++;
+            thread_critical_exit();
+            rpc_reply_error(&(rpc_reply_handle){ c, rpc_wire_id(w[0]) }, err);
+        }
+        return;
+    }
+    if (has_cap) {
+        if (w[0] & RPC_HDR_BULK)
+            c->in_bulk = cap;
+        else
+            c->in_cap = cap;
+    }
+    if (st == RPC_WIRE_COMPLETE) {
+        deliver(c, c->in.head, c->in.data);
+        c->in_bulk = (struct capref){ 0 };
+    }
+}
+
+/* [R] Take everything the transport has. */
+static void drain(struct rpc_chan *c)
+{
+    uint64_t w[RPC_WIRE_MAX_WORDS];
+    size_t n;
+    bool has_cap;
+    struct capref cap;
+    while (err_is_ok(c->dead) && c->ops->recv(c, w, &n, &has_cap, &cap))
+        take_fragment(c, w, n, has_cap, cap);
+}
+
+/* The channel's waitset source fired: fragments arrived, or it is time to
+ * retry the backlog. Runs with a reference (hold). */
+static void on_event(struct waitset_source *src, void *arg)
+{
+    (void)src;
+    struct rpc_chan *c = arg;
+    if (c->backlog != NULL)     /* a hint: a retry is scheduled anyway */
+        rpc_send_retry(c);
+    thread_mutex_lock(&c->recv_lock);
+    drain(c);
+    thread_mutex_unlock(&c->recv_lock);
+    rpc_chan_unref(c);
+}
+
+/* ---- calls ---- */
+
+static errval_t wait_reply(struct rpc_chan *c, struct rpc_pending *p, uint64_t timeout_us)
+{
+    if (!p->done && thread_mutex_trylock(&c->recv_lock)) {
+        drain(c);               /* the reply may be there already */
+        thread_mutex_unlock(&c->recv_lock);
+    }
+    if (p->done)
+        return SYS_ERR_OK;
+    uint64_t deadline = thread_deadline_us(timeout_us == 0 ? RPC_TIMEOUT_DEFAULT_US : timeout_us);
+    errval_t err = waitset_dispatch_until(c->ev.ws, &p->done, deadline);
+    if (err_is_ok(err))
+        return SYS_ERR_OK;
+    thread_critical_enter();
+    bool claimed = p->claimed;
+    if (!claimed)
+        table_remove(c, p);
+    thread_critical_exit();
+    if (!claimed)
+        return RPC_ERR_TIMEOUT;
+    return waitset_dispatch_until(c->ev.ws, &p->done, 0);  /* its reply is being copied */
+}
+
+errval_t rpc_call(struct rpc_chan *c, const struct rpc_call_args *a, struct rpc_result *res)
+{
+    if (a->req_len > RPC_MAX_PAYLOAD)
+        return RPC_ERR_TOO_LARGE;
+    struct rpc_pending p = { .thread = thread_self(), .resp = a->resp, .resp_max = a->resp_max };
+    thread_critical_enter();
+    errval_t err = c->dead;
+    if (err_is_ok(err)) {
+        p.id = rpc_new_id(c);
+        table_insert(c, &p);
+        c->stats.calls++;
+    }
+    thread_critical_exit();
+    if (err_is_fail(err))
+        return err;
+
+    struct rpc_wire_head h = { .kind = RPC_KIND_CALL, .type = a->type, .id = p.id,
+                               .len = (uint32_t)a->req_len };
+    err = rpc_send(c, &h, a->req, a->req_cap);
+    if (err_is_fail(err)) {
+        thread_critical_enter();
+        if (!p.claimed)
+            table_remove(c, &p);
+        thread_critical_exit();
+        return err;
+    }
+    err = wait_reply(c, &p, a->timeout_us);
+    if (err_is_fail(err))
+        return err;
+    if (res != NULL) {
+        res->resp_len = p.resp_len;
+        res->has_cap = p.has_cap;
+        res->cap = p.cap;
+    } else if (p.has_cap) {
+        drop_cap(p.cap);
+    }
+    return p.err;
+}
+
+/* ---- answering ---- */
+
+rpc_reply_handle rpc_reply_defer(rpc_reply_handle *h)
+{
+    rpc_reply_handle kept = *h;
+    h->chan = NULL;
+    return kept;
+}
+
+void rpc_reply_drop(rpc_reply_handle *h)
+{
+    if (h->chan != NULL)
+        rpc_chan_unref(h->chan);
+    h->chan = NULL;
+}
+
+errval_t rpc_reply(rpc_reply_handle *h, errval_t status, const void *data, size_t len,
+                   const struct capref *cap)
+{
+    struct rpc_chan *c = h->chan;
+    if (c == NULL)
+        return RPC_ERR_CLOSED;
+    struct rpc_wire_head r = { .kind = RPC_KIND_REPLY, .id = h->id, .status = err_no(status),
+                               .len = (uint32_t)len };
+    errval_t err = len > RPC_MAX_PAYLOAD ? RPC_ERR_TOO_LARGE : rpc_send(c, &r, data, cap);
+    if (err_is_ok(err))
+        count(&c->stats.replies);
+    rpc_reply_drop(h);
+    return err;
+}
+
+errval_t rpc_notify(struct rpc_chan *c, uint16_t type, const void *data, size_t len,
+                    const struct capref *cap)
+{
+    if (len > RPC_MAX_PAYLOAD)
+        return RPC_ERR_TOO_LARGE;
+    thread_critical_enter();
+    uint32_t id = rpc_new_id(c);
+    thread_critical_exit();
+    struct rpc_wire_head h = { .kind = RPC_KIND_NOTIFY, .type = type, .id = id, .len = (uint32_t)len };
+    errval_t err = rpc_send(c, &h, data, cap);
+    if (err_is_ok(err))
+        count(&c->stats.notifies);
+    return err;
+}

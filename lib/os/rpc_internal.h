@@ -1,0 +1,99 @@
+/*
+ * rpc_internal.h — what the RPC layer's files share (rpc.c: channels,
+ * calls, receiving; rpc_send.c: sending and the backlog; rpc_bulk.c:
+ * payloads in frames). Not for programs.
+ *
+ * Ownership. A channel's fields are guarded as marked: [S] by send_lock,
+ * [R] by recv_lock (one thread receives at a time), [C] by the thread
+ * library's critical section (the call table and refs, touched by a
+ * caller that times out while another thread delivers its reply), [I]
+ * immutable after rpc_chan_new.
+ */
+#pragma once
+
+#include "rpc.h"
+
+#define RPC_CALL_BUCKETS 64
+#define RPC_BACKLOG_MAX  256        /* fragments */
+
+/* A call waiting for its reply: on the caller's stack. */
+struct rpc_pending {
+    uint32_t id;
+    struct thread *thread;
+    struct rpc_pending *prev, *next;    /* in its bucket [C] */
+    volatile bool done;                 /* the result is in */
+    bool claimed;                       /* a receiver took it out of the table [C] */
+    errval_t err;
+    void *resp;
+    size_t resp_max, resp_len;
+    bool has_cap;
+    struct capref cap;
+};
+
+/* A fragment waiting in the backlog. */
+struct rpc_frag {
+    struct rpc_frag *next;
+    uint64_t words[RPC_WIRE_MAX_WORDS];
+    size_t n;
+    bool has_cap, last;
+    struct capref cap;                  /* a copy the backlog owns */
+};
+
+/* A frame of ours the peer has (a bulk payload), until it says RELEASE. */
+struct rpc_bulk_out {
+    struct rpc_bulk_out *next;
+    enum rpc_kind kind;
+    uint32_t id;
+    struct capref cap;
+    uint64_t base, size;                /* the allocation, for ram_free */
+};
+
+struct rpc_chan {
+    const struct rpc_transport_ops *ops;    /* [I] */
+    void *tstate;                           /* [I] */
+    size_t max_words;                       /* [I] */
+    struct waitset_source ev;               /* [I] (its links: the waitset's) */
+
+    struct thread_mutex send_lock;
+    struct rpc_frag *backlog, *backlog_tail;    /* [S] */
+    size_t backlog_len;                         /* [S] */
+    struct rpc_bulk_out *bulk_out;              /* [S] */
+
+    struct thread_mutex recv_lock;
+    struct rpc_wire_in in;                      /* [R] */
+    struct capref in_cap, in_bulk;              /* [R] caps of the message being received */
+
+    struct rpc_pending *calls[RPC_CALL_BUCKETS];    /* [C] */
+    uint32_t next_id;                               /* [C] */
+    unsigned refs;                                  /* [C] 1 while open + kept handles */
+    volatile errval_t dead;                         /* [C] set once */
+
+    rpc_serve_fn *serve;                        /* [R] */
+    void *serve_arg;
+    rpc_notify_fn *notify;                      /* [R] */
+    void *notify_arg;
+
+    struct rpc_chan_stats stats;                /* [C] */
+};
+
+/* rpc.c */
+uint32_t rpc_new_id(struct rpc_chan *c);
+void rpc_chan_fail(struct rpc_chan *c, errval_t why);
+void rpc_chan_unref(struct rpc_chan *c);
+
+/* rpc_send.c: send one message (all its fragments, in order); fragments
+ * the transport cannot take now wait in the backlog. */
+errval_t rpc_send(struct rpc_chan *c, const struct rpc_wire_head *head, const void *data,
+                  const struct capref *cap);
+void rpc_send_retry(struct rpc_chan *c);
+void rpc_send_drop_all(struct rpc_chan *c);
+
+/* rpc_bulk.c */
+errval_t rpc_bulk_make(struct rpc_chan *c, enum rpc_kind kind, uint32_t id, const void *data,
+                       size_t len, struct capref *cap);
+/* Map a received bulk frame for reading (*view); rpc_bulk_unview unmaps it
+ * and deletes the capability. */
+errval_t rpc_bulk_view(struct capref cap, size_t len, const void **view);
+void rpc_bulk_unview(struct capref cap, const void *view, size_t len);
+void rpc_bulk_released(struct rpc_chan *c, enum rpc_kind kind, uint32_t id);
+void rpc_bulk_free_all(struct rpc_chan *c);

@@ -1,0 +1,155 @@
+/*
+ * rpc_send.c — sending messages, and the backlog of fragments the peer
+ * could not take yet (rpc_internal.h).
+ *
+ * A message's fragments go out back to back under send_lock, so two
+ * threads' messages never interleave on the transport. When the transport
+ * is full, the fragment and everything after it wait in the backlog, in
+ * order; the channel's waitset source retries them every WAITSET_RETRY_US.
+ * A capability in a waiting fragment is copied into a slot of the
+ * backlog's own, so the sender may delete its copy at once.
+ */
+#include "rpc_internal.h"
+
+#include <stdlib.h>
+
+#include "slots.h"
+
+static void frag_free(struct rpc_frag *f)
+{
+    if (f->has_cap) {
+        cap_delete(f->cap);
+        os_slot_free(f->cap);
+    }
+    free(f);
+}
+
+/* [S] Queue one fragment. */
+static errval_t backlog_add(struct rpc_chan *c, const uint64_t *words, size_t n,
+                            const struct capref *cap, bool last)
+{
+    if (c->backlog_len >= RPC_BACKLOG_MAX)
+        return RPC_ERR_BACKLOG;
+    struct rpc_frag *f = malloc(sizeof *f);
+    if (f == NULL)
+        return RPC_ERR_BACKLOG;
+    *f = (struct rpc_frag){ .n = n, .last = last, .has_cap = cap != NULL };
+    for (size_t i = 0; i < n; i++)
+        f->words[i] = words[i];
+    if (cap != NULL) {
+        errval_t err = os_slot_alloc(&f->cap);
+        if (err_is_ok(err))
+            err = cap_copy(f->cap, *cap);
+        if (err_is_fail(err)) {
+            free(f);
+            return err_push(err, RPC_ERR_BACKLOG);
+        }
+    }
+    if (c->backlog_tail != NULL)
+        c->backlog_tail->next = f;
+    else
+        c->backlog = f;
+    c->backlog_tail = f;
+    c->backlog_len++;
+    c->stats.backlogged++;
+    return SYS_ERR_OK;
+}
+
+/* [S] One fragment: straight out, or into the backlog behind others. */
+static errval_t send_frag(struct rpc_chan *c, const uint64_t *words, size_t n,
+                          const struct capref *cap, bool last)
+{
+    if (c->backlog == NULL) {
+        errval_t err = c->ops->send(c, words, n, cap, last);
+        if (err_no(err) != RPC_ERR_TRANSPORT_FULL)
+            return err;
+    }
+    errval_t err = backlog_add(c, words, n, cap, last);
+    if (err_is_ok(err))
+        waitset_retry_later(&c->ev);
+    return err;
+}
+
+errval_t rpc_send(struct rpc_chan *c, const struct rpc_wire_head *head, const void *data,
+                  const struct capref *cap)
+{
+    struct rpc_wire_head h = *head;
+    struct capref frame;
+    if (h.len > RPC_MAX_PAYLOAD)
+        return RPC_ERR_TOO_LARGE;
+    h.has_cap = cap != NULL;
+    h.bulk = h.len > RPC_INLINE_MAX;
+    if (h.bulk) {
+        errval_t err = rpc_bulk_make(c, h.kind, h.id, data, h.len, &frame);
+        if (err_is_fail(err))
+            return err;
+    }
+
+    uint64_t words[RPC_WIRE_MAX_WORDS];
+    size_t single = rpc_wire_single(&h, data, c->max_words, words);
+    thread_mutex_lock(&c->send_lock);
+    errval_t was_dead = c->dead, err = was_dead;
+    if (single != 0 && err_is_ok(err)) {
+        err = send_frag(c, words, single, cap, true);   /* the common case: one fragment */
+    } else {
+        struct rpc_wire_out o;
+        rpc_wire_out_init(&o, &h, data, c->max_words);
+        uint64_t which;
+        size_t n;
+        while (err_is_ok(err) && (n = rpc_wire_next(&o, words, &which)) != 0) {
+            const struct capref *fcap = which == RPC_HDR_CAP ? cap : which == RPC_HDR_BULK ? &frame : NULL;
+            err = send_frag(c, words, n, fcap, o.done);
+        }
+    }
+    thread_mutex_unlock(&c->send_lock);
+    if (err_is_ok(err))
+        return SYS_ERR_OK;
+
+    if (h.bulk)
+        rpc_bulk_released(c, h.kind, h.id);
+    if (err_is_ok(was_dead)) {
+        /* The transport refused for good (or the backlog overflowed): even
+         * half a message out breaks the channel, so it closes. */
+        enum err_code why = err_no(err) == RPC_ERR_BACKLOG ? RPC_ERR_BACKLOG : RPC_ERR_PEER_DEAD;
+        rpc_chan_fail(c, why);
+        if (err_no(err) != why)
+            err = err_push(err, why);
+    }
+    return err;
+}
+
+void rpc_send_retry(struct rpc_chan *c)
+{
+    thread_mutex_lock(&c->send_lock);
+    errval_t err = SYS_ERR_OK;
+    while (c->backlog != NULL && err_is_ok(c->dead)) {
+        struct rpc_frag *f = c->backlog;
+        err = c->ops->send(c, f->words, f->n, f->has_cap ? &f->cap : NULL, f->last);
+        if (err_is_fail(err))
+            break;
+        c->backlog = f->next;
+        if (c->backlog == NULL)
+            c->backlog_tail = NULL;
+        c->backlog_len--;
+        frag_free(f);
+    }
+    bool again = c->backlog != NULL && err_no(err) == RPC_ERR_TRANSPORT_FULL;
+    thread_mutex_unlock(&c->send_lock);
+    if (again)
+        waitset_retry_later(&c->ev);
+    else if (err_is_fail(err))
+        rpc_chan_fail(c, RPC_ERR_PEER_DEAD);
+}
+
+void rpc_send_drop_all(struct rpc_chan *c)
+{
+    thread_mutex_lock(&c->send_lock);
+    while (c->backlog != NULL) {
+        struct rpc_frag *f = c->backlog;
+        c->backlog = f->next;
+        frag_free(f);
+    }
+    c->backlog_tail = NULL;
+    c->backlog_len = 0;
+    thread_mutex_unlock(&c->send_lock);
+}

@@ -1,0 +1,131 @@
+/*
+ * rpc_wire.h — how an RPC message travels as transport messages (docs/rpc.md).
+ *
+ * Pure code, no system calls, so the host tests drive it directly.
+ *
+ * A transport message ("fragment") is up to `max_words` 64-bit words and at
+ * most one capability. An RPC message is one or more fragments sent back to
+ * back (the channel's send side keeps them together). Word 0 of every
+ * fragment is the header:
+ *
+ *   bits  0..1   kind: call, reply, notification, release
+ *   bit   2      MORE: another fragment of this message follows
+ *   bit   3      BULK: this fragment's capability is the payload's frame
+ *   bit   4      CAP:  this fragment's capability is the message's own
+ *   bits  5..15  zero
+ *   bits 16..31  message type (the interface's)
+ *   bits 32..63  call id (calls and their replies; 0 otherwise)
+ *
+ * The first fragment's word 1 holds the payload length (bits 0..31) and,
+ * in a reply, the server's error code (bits 32..47). The payload follows,
+ * packed little-endian in the remaining words of this and the following
+ * fragments. A payload longer than RPC_INLINE_MAX is not sent inline: it
+ * lies in a frame whose capability travels with the BULK flag (then no
+ * payload words follow). The message's own capability, if any, travels in
+ * the first fragment (CAP), or in a second one when the first carries the
+ * frame.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <minnow/errors.h>
+
+enum rpc_kind {
+    RPC_KIND_CALL = 0,
+    RPC_KIND_REPLY = 1,
+    RPC_KIND_NOTIFY = 2,
+    RPC_KIND_RELEASE = 3,       /* "I copied your bulk frame out; free it" */
+};
+
+#define RPC_HDR_MORE    (1ull << 2)
+#define RPC_HDR_BULK    (1ull << 3)
+#define RPC_HDR_CAP     (1ull << 4)
+#define RPC_HDR_RESERVED 0xffe0ull
+
+#define RPC_INLINE_MAX  256u            /* larger payloads go through a frame */
+#define RPC_MAX_PAYLOAD (64u << 20)     /* 64 MiB */
+#define RPC_WIRE_MIN_WORDS 3            /* a transport must carry at least this */
+#define RPC_WIRE_MAX_WORDS 8
+
+/* What a message is, apart from its payload bytes. */
+struct rpc_wire_head {
+    enum rpc_kind kind;
+    uint16_t type;
+    uint32_t id;
+    uint16_t status;            /* replies: an enum err_code */
+    uint32_t len;               /* payload bytes */
+    bool has_cap;               /* carries a capability of its own */
+    bool bulk;                  /* the payload is in a frame */
+};
+
+static inline uint64_t rpc_wire_header(enum rpc_kind kind, uint16_t type, uint32_t id)
+{
+    return (uint64_t)kind | (uint64_t)type << 16 | (uint64_t)id << 32;
+}
+static inline enum rpc_kind rpc_wire_kind(uint64_t h) { return (enum rpc_kind)(h & 3); }
+static inline uint16_t rpc_wire_type(uint64_t h) { return (uint16_t)(h >> 16); }
+static inline uint32_t rpc_wire_id(uint64_t h) { return (uint32_t)(h >> 32); }
+
+/* ---- sending: cut a message into fragments ---- */
+
+struct rpc_wire_out {
+    struct rpc_wire_head head;
+    const uint8_t *data;        /* inline payload (NULL when bulk) */
+    size_t max_words;           /* of the transport */
+    size_t off;                 /* payload bytes already cut */
+    unsigned frag;              /* fragments already cut */
+    bool done;
+};
+
+/* Start cutting `head` with `data` (head->len bytes; ignored when bulk). */
+void rpc_wire_out_init(struct rpc_wire_out *o, const struct rpc_wire_head *head, const void *data,
+                       size_t max_words);
+
+/* The next fragment into words[] (max_words of them): its word count, and
+ * in *cap which capability it carries (0 none, RPC_HDR_CAP the message's,
+ * RPC_HDR_BULK the frame). 0 words: the message is all cut. */
+size_t rpc_wire_next(struct rpc_wire_out *o, uint64_t *words, uint64_t *cap);
+
+/* How many fragments a message needs. */
+size_t rpc_wire_fragments(const struct rpc_wire_head *head, size_t max_words);
+
+/* The common case in one step: a message without a bulk frame that fits
+ * one fragment. Writes it to words[] (room for RPC_WIRE_MAX_WORDS) and
+ * returns its word count; 0 if it does not fit one fragment. */
+size_t rpc_wire_single(const struct rpc_wire_head *head, const void *data, size_t max_words,
+                       uint64_t *words);
+
+/* ---- receiving: put fragments back together ---- */
+
+struct rpc_wire_in {
+    struct rpc_wire_head head;
+    size_t got;                 /* payload bytes so far */
+    bool active;                /* inside a message (more fragments due) */
+    bool discard;               /* inside a malformed message: drop up to its end */
+    bool got_cap, got_bulk;     /* their fragments have arrived */
+    uint8_t data[RPC_INLINE_MAX];
+};
+
+enum rpc_wire_status {
+    RPC_WIRE_MORE,              /* wait for the next fragment */
+    RPC_WIRE_COMPLETE,          /* in->head and in->data hold a whole message */
+};
+
+void rpc_wire_in_init(struct rpc_wire_in *in);
+
+/* The common case in one step: if words[0..n) is a whole, well-formed
+ * message of one fragment (no bulk frame), fill *head and return true; its
+ * payload is words + 2, in place. Otherwise false: give the fragment to
+ * rpc_wire_feed (which also reports what is wrong with it). */
+bool rpc_wire_single_in(const uint64_t *words, size_t n, bool cap_came, struct rpc_wire_head *head);
+
+/* Take one fragment; `cap` is RPC_HDR_CAP/RPC_HDR_BULK if the transport
+ * delivered a capability with it (its meaning is the header's), 0 if not.
+ * A malformed fragment gives RPC_ERR_BAD_MESSAGE (or RPC_ERR_TOO_LARGE)
+ * once; the rest of that message is then dropped silently, up to its last
+ * fragment. */
+errval_t rpc_wire_feed(struct rpc_wire_in *in, const uint64_t *words, size_t n, bool cap_came,
+                       enum rpc_wire_status *status);

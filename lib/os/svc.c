@@ -1,0 +1,124 @@
+/*
+ * svc.c — the client side of init's services (svc.h): one channel, made on
+ * first use, and a small function per call.
+ */
+#include "svc.h"
+
+#include <string.h>
+
+#include "rpc_lmp.h"
+#include "thread.h"
+
+#define SVC_CONNECT_US (2 * 1000 * 1000)
+
+static struct rpc_chan *chan;
+static struct thread_mutex connect_lock = THREAD_MUTEX_INITIALIZER("svc connect");
+
+errval_t svc_chan(struct rpc_chan **out)
+{
+    *out = __atomic_load_n(&chan, __ATOMIC_ACQUIRE);
+    if (*out != NULL)
+        return SYS_ERR_OK;      /* connected: no lock on every call */
+    errval_t err = SYS_ERR_OK;
+    thread_mutex_lock(&connect_lock);
+    struct rpc_chan *made = chan;
+    if (made == NULL) {
+        err = rpc_lmp_connect(capref_l2(ROOTCN_SLOT_TASKCN, TASKCN_SLOT_INITEP), NULL, SVC_CONNECT_US, &made);
+        if (err_is_ok(err))
+            __atomic_store_n(&chan, made, __ATOMIC_RELEASE);
+    }
+    thread_mutex_unlock(&connect_lock);
+    *out = chan;
+    return err;
+}
+
+/* One call with the default timeout. */
+static errval_t call(uint16_t type, const void *req, size_t len, void *resp, size_t max,
+                     struct rpc_result *res)
+{
+    struct rpc_chan *c;
+    errval_t err = svc_chan(&c);
+    if (err_is_fail(err))
+        return err;
+    struct rpc_call_args a = { .type = type, .req = req, .req_len = len, .resp = resp, .resp_max = max };
+    return rpc_call(c, &a, res);
+}
+
+errval_t svc_ping(void)
+{
+    return call(SVC_PING, NULL, 0, NULL, 0, NULL);
+}
+
+errval_t svc_notify_me(void)
+{
+    return call(SVC_NOTIFY_ME, NULL, 0, NULL, 0, NULL);
+}
+
+errval_t svc_echo(const void *data, size_t len, void *back, size_t max, size_t *got)
+{
+    struct rpc_result res = { 0 };
+    errval_t err = call(SVC_ECHO, data, len, back, max, &res);
+    *got = res.resp_len;
+    return err;
+}
+
+errval_t svc_sink(const void *data, size_t len)
+{
+    return call(SVC_SINK, data, len, NULL, 0, NULL);
+}
+
+errval_t svc_term_write(const char *s, size_t len)
+{
+    return call(SVC_TERM_WRITE, s, len, NULL, 0, NULL);
+}
+
+errval_t svc_term_getchar(char *c)
+{
+    struct rpc_call_args a = { .type = SVC_TERM_GETCHAR, .resp = c, .resp_max = 1,
+                               .timeout_us = THREAD_NO_DEADLINE };
+    struct rpc_chan *ch;
+    errval_t err = svc_chan(&ch);
+    return err_is_ok(err) ? rpc_call(ch, &a, NULL) : err;
+}
+
+errval_t svc_mem_alloc(uint64_t size, struct capref *ram)
+{
+    struct rpc_result res = { 0 };
+    errval_t err = call(SVC_MEM_ALLOC, &size, sizeof size, NULL, 0, &res);
+    if (err_is_ok(err) && !res.has_cap)
+        err = RPC_ERR_WRONG_CAP;
+    if (err_is_ok(err))
+        *ram = res.cap;
+    return err;
+}
+
+errval_t svc_mem_usage(uint64_t *held, uint64_t *limit)
+{
+    uint64_t v[2] = { 0, 0 };
+    errval_t err = call(SVC_MEM_USAGE, NULL, 0, v, sizeof v, NULL);
+    *held = v[0];
+    *limit = v[1];
+    return err;
+}
+
+errval_t svc_spawn(const char *cmdline, uint32_t *pid)
+{
+    *pid = 0;
+    return call(SVC_PROC_SPAWN, cmdline, strlen(cmdline), pid, sizeof *pid, NULL);
+}
+
+errval_t svc_kill(uint32_t pid)
+{
+    return call(SVC_PROC_KILL, &pid, sizeof pid, NULL, 0, NULL);
+}
+
+errval_t svc_wait(uint32_t pid, uint64_t timeout_us, struct svc_proc_status *st)
+{
+    struct rpc_chan *c;
+    errval_t err = svc_chan(&c);
+    if (err_is_fail(err))
+        return err;
+    struct rpc_call_args a = { .type = SVC_PROC_WAIT, .req = &pid, .req_len = sizeof pid, .resp = st,
+                               .resp_max = sizeof *st, .timeout_us = timeout_us };
+    return rpc_call(c, &a, NULL);
+}

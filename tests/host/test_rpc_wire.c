@@ -1,0 +1,235 @@
+/*
+ * test_rpc_wire.c — cutting RPC messages into transport fragments and
+ * putting them back together (lib/os/rpc_wire.c): every length, every
+ * transport width, with and without capabilities, and the malformed cases
+ * a hostile peer could send.
+ */
+#include <criterion/criterion.h>
+
+#include <string.h>
+
+#include "os/rpc_wire.h"
+
+#define MAX_FRAGS 128
+
+struct frag {
+    uint64_t w[RPC_WIRE_MAX_WORDS];
+    size_t n;
+    uint64_t cap;
+};
+
+static size_t cut(const struct rpc_wire_head *h, const void *data, size_t max_words, struct frag *f)
+{
+    struct rpc_wire_out o;
+    rpc_wire_out_init(&o, h, data, max_words);
+    size_t k = 0;
+    for (;;) {
+        cr_assert_lt(k, MAX_FRAGS);
+        f[k].n = rpc_wire_next(&o, f[k].w, &f[k].cap);
+        if (f[k].n == 0)
+            return k;
+        cr_assert_leq(f[k].n, max_words, "fragment %zu has %zu words > %zu", k, f[k].n, max_words);
+        k++;
+    }
+}
+
+/* Feed fragments; return the status of the last and the first error. */
+static errval_t feed_all(struct rpc_wire_in *in, const struct frag *f, size_t k,
+                         enum rpc_wire_status *last)
+{
+    errval_t first_err = SYS_ERR_OK;
+    for (size_t i = 0; i < k; i++) {
+        errval_t err = rpc_wire_feed(in, f[i].w, f[i].n, f[i].cap != 0, last);
+        if (err_is_fail(err) && err_is_ok(first_err))
+            first_err = err;
+        if (i + 1 < k && err_is_ok(err))
+            cr_assert_eq(*last, RPC_WIRE_MORE, "fragment %zu of %zu completed early", i, k);
+    }
+    return first_err;
+}
+
+static void roundtrip(size_t len, size_t max_words, bool has_cap)
+{
+    uint8_t data[RPC_INLINE_MAX];
+    for (size_t i = 0; i < len; i++)
+        data[i] = (uint8_t)(i * 7 + len);
+    struct rpc_wire_head h = { .kind = RPC_KIND_REPLY, .type = 0xbeef, .id = 0x12345678,
+                               .status = 42, .len = (uint32_t)len, .has_cap = has_cap };
+    struct frag f[MAX_FRAGS];
+    size_t k = cut(&h, data, max_words, f);
+    cr_assert_eq(k, rpc_wire_fragments(&h, max_words), "len %zu width %zu: %zu fragments, predicted %zu",
+                 len, max_words, k, rpc_wire_fragments(&h, max_words));
+    struct rpc_wire_in in;
+    rpc_wire_in_init(&in);
+    enum rpc_wire_status st;
+    cr_assert(err_is_ok(feed_all(&in, f, k, &st)), "len %zu width %zu", len, max_words);
+    cr_assert_eq(st, RPC_WIRE_COMPLETE);
+    cr_assert_eq(in.head.kind, RPC_KIND_REPLY);
+    cr_assert_eq(in.head.type, 0xbeef);
+    cr_assert_eq(in.head.id, 0x12345678);
+    cr_assert_eq(in.head.status, 42);
+    cr_assert_eq(in.head.len, len);
+    cr_assert_eq(in.head.has_cap, has_cap);
+    cr_assert_eq(in.got, len);
+    cr_assert(len == 0 || memcmp(in.data, data, len) == 0, "payload of %zu bytes differs", len);
+    cr_assert_eq(f[0].cap, has_cap ? RPC_HDR_CAP : 0, "the cap rides in the first fragment");
+    for (size_t i = 1; i < k; i++)
+        cr_assert_eq(f[i].cap, 0);
+}
+
+Test(rpc_wire, every_length_every_width)
+{
+    for (size_t w = RPC_WIRE_MIN_WORDS; w <= RPC_WIRE_MAX_WORDS; w++)
+        for (size_t len = 0; len <= RPC_INLINE_MAX; len++) {
+            roundtrip(len, w, false);
+            roundtrip(len, w, true);
+        }
+}
+
+Test(rpc_wire, empty_message_is_two_words)
+{
+    struct rpc_wire_head h = { .kind = RPC_KIND_CALL, .type = 1, .id = 9 };
+    struct frag f[MAX_FRAGS];
+    cr_assert_eq(cut(&h, NULL, 8, f), 1);
+    cr_assert_eq(f[0].n, 2);
+    cr_assert_eq(f[0].w[0] & RPC_HDR_MORE, 0);
+}
+
+Test(rpc_wire, six_words_fit_one_lmp_message)
+{
+    uint8_t data[64] = { 1 };
+    struct rpc_wire_head h = { .kind = RPC_KIND_CALL, .type = 1, .id = 9, .len = 48 };
+    struct frag f[MAX_FRAGS];
+    cr_assert_eq(cut(&h, data, 8, f), 1);
+    h.len = 49;
+    cr_assert_eq(cut(&h, data, 8, f), 2);
+}
+
+static void bulk(bool has_cap)
+{
+    struct rpc_wire_head h = { .kind = RPC_KIND_CALL, .type = 3, .id = 77, .len = 1u << 20,
+                               .bulk = true, .has_cap = has_cap };
+    struct frag f[MAX_FRAGS];
+    size_t k = cut(&h, NULL, 8, f);
+    cr_assert_eq(k, has_cap ? 2 : 1);
+    cr_assert_eq(f[0].cap, RPC_HDR_BULK);
+    cr_assert_eq(f[0].n, 2);
+    if (has_cap)
+        cr_assert_eq(f[1].cap, RPC_HDR_CAP);
+    struct rpc_wire_in in;
+    rpc_wire_in_init(&in);
+    enum rpc_wire_status st;
+    cr_assert(err_is_ok(feed_all(&in, f, k, &st)));
+    cr_assert_eq(st, RPC_WIRE_COMPLETE);
+    cr_assert(in.head.bulk);
+    cr_assert_eq(in.head.has_cap, has_cap);
+    cr_assert_eq(in.head.len, 1u << 20);
+}
+
+Test(rpc_wire, bulk_alone) { bulk(false); }
+Test(rpc_wire, bulk_with_cap) { bulk(true); }
+
+static errval_t feed1(struct rpc_wire_in *in, uint64_t w0, uint64_t w1, size_t n, bool cap)
+{
+    uint64_t w[RPC_WIRE_MAX_WORDS] = { w0, w1 };
+    enum rpc_wire_status st;
+    return rpc_wire_feed(in, w, n, cap, &st);
+}
+
+Test(rpc_wire, malformed_fragments)
+{
+    struct rpc_wire_in in;
+    rpc_wire_in_init(&in);
+    uint64_t h = rpc_wire_header(RPC_KIND_CALL, 1, 1);
+    cr_assert_eq(err_no(feed1(&in, h, 0, 1, false)), RPC_ERR_BAD_MESSAGE, "no length word");
+    cr_assert_eq(err_no(feed1(&in, h | 0x100, 0, 2, false)), RPC_ERR_BAD_MESSAGE, "reserved bits");
+    cr_assert_eq(err_no(feed1(&in, h | RPC_HDR_CAP, 0, 2, false)), RPC_ERR_BAD_MESSAGE,
+                 "announces a cap that did not come");
+    cr_assert_eq(err_no(feed1(&in, h, 0, 2, true)), RPC_ERR_BAD_MESSAGE, "a cap nobody announced");
+    cr_assert_eq(err_no(feed1(&in, h | RPC_HDR_CAP | RPC_HDR_BULK, 0, 2, true)), RPC_ERR_BAD_MESSAGE);
+    cr_assert_eq(err_no(feed1(&in, h, RPC_MAX_PAYLOAD + 1ull, 2, false)), RPC_ERR_TOO_LARGE);
+    cr_assert_eq(err_no(feed1(&in, h, RPC_INLINE_MAX + 1, 2, false)), RPC_ERR_BAD_MESSAGE,
+                 "too long to be inline but not bulk");
+    cr_assert_eq(err_no(feed1(&in, h | RPC_HDR_BULK, 100, 2, true)), RPC_ERR_BAD_MESSAGE,
+                 "short enough to be inline but bulk");
+    cr_assert_eq(err_no(feed1(&in, h, 16, 2, false)), RPC_ERR_BAD_MESSAGE, "ends short");
+    cr_assert_eq(err_no(feed1(&in, h, 0, 4, false)), RPC_ERR_BAD_MESSAGE, "words beyond the length");
+    cr_assert_eq(err_no(rpc_wire_feed(&in, (uint64_t[1]){ h }, 0, false, &(enum rpc_wire_status){ 0 })),
+                 RPC_ERR_BAD_MESSAGE, "an empty fragment");
+    /* after all that, a good message still goes through */
+    cr_assert(err_is_ok(feed1(&in, h, 0, 2, false)));
+}
+
+Test(rpc_wire, a_malformed_message_is_dropped_to_its_end)
+{
+    struct rpc_wire_in in;
+    rpc_wire_in_init(&in);
+    uint64_t h = rpc_wire_header(RPC_KIND_CALL, 1, 1);
+    enum rpc_wire_status st;
+    cr_assert_eq(err_no(feed1(&in, h | RPC_HDR_MORE | 0x200, 100, 8, false)), RPC_ERR_BAD_MESSAGE);
+    /* its continuation fragments are swallowed without another error */
+    cr_assert(err_is_ok(rpc_wire_feed(&in, (uint64_t[8]){ h | RPC_HDR_MORE }, 8, false, &st)));
+    cr_assert_eq(st, RPC_WIRE_MORE);
+    cr_assert(err_is_ok(rpc_wire_feed(&in, (uint64_t[8]){ h }, 8, false, &st)));
+    cr_assert_eq(st, RPC_WIRE_MORE, "the last dropped fragment completes nothing");
+    cr_assert(err_is_ok(feed1(&in, h, 0, 2, false)));
+}
+
+Test(rpc_wire, continuation_of_another_message)
+{
+    uint8_t data[100] = { 0 };
+    struct rpc_wire_head h = { .kind = RPC_KIND_CALL, .type = 5, .id = 1, .len = 100 };
+    struct frag f[MAX_FRAGS];
+    size_t k = cut(&h, data, 8, f);
+    cr_assert_geq(k, 2);
+    struct rpc_wire_in in;
+    rpc_wire_in_init(&in);
+    enum rpc_wire_status st;
+    cr_assert(err_is_ok(rpc_wire_feed(&in, f[0].w, f[0].n, false, &st)));
+    f[1].w[0] = (f[1].w[0] & ~(0xffffffffull << 32)) | (2ull << 32);   /* another call id */
+    cr_assert_eq(err_no(rpc_wire_feed(&in, f[1].w, f[1].n, false, &st)), RPC_ERR_BAD_MESSAGE);
+}
+
+/* The one-step paths agree with the general ones, both ways. */
+Test(rpc_wire, single_fragment_paths_agree)
+{
+    uint8_t data[64];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (uint8_t)(i + 1);
+    for (size_t w = RPC_WIRE_MIN_WORDS; w <= RPC_WIRE_MAX_WORDS; w++)
+        for (size_t len = 0; len <= 64; len++)
+            for (int cap = 0; cap < 2; cap++) {
+                struct rpc_wire_head h = { .kind = RPC_KIND_CALL, .type = 7, .id = 99, .status = 3,
+                                           .len = (uint32_t)len, .has_cap = cap };
+                uint64_t one[RPC_WIRE_MAX_WORDS];
+                size_t n = rpc_wire_single(&h, data, w, one);
+                struct frag f[MAX_FRAGS];
+                size_t k = cut(&h, data, w, f);
+                if (k != 1) {
+                    cr_assert_eq(n, 0, "len %zu width %zu needs %zu fragments", len, w, k);
+                    continue;
+                }
+                cr_assert_eq(n, f[0].n, "len %zu width %zu", len, w);
+                cr_assert(memcmp(one, f[0].w, n * 8) == 0, "len %zu width %zu: words differ", len, w);
+                struct rpc_wire_head back;
+                cr_assert(rpc_wire_single_in(one, n, cap, &back));
+                cr_assert_eq(back.len, len);
+                cr_assert_eq(back.has_cap, cap);
+                cr_assert_eq(back.id, 99);
+                cr_assert_eq(back.status, 3);
+                cr_assert(len == 0 || memcmp(one + 2, data, len) == 0);
+                cr_assert(!rpc_wire_single_in(one, n, !cap, &back), "cap mismatch refused");
+                cr_assert(!rpc_wire_single_in(one, n + 1, cap, &back), "extra word refused");
+            }
+}
+
+Test(rpc_wire, single_in_leaves_the_rest_to_feed)
+{
+    struct rpc_wire_head h;
+    uint64_t more[2] = { rpc_wire_header(RPC_KIND_CALL, 1, 1) | RPC_HDR_MORE, 0 };
+    cr_assert(!rpc_wire_single_in(more, 2, false, &h));
+    uint64_t bulk[2] = { rpc_wire_header(RPC_KIND_CALL, 1, 1) | RPC_HDR_BULK, 1u << 20 };
+    cr_assert(!rpc_wire_single_in(bulk, 2, true, &h));
+    uint64_t reserved[2] = { rpc_wire_header(RPC_KIND_CALL, 1, 1) | 0x100, 0 };
+    cr_assert(!rpc_wire_single_in(reserved, 2, false, &h));
+}

@@ -1,0 +1,214 @@
+/*
+ * svctest.c — init's services over real LMP, from a process init spawned
+ * (run it from init's console: "run svctest"). What is checked: a number
+ * and strings of 1 B, 4 KiB and 1 MiB come back intact; printing by
+ * characters and by lines; ten RAM capabilities and the memory limit;
+ * spawning, waiting for and killing programs through RPC; 8 threads ×
+ * 10,000 calls each with every reply matched; a notification from init
+ * arriving while a long wait is outstanding; and each bad request's named
+ * error, after which init still serves.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../init/procmgr.h"
+#include "os.h"
+#include "ostest.h"
+#include "paging.h"
+#include "ram.h"
+#include "rpc.h"
+#include "slots.h"
+#include "svc.h"
+#include "thread.h"
+
+#define MiB (1024 * 1024)
+
+/* ---- payloads ---- */
+
+static bool echo(size_t len)
+{
+    uint8_t *in = malloc(len + 1), *out = malloc(len + 1);
+    if (in == NULL || out == NULL)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        in[i] = (uint8_t)(i * 13 + len);
+    size_t got = 0;
+    errval_t err = svc_echo(in, len, out, len, &got);
+    bool ok = err_is_ok(err) && got == len && memcmp(in, out, len) == 0;
+    free(in);
+    free(out);
+    return ok;
+}
+
+static void payloads(void)
+{
+    expect("connect and ping init", svc_ping(), SYS_ERR_OK);
+    uint64_t n = 0x1234567887654321ull, back = 0;
+    size_t got;
+    expect("a number", svc_echo(&n, sizeof n, &back, sizeof back, &got), SYS_ERR_OK);
+    check("... comes back", back == n && got == sizeof n);
+    check("a 1 B string comes back intact", echo(1));
+    check("a 4 KiB string comes back intact", echo(4096));
+    check("a 1 MiB string comes back intact", echo(MiB));
+}
+
+/* ---- the terminal ---- */
+
+static void printing(void)
+{
+    const char *by_char = "svctest: printed one character at a time\n";
+    bool ok = true;
+    for (const char *p = by_char; *p != '\0'; p++)
+        ok &= err_is_ok(svc_term_write(p, 1));
+    check("print character by character", ok);
+    const char *lines = "svctest: line one\nsvctest: line two\n";
+    expect("print by lines", svc_term_write(lines, strlen(lines)), SYS_ERR_OK);
+}
+
+/* ---- memory ---- */
+
+static void memory(void)
+{
+    bool ok = true;
+    for (unsigned i = 0; i < 10; i++) {
+        struct capref ram;
+        struct capinfo info = { 0 };
+        ok &= err_is_ok(svc_mem_alloc(64 * 1024, &ram)) && err_is_ok(cap_identify(ram, &info)) &&
+              info.type == OBJ_RAM && info.size == 64 * 1024;
+    }
+    check("ten RAM capabilities of 64 KiB", ok);
+    uint64_t held, limit;
+    expect("usage", svc_mem_usage(&held, &limit), SYS_ERR_OK);
+    check("... counts 640 KiB against the limit", held == 640 * 1024 && limit == SVC_MEM_LIMIT_DEFAULT);
+    struct capref ram;
+    expect("more than the limit", svc_mem_alloc(SVC_MEM_LIMIT_DEFAULT, &ram), SVC_ERR_MEM_LIMIT);
+    expect("a size that is not pages", svc_mem_alloc(1000, &ram), SVC_ERR_BAD_REQUEST);
+    expect("zero bytes", svc_mem_alloc(0, &ram), SVC_ERR_BAD_REQUEST);
+    expect("usage after the refusals", svc_mem_usage(&held, &limit), SYS_ERR_OK);
+    check("... is unchanged", held == 640 * 1024);
+}
+
+/* ---- processes ---- */
+
+static volatile bool long_wait_done, note_during_wait;
+static volatile errval_t long_wait_err;
+static struct svc_proc_status long_wait_status;
+static volatile unsigned notes;
+
+static int long_waiter(void *arg)
+{
+    long_wait_err = svc_wait((uint32_t)(uintptr_t)arg, THREAD_NO_DEADLINE, &long_wait_status);
+    long_wait_done = true;
+    return 0;
+}
+
+static void on_note(struct rpc_chan *c, const struct rpc_msg *m, void *arg)
+{
+    (void)c;
+    (void)arg;
+    (void)m;
+    notes++;
+    if (!long_wait_done)
+        note_during_wait = true;
+}
+
+static void processes(void)
+{
+    uint32_t pid;
+    struct svc_proc_status st;
+    expect("spawn hello through init", svc_spawn("hello -q exit=7", &pid), SYS_ERR_OK);
+    expect("wait for it", svc_wait(pid, 0, &st), SYS_ERR_OK);
+    check("... it exited with code 7", st.state == PROC_EXITED && st.exit_code == 7);
+    expect("spawn a program that is not there", svc_spawn("nosuch", &pid), SPAWN_ERR_NO_PROGRAM);
+    expect("kill a pid that never was", svc_kill(99999), PROC_ERR_NO_SUCH_PID);
+    expect("wait for a pid that never was", svc_wait(99999, 0, &st), PROC_ERR_NO_SUCH_PID);
+
+    /* A long wait (for a spinner) while init sends a notification. */
+    struct rpc_chan *c;
+    svc_chan(&c);
+    rpc_chan_on_notify(c, on_note, NULL);
+    uint32_t spinner;
+    expect("spawn a spinner", svc_spawn("spinner", &spinner), SYS_ERR_OK);
+    struct thread *t;
+    thread_create(&t, long_waiter, (void *)(uintptr_t)spinner);
+    thread_sleep_us(20 * 1000);
+    check("the wait is outstanding", !long_wait_done);
+    unsigned before = notes;
+    expect("ask init for a notification", svc_notify_me(), SYS_ERR_OK);
+    check("it arrived while the long wait was outstanding", notes == before + 1 && note_during_wait);
+    expect("kill the spinner", svc_kill(spinner), SYS_ERR_OK);
+    thread_join(t, NULL);
+    expect("the long wait ends", long_wait_err, SYS_ERR_OK);
+    check("... with the spinner killed", long_wait_status.state == PROC_KILLED);
+}
+
+/* ---- many threads ---- */
+
+#define CALLERS 8
+#define CALLS_EACH 10000
+
+static unsigned bad[CALLERS];
+
+static int caller(void *arg)
+{
+    uint64_t me = (uint64_t)(uintptr_t)arg;
+    for (uint64_t k = 0; k < CALLS_EACH; k++) {
+        uint64_t req[2] = { me, k }, resp[2] = { 0, 0 };
+        size_t got = 0;
+        if (err_is_fail(svc_echo(req, sizeof req, resp, sizeof resp, &got)) || got != sizeof resp ||
+            resp[0] != me || resp[1] != k)
+            bad[me]++;
+    }
+    return 0;
+}
+
+static void many_threads(void)
+{
+    struct thread *t[CALLERS];
+    for (unsigned i = 0; i < CALLERS; i++)
+        thread_create(&t[i], caller, (void *)(uintptr_t)i);
+    unsigned wrong = 0;
+    for (unsigned i = 0; i < CALLERS; i++) {
+        thread_join(t[i], NULL);
+        wrong += bad[i];
+    }
+    printf("svctest: %u threads x %u calls to init: %u failed or mismatched\n", CALLERS, CALLS_EACH, wrong);
+    check("8 threads x 10,000 calls: every reply matches its call", wrong == 0);
+}
+
+static void bad_requests(void)
+{
+    struct rpc_chan *c;
+    svc_chan(&c);
+    struct rpc_call_args a = { .type = 999 };
+    expect("an unknown message type", rpc_call(c, &a, NULL), RPC_ERR_UNKNOWN_TYPE);
+    a = (struct rpc_call_args){ .type = SVC_PROC_KILL, .req = "x", .req_len = 1 };
+    expect("a kill without a pid", rpc_call(c, &a, NULL), SVC_ERR_BAD_REQUEST);
+    a = (struct rpc_call_args){ .type = SVC_PROC_SPAWN, .req = "a\0b", .req_len = 3 };
+    expect("a command line with a NUL in it", rpc_call(c, &a, NULL), SVC_ERR_BAD_REQUEST);
+    struct capref ram;
+    expect("a capability the server does not want is dropped", svc_mem_alloc(4096, &ram), SYS_ERR_OK);
+    a = (struct rpc_call_args){ .type = SVC_PING, .req_cap = &ram };
+    expect("... the call still works", rpc_call(c, &a, NULL), SYS_ERR_OK);
+    expect("init still serves", svc_ping(), SYS_ERR_OK);
+}
+
+int main(void)
+{
+    errval_t err = ram_init_from_memcn();
+    if (err_is_ok(err))
+        err = paging_init();
+    if (err_is_fail(err)) {
+        DEBUG_ERR(err, "svctest: starting paging");
+        return 1;
+    }
+    ostest_begin("SVC");
+    payloads();
+    printing();
+    memory();
+    processes();
+    many_threads();
+    bad_requests();
+    return ostest_summary("svctest");
+}
