@@ -348,11 +348,11 @@ static void take_fragment(struct rpc_chan *c, const uint64_t *w, size_t n, bool 
 /* [R] Take everything the transport has. */
 static void drain(struct rpc_chan *c)
 {
-    uint64_t w[RPC_WIRE_MAX_WORDS];
+    const uint64_t *w;
     size_t n;
     bool has_cap;
     struct capref cap;
-    while (err_is_ok(c->dead) && c->ops->recv(c, w, &n, &has_cap, &cap))
+    while (err_is_ok(c->dead) && (w = c->ops->recv(c, &n, &has_cap, &cap)) != NULL)
         take_fragment(c, w, n, has_cap, cap);
 }
 

@@ -49,12 +49,13 @@ struct rpc_msg {
  * has room for RPC_WIRE_MAX_WORDS, so a transport may read all), SYS_ERR_OK,
  * RPC_ERR_TRANSPORT_FULL (nothing sent, try later) or a permanent error;
  * `last` says it ends a message (the transport may hand the processor to
- * the receiver). recv: take one fragment if there is one. The transport
+ * the receiver). recv: take one fragment if there is one: its words, which
+ * stay valid until the next recv on the channel, or NULL. The transport
  * calls rpc_chan_arrived() when fragments may have arrived. */
 struct rpc_transport_ops {
     errval_t (*send)(struct rpc_chan *c, const uint64_t *words, size_t n, const struct capref *cap,
                      bool last);
-    bool (*recv)(struct rpc_chan *c, uint64_t *words, size_t *n, bool *has_cap, struct capref *cap);
+    const uint64_t *(*recv)(struct rpc_chan *c, size_t *n, bool *has_cap, struct capref *cap);
     void (*close)(struct rpc_chan *c);      /* may be NULL */
 };
 

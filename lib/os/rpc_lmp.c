@@ -21,6 +21,7 @@ _Static_assert(RPC_WIRE_MAX_WORDS == LMP_MSG_WORDS, "an RPC fragment is one LMP 
 struct lmp_end {
     struct lmp_endpoint *local;
     struct capref remote;           /* EndPoint to the peer's buffer */
+    struct lmp_msg scratch;         /* the last fragment received */
     struct rpc_chan *chan;
 };
 
@@ -53,23 +54,23 @@ static errval_t arm(struct lmp_endpoint *ep)
     return err;
 }
 
-static bool lmpt_recv(struct rpc_chan *c, uint64_t *words, size_t *n, bool *has_cap, struct capref *cap)
+/* The fragment stays in e->scratch (one receiver at a time: the RPC
+ * layer's recv_lock) until the next receive. */
+static const uint64_t *lmpt_recv(struct rpc_chan *c, size_t *n, bool *has_cap, struct capref *cap)
 {
     struct lmp_end *e = rpc_chan_transport(c);
-    struct lmp_msg m;
-    if (!lmp_endpoint_recv(e->local, &m))
-        return false;
-    for (uint32_t i = 0; i < m.nwords; i++)
-        words[i] = m.words[i];
-    *n = m.nwords;
-    *has_cap = m.has_cap;
-    if (m.has_cap) {
-        *cap = m.cap;
+    struct lmp_msg *m = &e->scratch;
+    if (!lmp_endpoint_recv(e->local, m))
+        return NULL;
+    *n = m->nwords;
+    *has_cap = m->has_cap;
+    if (m->has_cap) {
+        *cap = m->cap;
         errval_t err = arm(e->local);
         if (err_is_fail(err))
             DEBUG_ERR(err, "rpc_lmp: arming a slot for the next capability");
     }
-    return true;
+    return m->words;
 }
 
 static void lmpt_close(struct rpc_chan *c)

@@ -25,6 +25,7 @@ struct loop_end {
     struct loop_end *peer;
     struct rpc_chan *chan;
     struct loop_frag ring[LOOP_MAX_CAPACITY];
+    struct loop_frag scratch;       /* the last fragment received (one receiver at a time) */
     size_t capacity, head, count;
     bool closed;
 };
@@ -74,26 +75,23 @@ static errval_t loop_send(struct rpc_chan *c, const uint64_t *words, size_t n, c
     return push(e->peer, words, n, cap);
 }
 
-static bool loop_recv(struct rpc_chan *c, uint64_t *words, size_t *n, bool *has_cap, struct capref *cap)
+static const uint64_t *loop_recv(struct rpc_chan *c, size_t *n, bool *has_cap, struct capref *cap)
 {
     struct loop_end *e = rpc_chan_transport(c);
     thread_critical_enter();
     bool got = e->count > 0;
-    struct loop_frag f;
     if (got) {
-        f = e->ring[e->head];
+        e->scratch = e->ring[e->head];
         e->head = (e->head + 1) % e->capacity;
         e->count--;
     }
     thread_critical_exit();
     if (!got)
-        return false;
-    for (size_t i = 0; i < f.n; i++)
-        words[i] = f.words[i];
-    *n = f.n;
-    *has_cap = f.has_cap;
-    *cap = f.cap;
-    return true;
+        return NULL;
+    *n = e->scratch.n;
+    *has_cap = e->scratch.has_cap;
+    *cap = e->scratch.cap;
+    return e->scratch.words;
 }
 
 static void loop_close(struct rpc_chan *c)

@@ -79,37 +79,6 @@ size_t rpc_wire_next(struct rpc_wire_out *o, uint64_t *words, uint64_t *cap)
     return n;
 }
 
-size_t rpc_wire_single(const struct rpc_wire_head *h, const void *data, size_t max_words,
-                       uint64_t *words)
-{
-    if (h->bulk || h->len > bytes_in(max_words - 2))
-        return 0;
-    size_t n = 2 + (h->len + 7) / 8;
-    words[0] = rpc_wire_header(h->kind, h->type, h->id) | (h->has_cap ? RPC_HDR_CAP : 0);
-    words[1] = h->len | (uint64_t)h->status << 32;
-    if (h->len > 0) {
-        words[n - 1] = 0;
-        memcpy(words + 2, data, h->len);
-    }
-    return n;
-}
-
-bool rpc_wire_single_in(const uint64_t *words, size_t n, bool cap_came, struct rpc_wire_head *h)
-{
-    if (n < 2 || n > RPC_WIRE_MAX_WORDS)
-        return false;
-    uint64_t hdr = words[0];
-    uint32_t len = (uint32_t)words[1];
-    bool cap = (hdr & RPC_HDR_CAP) != 0;
-    if ((hdr & (RPC_HDR_MORE | RPC_HDR_BULK | RPC_HDR_RESERVED)) != 0 || cap != cap_came ||
-        (len + 7) / 8 != n - 2)
-        return false;
-    *h = (struct rpc_wire_head){ .kind = rpc_wire_kind(hdr), .type = rpc_wire_type(hdr),
-                                 .id = rpc_wire_id(hdr), .status = (uint16_t)(words[1] >> 32),
-                                 .len = len, .has_cap = cap };
-    return true;
-}
-
 void rpc_wire_in_init(struct rpc_wire_in *in)
 {
     in->active = in->discard = false;

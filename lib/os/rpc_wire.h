@@ -94,9 +94,22 @@ size_t rpc_wire_fragments(const struct rpc_wire_head *head, size_t max_words);
 
 /* The common case in one step: a message without a bulk frame that fits
  * one fragment. Writes it to words[] (room for RPC_WIRE_MAX_WORDS) and
- * returns its word count; 0 if it does not fit one fragment. */
-size_t rpc_wire_single(const struct rpc_wire_head *head, const void *data, size_t max_words,
-                       uint64_t *words);
+ * returns its word count; 0 if it does not fit one fragment. (Inline: it
+ * is on every call's path.) */
+static inline size_t rpc_wire_single(const struct rpc_wire_head *h, const void *data,
+                                     size_t max_words, uint64_t *words)
+{
+    if (h->bulk || h->len > (max_words - 2) * sizeof(uint64_t))
+        return 0;
+    size_t n = 2 + (h->len + 7) / 8;
+    words[0] = rpc_wire_header(h->kind, h->type, h->id) | (h->has_cap ? RPC_HDR_CAP : 0);
+    words[1] = h->len | (uint64_t)h->status << 32;
+    if (h->len > 0) {
+        words[n - 1] = 0;
+        __builtin_memcpy(words + 2, data, h->len);
+    }
+    return n;
+}
 
 /* ---- receiving: put fragments back together ---- */
 
@@ -120,7 +133,22 @@ void rpc_wire_in_init(struct rpc_wire_in *in);
  * message of one fragment (no bulk frame), fill *head and return true; its
  * payload is words + 2, in place. Otherwise false: give the fragment to
  * rpc_wire_feed (which also reports what is wrong with it). */
-bool rpc_wire_single_in(const uint64_t *words, size_t n, bool cap_came, struct rpc_wire_head *head);
+static inline bool rpc_wire_single_in(const uint64_t *words, size_t n, bool cap_came,
+                                      struct rpc_wire_head *h)
+{
+    if (n < 2 || n > RPC_WIRE_MAX_WORDS)
+        return false;
+    uint64_t hdr = words[0];
+    uint32_t len = (uint32_t)words[1];
+    bool cap = (hdr & RPC_HDR_CAP) != 0;
+    if ((hdr & (RPC_HDR_MORE | RPC_HDR_BULK | RPC_HDR_RESERVED)) != 0 || cap != cap_came ||
+        (len + 7) / 8 != n - 2)
+        return false;
+    *h = (struct rpc_wire_head){ .kind = rpc_wire_kind(hdr), .type = rpc_wire_type(hdr),
+                                 .id = rpc_wire_id(hdr), .status = (uint16_t)(words[1] >> 32),
+                                 .len = len, .has_cap = cap };
+    return true;
+}
 
 /* Take one fragment; `cap` is RPC_HDR_CAP/RPC_HDR_BULK if the transport
  * delivered a capability with it (its meaning is the header's), 0 if not.
