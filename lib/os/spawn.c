@@ -411,7 +411,10 @@ static errval_t make_lmp(struct build *b)
         err = sys_invoke(capref_addr(disp), DISPATCHER_CMD_ENDPOINT, capaddr_level1(ROOTCN_SLOT_SPAWN + ROOTCN_SLOT_TASKCN),
                          TASKCN_SLOT_SELFEP, 0, 0, 0, 0).err;
     if (err_is_ok(err) && b->req->initep != NULL)
-        err = cap_copy(child_slot(ROOTCN_SLOT_TASKCN, TASKCN_SLOT_INITEP), *b->req->initep);
+        err = b->req->initep_badge == 0
+                  ? cap_copy(child_slot(ROOTCN_SLOT_TASKCN, TASKCN_SLOT_INITEP), *b->req->initep)
+                  : cap_mint(child_slot(ROOTCN_SLOT_TASKCN, TASKCN_SLOT_INITEP), *b->req->initep,
+                             CAPRIGHTS_ALL, b->req->initep_badge);
     return err;
 }
 

@@ -42,6 +42,8 @@ struct spawn_request {
     uint64_t memory;                /* RAM for its own use; 0: SPAWN_DEFAULT_MEMORY */
     const struct capref *initep;    /* NULL, or an EndPoint (of the spawner's) the child
                                        gets in its TASKCN_SLOT_INITEP, to send first */
+    uint64_t initep_badge;          /* non-zero: the child's copy is minted with this badge
+                                       (init gives each child its pid, so it knows who calls) */
 };
 
 struct spawn_process {

@@ -9,10 +9,8 @@
 
 #include "os.h"
 #include "syscall.h"
-#include "thread.h"
 
 #define LINE_MAX_BYTES  256
-#define CONSOLE_POLL_US 2000
 
 static char line[LINE_MAX_BYTES];
 static unsigned used;
@@ -34,15 +32,22 @@ static int console_put(char c, FILE *f)
     return (unsigned char)c;
 }
 
-/* Blocks the calling thread (the process's other threads go on, and with
- * none runnable it waits in the kernel) until a character arrives, and
- * echoes it, as a terminal in cooked mode would. */
+void (*stdio_wait_hook)(void);
+
+/* Blocks until a character arrives, and echoes it, as a terminal in cooked
+ * mode would. A process with threads waits through stdio_wait_hook (its
+ * other threads go on meanwhile); one without yields the core, and does
+ * not link the thread library for it. */
 static int console_get(FILE *f)
 {
     char c;
     console_flush(f);
-    while (err_no(sys_debug_getchar(&c)) == SYS_ERR_NO_INPUT)
-        thread_sleep_us(CONSOLE_POLL_US);
+    while (err_no(sys_debug_getchar(&c)) == SYS_ERR_NO_INPUT) {
+        if (stdio_wait_hook != NULL)
+            stdio_wait_hook();
+        else
+            sys_yield();
+    }
     if (c == '\r')
         c = '\n';
     console_put(c, f);

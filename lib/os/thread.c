@@ -314,8 +314,15 @@ void thread_fault_resume(void)
     thread_fatal("SYS_RESUME refused the faulting state: %s", err_getstring(err));
 }
 
+/* A console reader waits by sleeping, so the process's other threads run. */
+static void stdio_wait_sleeping(void)
+{
+    thread_sleep_us(2000);
+}
+
 errval_t thread_lib_init(void)
 {
+    stdio_wait_hook = stdio_wait_sleeping;
     if (upcall_registered)
         return SYS_ERR_OK;
     errval_t err = sys_upcall_set((uint64_t)thread_upcall_entry,
