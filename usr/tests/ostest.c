@@ -3,6 +3,7 @@
  */
 #include "ostest.h"
 
+#include "os.h"
 #include "paging.h"
 #include "ram.h"
 
@@ -52,4 +53,17 @@ uint64_t ostest_free_bytes(void)
     struct mm_stats st;
     mm_stats(ram_mm(), &st);
     return st.free + paging_frames_idle_bytes();
+}
+
+bool ostest_start_memory(const char *program)
+{
+    errval_t err = ram_init_from_memcn();
+    if (err_is_ok(err))
+        err = paging_init();
+    if (err_is_fail(err)) {
+        printf("%s: ", program);
+        DEBUG_ERR(err, "starting the memory manager and paging");
+        return false;
+    }
+    return true;
 }

@@ -23,6 +23,11 @@ void check(const char *desc, bool ok);
 int ostest_summary(const char *program);
 
 unsigned ostest_failures(void);
+
+/* Start the memory manager (from the process's MEMCN) and paging, as every
+ * test program that allocates must; false (with the error printed, naming
+ * `program`) if either fails. */
+bool ostest_start_memory(const char *program);
 unsigned ostest_cases(void);
 
 /* Free memory as a leak check sees it: the memory manager's free bytes

@@ -228,13 +228,8 @@ static void test_many_mappings(void)
 int main(void)
 {
     ostest_begin("PAGETEST");
-    errval_t err = ram_init_from_memcn();
-    if (err_is_ok(err))
-        err = paging_init();
-    if (err_is_fail(err)) {
-        DEBUG_ERR(err, "pagetest: starting paging");
+    if (!ostest_start_memory("pagetest"))
         return 1;
-    }
     test_lazy_region();
     test_malloc_256m();
     test_malloc_small();

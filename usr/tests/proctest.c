@@ -189,13 +189,8 @@ static void test_leaks(void)
 int main(void)
 {
     ostest_begin("PROCTEST");
-    errval_t err = ram_init_from_memcn();
-    if (err_is_ok(err))
-        err = paging_init();
-    if (err_is_fail(err)) {
-        DEBUG_ERR(err, "proctest: starting memory");
+    if (!ostest_start_memory("proctest"))
         return 1;
-    }
     proc_init();
     test_hello();
     test_control();

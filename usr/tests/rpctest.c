@@ -419,13 +419,8 @@ static void dead_peer(void)
 
 int main(void)
 {
-    errval_t err = ram_init_from_memcn();
-    if (err_is_ok(err))
-        err = paging_init();
-    if (err_is_fail(err)) {
-        DEBUG_ERR(err, "rpctest: starting paging");
+    if (!ostest_start_memory("rpctest"))
         return 1;
-    }
     ostest_begin("RPC");
     waitset_init(&server_ws);
     waitset_init(&client_ws);

@@ -196,13 +196,8 @@ static void bad_requests(void)
 
 int main(void)
 {
-    errval_t err = ram_init_from_memcn();
-    if (err_is_ok(err))
-        err = paging_init();
-    if (err_is_fail(err)) {
-        DEBUG_ERR(err, "svctest: starting paging");
+    if (!ostest_start_memory("svctest"))
         return 1;
-    }
     ostest_begin("SVC");
     payloads();
     printing();

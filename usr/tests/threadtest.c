@@ -487,13 +487,8 @@ static int provoke(const char *mode)
 int main(void)
 {
     char mode[16];
-    errval_t err = ram_init_from_memcn();
-    if (err_is_ok(err))
-        err = paging_init();
-    if (err_is_fail(err)) {
-        DEBUG_ERR(err, "threadtest: starting paging");
+    if (!ostest_start_memory("threadtest"))
         return 1;
-    }
     if (os_getarg("mode", mode, sizeof mode) != NULL)
         return provoke(mode);
     ostest_begin("THREAD");
