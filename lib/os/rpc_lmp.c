@@ -112,6 +112,9 @@ static errval_t chan_new(struct lmp_endpoint *local, struct capref remote, struc
         return err;
     }
     lmp_endpoint_set_handler(local, on_message, e->chan);
+    /* A message may have come before the handler was set, its pending bit
+     * already taken by a poll that found no handler: look once now. */
+    rpc_chan_arrived(e->chan, false);
     *out = e->chan;
     return SYS_ERR_OK;
 }
