@@ -16,6 +16,7 @@
 #include <minnow/args.h>
 #include <minnow/captypes.h>
 #include <minnow/dispatcher.h>
+#include <minnow/lmp.h>
 #include "cap/cap.h"
 #include "trapframe.h"
 
@@ -27,6 +28,8 @@ struct dcb {
     struct cte dispframe;       /* the dispatcher frame (LMP buffers, lmp.h), or empty */
     void *lmp_frame;            /* its kernel address and buffer count, valid while */
     uint32_t lmp_buffers;       /* dispframe is not empty (set with it, kernel/lmp.c) */
+    uint32_t lmp_epoch[LMP_MAX_BUFFERS];   /* per buffer: EndPoints made before its last
+                                              reset (DISPATCHER_CMD_BUFFER_RESET) are stale */
     struct dcb *next, *prev;    /* the run queue while DCB_RUNNABLE; the wait list while DCB_WAITING */
     uint64_t wait_deadline;     /* CNTVCT_EL0 value ending a SYS_WAIT; 0: none */
     enum dcb_state state;       /* include/minnow/dispatcher.h */

@@ -51,6 +51,10 @@ static bool alive(const struct dcb *d)
     return d->state != DCB_EXITED && d->state != DCB_FAULTED && !cte_is_empty(&d->dispframe);
 }
 
+/* An EndPoint's buffer and the epoch it was made in (include/minnow/lmp.h). */
+static inline uint32_t ep_index(const struct capability *ep) { return ep->extra & ((1u << LMP_EP_INDEX_BITS) - 1); }
+static inline uint32_t ep_epoch(const struct capability *ep) { return ep->extra >> LMP_EP_INDEX_BITS; }
+
 static errval_t check_endpoint(const struct cte *ep, uint64_t control)
 {
     if (cte_is_empty(ep))
@@ -72,9 +76,12 @@ static errval_t check_receiver(struct lmp_send *s)
     s->to = phys_to_virt(s->ep->cap.base);
     if (!alive(s->to))
         return LMP_ERR_DEAD;
-    if (s->ep->cap.extra >= s->to->lmp_buffers)
+    uint32_t index = ep_index(&s->ep->cap);
+    if (index >= s->to->lmp_buffers)
         return LMP_ERR_DEAD;    /* cannot happen: endpoint.c checked it against the same frame */
-    s->buf = (struct lmp_buf *)((char *)frame_of(s->to) + lmp_buf_offset(s->ep->cap.extra));
+    if (ep_epoch(&s->ep->cap) != s->to->lmp_epoch[index])
+        return LMP_ERR_STALE;
+    s->buf = (struct lmp_buf *)((char *)frame_of(s->to) + lmp_buf_offset(index));
     uint64_t consumed = __atomic_load_n(&s->buf->hdr.consumed, __ATOMIC_ACQUIRE);
     if (s->buf->hdr.delivered - consumed >= LMP_BUF_SLOTS)
         return LMP_ERR_BUF_FULL;
@@ -127,7 +134,7 @@ static void put_message(struct lmp_send *s, const struct trap_frame *f, bool wit
     m->badge = s->ep->cap.param;
     m->cap = with_cap ? s->cap_slot : LMP_RECV_NONE;
     __atomic_store_n(&s->buf->hdr.delivered, at + 1, __ATOMIC_RELEASE);
-    frame_of(s->to)->pending |= 1ull << s->ep->cap.extra;
+    frame_of(s->to)->pending |= 1ull << ep_index(&s->ep->cap);
 }
 
 static errval_t send(struct trap_frame *f, struct lmp_send *s)
@@ -211,8 +218,8 @@ void sys_lmp_send(struct trap_frame *f)
     if (ep == NULL)
         return send_slow(f);
     struct dcb *to = direct(ep->cap.base);
-    uint32_t index = ep->cap.extra;
-    if (!alive(to) || index >= to->lmp_buffers)
+    uint32_t index = ep_index(&ep->cap);
+    if (!alive(to) || index >= to->lmp_buffers || ep_epoch(&ep->cap) != to->lmp_epoch[index])
         return send_slow(f);
     struct lmp_frame_hdr *frame = to->lmp_frame;
     struct lmp_buf *buf = (struct lmp_buf *)((char *)frame + lmp_buf_offset(index));

@@ -85,6 +85,8 @@ enum cap_cmd {
     DISPATCHER_CMD_SET_FRAME, /* x2 Frame capaddr: the dispatcher frame (lmp.h), once */
     DISPATCHER_CMD_ENDPOINT, /* x2 dest CNode, x3 dest slot, x4 buffer index, x5 badge
                                -> an EndPoint to that buffer of this dispatcher */
+    DISPATCHER_CMD_BUFFER_RESET, /* x2 buffer index: empty it; EndPoints made to it so
+                                   far get LMP_ERR_STALE (a buffer's next owner) */
     CAP_CMD_COUNT
 };
 

@@ -84,6 +84,7 @@ typedef uint64_t errval_t;
     X(LMP_ERR_BUF_FULL, "receive buffer full: retry later (transient)")           \
     X(LMP_ERR_NO_RECV_SLOT, "receiver has no slot armed for a capability (transient)")\
     X(LMP_ERR_RECV_SLOT_OCCUPIED, "receiver's armed slot is not empty (transient)")\
+    X(LMP_ERR_STALE, "the receive buffer was reset since this EndPoint was made (permanent)")\
     X(LMP_ERR_DEAD, "receiver exited, faulted or was destroyed (permanent)")      \
     X(LMP_ERR_WAIT_TIMEOUT, "the deadline passed before a message came")          \
     X(LMP_ERR_NO_BUFFER_FREE, "every buffer of the dispatcher frame is in use")   \

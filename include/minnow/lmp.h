@@ -77,6 +77,14 @@ _Static_assert(sizeof(struct lmp_buf_hdr) == LMP_SLOT_BYTES, "LMP buffer header 
 _Static_assert(sizeof(struct lmp_buf) == LMP_BUF_BYTES, "LMP buffer layout");
 _Static_assert(sizeof(struct lmp_frame_hdr) == LMP_FRAME_HDR, "LMP frame header layout");
 
+/* An EndPoint capability's `extra` (kernel): the buffer index in bits 0..7
+ * and, above, the buffer's epoch when the EndPoint was made. Resetting a
+ * buffer (DISPATCHER_CMD_BUFFER_RESET, when its owner closes a channel)
+ * moves its epoch on, and every older EndPoint to it gets LMP_ERR_STALE,
+ * so a reused buffer never receives from a former peer. */
+#define LMP_EP_INDEX_BITS 8
+#define LMP_EP_EPOCH_MASK 0xffffffu
+
 /* Buffers in a dispatcher frame of `bytes` bytes. */
 static inline uint32_t lmp_frame_buffers(uint64_t bytes)
 {

@@ -116,6 +116,7 @@ errval_t dispatcher_invoke(const struct capability *root, struct cte *target, st
     case DISPATCHER_CMD_STOP: return stop(d);
     case DISPATCHER_CMD_SET_FRAME: return dispatcher_set_frame(root, d, f);
     case DISPATCHER_CMD_ENDPOINT: return dispatcher_endpoint(root, target, d, f);
+    case DISPATCHER_CMD_BUFFER_RESET: return dispatcher_buffer_reset(d, f);
     default: return CAP_ERR_UNKNOWN_COMMAND;
     }
 }

@@ -61,8 +61,28 @@ errval_t dispatcher_endpoint(const struct capability *root, const struct cte *di
         return DISP_ERR_BAD_BUFFER;
     struct capability ep = {
         .type = OBJ_ENDPOINT, .rights = CAPRIGHTS_ALL, .base = disp->cap.base,
-        .size = disp->cap.size, .extra = (uint32_t)f->x[4], .param = f->x[5],
+        .size = disp->cap.size, .param = f->x[5],
+        .extra = (uint32_t)f->x[4] | d->lmp_epoch[f->x[4]] << LMP_EP_INDEX_BITS,
     };
     cap_insert(dest, &ep);
+    return SYS_ERR_OK;
+}
+
+/* x2 buffer index: every EndPoint made to it so far becomes stale
+ * (LMP_ERR_STALE), the ring is emptied (consumed = delivered), no slot is
+ * armed and no message is pending. For the buffer's next owner. */
+errval_t dispatcher_buffer_reset(struct dcb *d, const struct trap_frame *f)
+{
+    if (cte_is_empty(&d->dispframe))
+        return DISP_ERR_NO_FRAME;
+    if (f->x[2] >= d->lmp_buffers)
+        return DISP_ERR_BAD_BUFFER;
+    uint32_t i = (uint32_t)f->x[2];
+    d->lmp_epoch[i] = (d->lmp_epoch[i] + 1) & LMP_EP_EPOCH_MASK;
+    struct lmp_frame_hdr *frame = d->lmp_frame;
+    struct lmp_buf *b = (struct lmp_buf *)((char *)frame + lmp_buf_offset(i));
+    b->hdr.consumed = b->hdr.delivered;
+    b->hdr.recv_slot = LMP_RECV_NONE;
+    frame->pending &= ~(1ull << i);
     return SYS_ERR_OK;
 }

@@ -11,3 +11,4 @@
 errval_t dispatcher_set_frame(const struct capability *root, struct dcb *d, const struct trap_frame *f);
 errval_t dispatcher_endpoint(const struct capability *root, const struct cte *disp, struct dcb *d,
                              const struct trap_frame *f);
+errval_t dispatcher_buffer_reset(struct dcb *d, const struct trap_frame *f);

@@ -168,7 +168,7 @@ static errval_t dispatch(const struct capability *root, struct cte *target, stru
         return SYS_ERR_OK;
     case DISPATCHER_CMD_SETUP: case DISPATCHER_CMD_SET_NAME: case DISPATCHER_CMD_RUN:
     case DISPATCHER_CMD_STOP: case DISPATCHER_CMD_STATUS:
-    case DISPATCHER_CMD_SET_FRAME: case DISPATCHER_CMD_ENDPOINT:
+    case DISPATCHER_CMD_SET_FRAME: case DISPATCHER_CMD_ENDPOINT: case DISPATCHER_CMD_BUFFER_RESET:
         return dispatcher_invoke(root, target, f);
     default:
         return CAP_ERR_UNKNOWN_COMMAND;

@@ -72,6 +72,13 @@ errval_t lmp_endpoint_alloc(struct lmp_endpoint **out)
 
 void lmp_endpoint_free(struct lmp_endpoint *ep)
 {
+    /* EndPoints a former peer still holds to this buffer stop working
+     * (LMP_ERR_STALE): its next owner hears only from its own peers. */
+    if (ep->index != 0) {
+        errval_t err = sys_invoke(CAP_DISPATCHER, DISPATCHER_CMD_BUFFER_RESET, ep->index, 0, 0, 0, 0, 0).err;
+        if (err_is_fail(err))
+            DEBUG_ERR(err, "lmp: resetting a freed buffer");
+    }
     thread_critical_enter();
     ep->on_message = NULL;
     ep->waiter = NULL;

@@ -55,10 +55,16 @@ static void on_accept(struct rpc_chan *c, uint64_t badge, void *arg)
     (void)arg;
     struct svc_client *cl = calloc(1, sizeof *cl);
     thread_mutex_lock(&clients_lock);
-    size_t i = 0;
-    while (i < SVC_CLIENTS_MAX && clients[i] != NULL)
-        i++;
-    bool placed = cl != NULL && i < SVC_CLIENTS_MAX;
+    size_t i = SVC_CLIENTS_MAX, taken = 0;
+    for (size_t k = 0; k < SVC_CLIENTS_MAX; k++) {
+        if (clients[k] == NULL)
+            i = i < k ? i : k;
+        else if (clients[k]->pid == (uint32_t)badge && !clients[k]->gone)
+            taken++;
+    }
+    /* One channel per process: more would only let a process take every
+     * receive buffer init has. */
+    bool placed = cl != NULL && i < SVC_CLIENTS_MAX && taken == 0;
     if (placed) {
         *cl = (struct svc_client){ .pid = (uint32_t)badge, .chan = c };
         clients[i] = cl;

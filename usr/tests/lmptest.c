@@ -210,6 +210,36 @@ static uint64_t counter_freq(void)
     return v;
 }
 
+/* A freed buffer is reset: EndPoints made to it before stop working, so
+ * its next owner never hears from a former peer. */
+static void test_reset(void)
+{
+    struct lmp_endpoint *ep, *again;
+    struct capref old = new_slot(), fresh = new_slot(), bad = new_slot();
+    struct lmp_msg m = { .nwords = 1, .words = { 5 } }, in;
+    expect("a buffer", lmp_endpoint_alloc(&ep), SYS_ERR_OK);
+    expect("an EndPoint to it", lmp_endpoint_mint(ep, 3, old), SYS_ERR_OK);
+    expect("a badged copy of that EndPoint", cap_mint(bad, old, CAPRIGHTS_ALL, 4), SYS_ERR_OK);
+    expect("send through it", lmp_send(old, &m, 0), SYS_ERR_OK);
+    uint32_t index = ep->index;
+    lmp_endpoint_free(ep);
+    expect("the freed buffer is given out again", lmp_endpoint_alloc(&again), SYS_ERR_OK);
+    check("... the same one", again->index == index);
+    check("... empty: the old message went with the reset", !lmp_endpoint_recv(again, &in));
+    expect("the old EndPoint: LMP_ERR_STALE", lmp_send(old, &m, 0), LMP_ERR_STALE);
+    expect("its badged copy too", lmp_send(bad, &m, 0), LMP_ERR_STALE);
+    check("... and nothing arrived", !lmp_endpoint_recv(again, &in));
+    expect("an EndPoint made now", lmp_endpoint_mint(again, 3, fresh), SYS_ERR_OK);
+    expect("works", lmp_send(fresh, &m, 0), SYS_ERR_OK);
+    check("... its message arrives", lmp_endpoint_recv(again, &in) && in.words[0] == 5);
+    expect("resetting a buffer beyond the frame: DISP_ERR_BAD_BUFFER",
+           sys_invoke(CAP_DISPATCHER, DISPATCHER_CMD_BUFFER_RESET, 999, 0, 0, 0, 0, 0).err, DISP_ERR_BAD_BUFFER);
+    lmp_endpoint_free(again);
+    cap_delete(old);
+    cap_delete(fresh);
+    cap_delete(bad);
+}
+
 static void test_wait_deadline(void)
 {
     lmp_poll();     /* the earlier tests' pending bits: SYS_WAIT would return at once */
@@ -413,6 +443,7 @@ int main(int argc, char **argv)
     test_cap();
     test_full();
     test_bad_input();
+    test_reset();
     test_wait_deadline();
     test_destroyed();
     with_peer(101, test_wake_and_yield);

@@ -18,6 +18,7 @@
 #include "paging.h"
 #include "ram.h"
 #include "rpc.h"
+#include "rpc_lmp.h"
 #include "slots.h"
 #include "svc.h"
 #include "thread.h"
@@ -192,6 +193,20 @@ static void bad_requests(void)
     a = (struct rpc_call_args){ .type = SVC_PING, .req_cap = &ram };
     expect("... the call still works", rpc_call(c, &a, NULL), SYS_ERR_OK);
     expect("init still serves", svc_ping(), SYS_ERR_OK);
+
+    /* One channel per process: a second one is closed at once (so a
+     * process cannot take every receive buffer init has). */
+    struct rpc_chan *second;
+    errval_t err = rpc_lmp_connect(capref_l2(ROOTCN_SLOT_TASKCN, TASKCN_SLOT_INITEP), NULL, 1000 * 1000, &second);
+    expect("a second connection is answered", err, SYS_ERR_OK);
+    if (err_is_ok(err)) {
+        a = (struct rpc_call_args){ .type = SVC_PING };
+        errval_t e2 = rpc_call(second, &a, NULL);
+        check("... but init closed it: calls on it fail for good",
+              err_no(e2) == RPC_ERR_PEER_DEAD && err_contains(e2, LMP_ERR_STALE));
+        rpc_chan_close(second);
+    }
+    expect("the first channel still works", svc_ping(), SYS_ERR_OK);
 }
 
 int main(void)
