@@ -54,6 +54,7 @@ typedef uint64_t errval_t;
     X(CAP_ERR_NOT_MAPPED_HERE, "the mapping does not belong to this table")       \
     X(CAP_ERR_RESIZE_NOT_ROOT, "resize applies only to the caller's own root CNode")\
     X(CAP_ERR_RESIZE_TARGET, "the new root CNode is not larger or not empty")     \
+    X(CAP_ERR_REVOKE_ENDPOINT, "EndPoints cannot be revoked (all EndPoints to a dispatcher are one object): delete the copy, or reset the buffer")\
     /* kernel boot */                                                             \
     X(KERN_ERR_NO_MEMORY, "kernel boot allocator has no memory left")             \
     X(KERN_ERR_NO_INIT_MODULE, "boot module for the first program not found")     \

@@ -33,6 +33,8 @@ static errval_t invoke_cnode(const struct capability *root, struct cte *target,
         return err;
     if (cmd == CNODE_CMD_DELETE)
         return cap_delete(slot);
+    if (cmd == CNODE_CMD_REVOKE && slot->cap.type == OBJ_ENDPOINT)
+        return CAP_ERR_REVOKE_ENDPOINT;     /* see the error's text and docs/lmp.md §3 */
     if (cmd == CNODE_CMD_REVOKE)
         return cap_revoke(slot);
     struct cte *src;

@@ -232,6 +232,10 @@ static void test_reset(void)
     expect("an EndPoint made now", lmp_endpoint_mint(again, 3, fresh), SYS_ERR_OK);
     expect("works", lmp_send(fresh, &m, 0), SYS_ERR_OK);
     check("... its message arrives", lmp_endpoint_recv(again, &in) && in.words[0] == 5);
+    expect("revoking an EndPoint is refused (it would delete every EndPoint to us)", cap_revoke(fresh),
+           CAP_ERR_REVOKE_ENDPOINT);
+    expect("... and the EndPoint still works", lmp_send(fresh, &m, 0), SYS_ERR_OK);
+    check("... its message arrives", lmp_endpoint_recv(again, &in));
     expect("resetting a buffer beyond the frame: DISP_ERR_BAD_BUFFER",
            sys_invoke(CAP_DISPATCHER, DISPATCHER_CMD_BUFFER_RESET, 999, 0, 0, 0, 0, 0).err, DISP_ERR_BAD_BUFFER);
     lmp_endpoint_free(again);
