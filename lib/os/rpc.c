@@ -65,18 +65,18 @@ void *rpc_chan_transport(struct rpc_chan *c) { return c->tstate; }
 
 void rpc_chan_serve(struct rpc_chan *c, rpc_serve_fn *fn, void *arg)
 {
-    thread_mutex_lock(&c->recv_lock);
+    thread_mutex_lock_inline(&c->recv_lock);
     c->serve = fn;
     c->serve_arg = arg;
-    thread_mutex_unlock(&c->recv_lock);
+    thread_mutex_unlock_inline(&c->recv_lock);
 }
 
 void rpc_chan_on_notify(struct rpc_chan *c, rpc_notify_fn *fn, void *arg)
 {
-    thread_mutex_lock(&c->recv_lock);
+    thread_mutex_lock_inline(&c->recv_lock);
     c->notify = fn;
     c->notify_arg = arg;
-    thread_mutex_unlock(&c->recv_lock);
+    thread_mutex_unlock_inline(&c->recv_lock);
 }
 
 void rpc_chan_arrived(struct rpc_chan *c, bool in_critical)
@@ -364,9 +364,9 @@ static void on_event(struct waitset_source *src, void *arg)
     struct rpc_chan *c = arg;
     if (c->backlog != NULL)     /* a hint: a retry is scheduled anyway */
         rpc_send_retry(c);
-    thread_mutex_lock(&c->recv_lock);
+    thread_mutex_lock_inline(&c->recv_lock);
     drain(c);
-    thread_mutex_unlock(&c->recv_lock);
+    thread_mutex_unlock_inline(&c->recv_lock);
     rpc_chan_unref(c);
 }
 
@@ -374,9 +374,9 @@ static void on_event(struct waitset_source *src, void *arg)
 
 static errval_t wait_reply(struct rpc_chan *c, struct rpc_pending *p, uint64_t timeout_us)
 {
-    if (!p->done && thread_mutex_trylock(&c->recv_lock)) {
+    if (!p->done && thread_mutex_trylock_inline(&c->recv_lock)) {
         drain(c);               /* the reply may be there already */
-        thread_mutex_unlock(&c->recv_lock);
+        thread_mutex_unlock_inline(&c->recv_lock);
     }
     if (p->done)
         return SYS_ERR_OK;

@@ -17,6 +17,7 @@
 #include "paging.h"
 #include "ram.h"
 #include "slots.h"
+#include "thread_internal.h"
 #include "vregion.h"
 
 static uint64_t page_round(size_t len) { return (len + OBJSIZE_PAGE - 1) & ~(uint64_t)(OBJSIZE_PAGE - 1); }
@@ -54,11 +55,11 @@ errval_t rpc_bulk_make(struct rpc_chan *c, enum rpc_kind kind, uint32_t id, cons
         free(b);
         return err_push(err, RPC_ERR_BULK);
     }
-    thread_mutex_lock(&c->send_lock);
+    thread_mutex_lock_inline(&c->send_lock);
     b->next = c->bulk_out;
     c->bulk_out = b;
     c->stats.bulk_out++;
-    thread_mutex_unlock(&c->send_lock);
+    thread_mutex_unlock_inline(&c->send_lock);
     *cap = b->cap;
     return SYS_ERR_OK;
 }
@@ -97,7 +98,7 @@ static void bulk_free(struct rpc_bulk_out *b)
 
 void rpc_bulk_released(struct rpc_chan *c, enum rpc_kind kind, uint32_t id)
 {
-    thread_mutex_lock(&c->send_lock);
+    thread_mutex_lock_inline(&c->send_lock);
     struct rpc_bulk_out **pp = &c->bulk_out, *b = NULL;
     while (*pp != NULL && ((*pp)->id != id || (*pp)->kind != kind))
         pp = &(*pp)->next;
@@ -106,18 +107,18 @@ void rpc_bulk_released(struct rpc_chan *c, enum rpc_kind kind, uint32_t id)
         *pp = b->next;
         c->stats.bulk_out--;
     }
-    thread_mutex_unlock(&c->send_lock);
+    thread_mutex_unlock_inline(&c->send_lock);
     if (b != NULL)
         bulk_free(b);
 }
 
 void rpc_bulk_free_all(struct rpc_chan *c)
 {
-    thread_mutex_lock(&c->send_lock);
+    thread_mutex_lock_inline(&c->send_lock);
     struct rpc_bulk_out *list = c->bulk_out;
     c->bulk_out = NULL;
     c->stats.bulk_out = 0;
-    thread_mutex_unlock(&c->send_lock);
+    thread_mutex_unlock_inline(&c->send_lock);
     while (list != NULL) {
         struct rpc_bulk_out *next = list->next;
         bulk_free(list);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 
 #include "slots.h"
+#include "thread_internal.h"
 
 static void frag_free(struct rpc_frag *f)
 {
@@ -87,7 +88,7 @@ errval_t rpc_send(struct rpc_chan *c, const struct rpc_wire_head *head, const vo
 
     uint64_t words[RPC_WIRE_MAX_WORDS];
     size_t single = rpc_wire_single(&h, data, c->max_words, words);
-    thread_mutex_lock(&c->send_lock);
+    thread_mutex_lock_inline(&c->send_lock);
     errval_t was_dead = c->dead, err = was_dead;
     if (single != 0 && err_is_ok(err)) {
         err = send_frag(c, words, single, cap, true);   /* the common case: one fragment */
@@ -101,7 +102,7 @@ errval_t rpc_send(struct rpc_chan *c, const struct rpc_wire_head *head, const vo
             err = send_frag(c, words, n, fcap, o.done);
         }
     }
-    thread_mutex_unlock(&c->send_lock);
+    thread_mutex_unlock_inline(&c->send_lock);
     if (err_is_ok(err))
         return SYS_ERR_OK;
 
@@ -120,7 +121,7 @@ errval_t rpc_send(struct rpc_chan *c, const struct rpc_wire_head *head, const vo
 
 void rpc_send_retry(struct rpc_chan *c)
 {
-    thread_mutex_lock(&c->send_lock);
+    thread_mutex_lock_inline(&c->send_lock);
     errval_t err = SYS_ERR_OK;
     while (c->backlog != NULL && err_is_ok(c->dead)) {
         struct rpc_frag *f = c->backlog;
@@ -134,7 +135,7 @@ void rpc_send_retry(struct rpc_chan *c)
         frag_free(f);
     }
     bool again = c->backlog != NULL && err_no(err) == RPC_ERR_TRANSPORT_FULL;
-    thread_mutex_unlock(&c->send_lock);
+    thread_mutex_unlock_inline(&c->send_lock);
     if (again)
         waitset_retry_later(&c->ev);
     else if (err_is_fail(err))
@@ -143,7 +144,7 @@ void rpc_send_retry(struct rpc_chan *c)
 
 void rpc_send_drop_all(struct rpc_chan *c)
 {
-    thread_mutex_lock(&c->send_lock);
+    thread_mutex_lock_inline(&c->send_lock);
     while (c->backlog != NULL) {
         struct rpc_frag *f = c->backlog;
         c->backlog = f->next;
@@ -151,5 +152,5 @@ void rpc_send_drop_all(struct rpc_chan *c)
     }
     c->backlog_tail = NULL;
     c->backlog_len = 0;
-    thread_mutex_unlock(&c->send_lock);
+    thread_mutex_unlock_inline(&c->send_lock);
 }

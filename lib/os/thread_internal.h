@@ -86,6 +86,40 @@ static inline void thread_critical_exit(void)
  * on the upcall stack (exception.c's fast handler). */
 extern uint32_t thread_mutexes_held;
 
+/* The uncontended mutex paths inline, for the runtime's hot paths (the RPC
+ * layer takes a channel's locks on every message); anything else goes to
+ * thread_mutex_lock/unlock (thread_sync.c), which they mirror. */
+static inline bool thread_mutex_trylock_inline(struct thread_mutex *m)
+{
+    thread_critical_enter();
+    bool got = m->owner == NULL;
+    if (got) {
+        m->owner = thread_current;
+        thread_mutexes_held++;
+    }
+    thread_critical_exit();
+    return got;
+}
+
+static inline void thread_mutex_lock_inline(struct thread_mutex *m)
+{
+    if (!thread_mutex_trylock_inline(m))
+        thread_mutex_lock(m);
+}
+
+static inline void thread_mutex_unlock_inline(struct thread_mutex *m)
+{
+    thread_critical_enter();
+    bool simple = m->owner == thread_current && m->waiters.head == NULL;
+    if (simple) {
+        m->owner = NULL;
+        thread_mutexes_held--;
+    }
+    thread_critical_exit();
+    if (!simple)
+        thread_mutex_unlock(m);
+}
+
 /* In a critical section: put the current thread on `q` (NULL: none) as
  * blocked and run others until thread_wake() makes it runnable. Returns in
  * the critical section. */
