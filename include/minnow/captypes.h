@@ -85,6 +85,11 @@ enum cap_cmd {
     DISPATCHER_CMD_SET_FRAME, /* x2 Frame capaddr: the dispatcher frame (lmp.h), once */
     DISPATCHER_CMD_ENDPOINT, /* x2 dest CNode, x3 dest slot, x4 buffer index, x5 badge
                                -> an EndPoint to that buffer of this dispatcher */
+    /* on an IRQ capability (kernel/cap/irq.c, docs/capabilities.md) */
+    IRQ_CMD_CONNECT,        /* x2 EndPoint capaddr: each interrupt masks the line and
+                               sends the EndPoint an LMP message, word 0 = the INTID */
+    IRQ_CMD_ACK,            /* unmask the line: the driver has served the device */
+    IRQ_CMD_DISCONNECT,     /* mask the line and drop the kernel's EndPoint copy */
     CAP_CMD_COUNT
 };
 
