@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "lmp.h"
+#include "term.h"
 #include "os.h"
 #include "syscall.h"
 
@@ -470,6 +471,7 @@ void thread_stats(struct thread_stats *out)
 void thread_fatal(const char *fmt, ...)
 {
     va_list ap;
+    os_stdio_last_words();      /* no RPC from here: straight to the kernel console */
     va_start(ap, fmt);
     printf("%s (pid %u): thread %u: ", os_args()->name, os_args()->pid, thread_current->id);
     vprintf(fmt, ap);
