@@ -14,6 +14,7 @@
 #include <stdlib.h>
 
 #include "os.h"
+#include "ram.h"
 #include "rpc.h"
 #include "svc.h"
 #include "syscall.h"
@@ -71,7 +72,8 @@ static bool server_ok(void)
     if (route == ROUTE_UNDECIDED) {
         struct rpc_chan *c;
         bool offered = getenv(OS_TERM_ENV) != NULL;
-        route = offered && err_is_ok(svc_chan(&c)) ? ROUTE_SERVER : ROUTE_KERNEL;
+        route = offered && err_is_ok(ram_init_from_memcn()) && err_is_ok(svc_chan(&c))
+                ? ROUTE_SERVER : ROUTE_KERNEL;      /* a channel needs slots, slots need RAM */
     }
     return route == ROUTE_SERVER;
 }

@@ -1,0 +1,73 @@
+/*
+ * termtest.c — the terminal server seen from a process init spawned (run
+ * it from init's console: "run termtest"; tests/boot/termtest.test types
+ * the input). Each step prints what it got, so the scenario checks the
+ * real bytes: a line through fgets (and backspace editing), characters
+ * through getchar from the same cooked line, single characters through
+ * SVC_TERM_GETCHAR, output printed a character at a time and by lines,
+ * stdout and stderr in order, a line longer than stdio's buffer intact,
+ * and a last line without '\n' sent at exit.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "os.h"
+#include "svc.h"
+
+static void read_line(void)
+{
+    char line[128];
+    printf("termtest: type a line\n");
+    if (fgets(line, sizeof line, stdin) == NULL) {
+        printf("termtest: fgets: end of input\n");
+        return;
+    }
+    size_t n = strcspn(line, "\n");
+    printf("termtest: fgets got \"%.*s\" (%s)\n", (int)n, line, line[n] == '\n' ? "whole line" : "no newline");
+}
+
+static void read_stdio_chars(void)
+{
+    printf("termtest: type two characters and return\n");
+    int a = getchar(), b = getchar(), nl = getchar();
+    printf("termtest: getchar got %d %d %d\n", a, b, nl);
+}
+
+static void read_service_chars(void)
+{
+    char c[4] = { 0 };
+    printf("termtest: type three characters and return\n");
+    errval_t err = SYS_ERR_OK;
+    for (int i = 0; i < 4 && err_is_ok(err); i++)
+        err = svc_term_getchar(&c[i]);
+    if (err_is_fail(err))
+        DEBUG_ERR(err, "termtest: SVC_TERM_GETCHAR");
+    printf("termtest: SVC_TERM_GETCHAR got '%c' '%c' '%c' %d (%s)\n", c[0], c[1], c[2], c[3],
+           err_getstring(err));
+}
+
+static void print_ways(void)
+{
+    const char *s = "termtest: printed one character at a time";
+    for (size_t i = 0; s[i] != '\0'; i++)
+        putchar(s[i]);
+    putchar('\n');
+    printf("termtest: line one\ntermtest: line two\n");
+    fprintf(stderr, "termtest: stderr between\n");
+    printf("termtest: line three\n");
+    printf("termtest: long ");
+    for (int i = 0; i < 40; i++)
+        printf("%03d-----", i);        /* 8 bytes each: 320 in all, more than one buffer */
+    printf(" end\n");
+}
+
+int main(void)
+{
+    read_line();
+    read_line();
+    read_stdio_chars();
+    read_service_chars();
+    print_ways();
+    printf("termtest: flushed at exit");
+    return 0;
+}
