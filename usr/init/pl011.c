@@ -66,7 +66,7 @@ static errval_t connect_irq(struct pl011 *u)
         return err;
     err = lmp_endpoint_mint(u->ep, 0, ep_cap);
     if (err_is_ok(err)) {
-        err = sys_invoke(capref_addr(u->irq), IRQ_CMD_CONNECT, capref_addr(ep_cap), 0, 0, 0, 0, 0).err;
+        err = irq_connect(u->irq, ep_cap);
         cap_delete(ep_cap);
     }
     os_slot_free(ep_cap);
@@ -101,7 +101,7 @@ errval_t pl011_serve_irq(struct pl011 *u, void (*put)(char c, void *arg), void *
     wr(u, UART_ICR, INT_RX | INT_RT);
     while (!(rd(u, UART_FR) & FR_RXFE))
         put((char)(rd(u, UART_DR) & 0xff), arg);
-    return sys_invoke(capref_addr(u->irq), IRQ_CMD_ACK, 0, 0, 0, 0, 0, 0).err;
+    return irq_ack(u->irq);
 }
 
 void pl011_write(struct pl011 *u, const char *s, size_t len)

@@ -308,5 +308,8 @@ errval_t termsrv_start(void)
     }
     os_term_set_local(&local_term);
     proc_set_child_env(child_env);
+    if (have_uart)
+        printf("init: terminal on the PL011 at 0x%llx, input by interrupt %u\n",
+               (unsigned long long)os_args()->console_base, os_args()->console_intid);
     return err;
 }
