@@ -27,7 +27,8 @@ enum svc_type {
     /* terminal (termsrv.c) */
     SVC_TERM_WRITE = 16,        /* bytes -> nothing; written in one piece */
     SVC_TERM_GETCHAR,           /* -> one byte (waits for it) */
-    SVC_TERM_GETLINE,           /* -> a line without its end (waits for it) */
+    SVC_TERM_GETLINE,           /* -> a line with its '\n' (waits for it); a longer line
+                                   than the reply buffer comes in pieces without one */
     /* memory (memsrv.c) */
     SVC_MEM_ALLOC = 32,         /* u64 size -> a RAM capability of that size */
     SVC_MEM_USAGE,              /* -> u64 bytes held, u64 limit */
