@@ -6,13 +6,15 @@
  * through getchar from the same cooked line, single characters through
  * SVC_TERM_GETCHAR, output printed a character at a time and by lines,
  * stdout and stderr in order, a line longer than stdio's buffer intact,
- * and a last line without '\n' sent at exit.
+ * a reader killed while it waits takes no input, and a last line without
+ * '\n' sent at exit.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "os.h"
 #include "svc.h"
+#include "thread.h"
 
 static void read_line(void)
 {
@@ -61,13 +63,40 @@ static void print_ways(void)
     printf(" end\n");
 }
 
-int main(void)
+/* A reader that dies while its read waits must not take the next line:
+ * a child ("termtest read") queues a read, is killed, and the line typed
+ * next comes to us. */
+static void dead_reader(void)
 {
+    uint32_t pid = 0;
+    struct svc_proc_status st;
+    errval_t err = svc_spawn("termtest read", &pid);
+    if (err_is_ok(err)) {
+        thread_sleep_us(100 * 1000);        /* time for its read to join the queue */
+        err = svc_kill(pid);
+    }
+    if (err_is_ok(err))
+        err = svc_wait(pid, 0, &st);
+    printf("termtest: reader killed (%s); type a line\n", err_getstring(err));
+    char line[64];
+    if (fgets(line, sizeof line, stdin) != NULL)
+        printf("termtest: after the kill we got \"%.*s\"\n", (int)strcspn(line, "\n"), line);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 2 && strcmp(argv[1], "read") == 0) {
+        char line[64];
+        if (fgets(line, sizeof line, stdin) != NULL)
+            printf("termtest: the killed reader got a line\n");
+        return 0;
+    }
     read_line();
     read_line();
     read_stdio_chars();
     read_service_chars();
     print_ways();
+    dead_reader();
     printf("termtest: flushed at exit");
     return 0;
 }
