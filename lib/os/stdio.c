@@ -1,8 +1,9 @@
 /*
  * stdio.c — picolibc's stdin, stdout and stderr for minnow programs.
  *
- * Output is collected into lines (one shared buffer, in order) and sent
- * when a line ends, the buffer fills, before stdin is read, and at exit:
+ * Output is collected into lines (a buffer per thread, so lines of threads
+ * printing at once never mix) and sent when a line ends, the buffer
+ * fills, before stdin is read, and at exit (the exiting thread's):
  * to the terminal chosen by term.h's rules, one message per line. Input is
  * read a line at a time (SVC_TERM_GETLINE, or the in-process terminal) and
  * handed to picolibc a character at a time. Where RPC cannot be used — in
@@ -32,9 +33,12 @@ static const struct os_term_local *local;      /* set once, by init's terminal *
 static volatile enum route route;               /* decided on first use; racing deciders agree */
 static volatile bool last_words;
 
+/* Each thread collects its own line, so that threads printing at once
+ * never mix inside a line (picolibc hands us one character at a time);
+ * out_lock only orders whole sends. */
+static _Thread_local char out[OUT_MAX_BYTES];
+static _Thread_local unsigned used;
 static struct thread_mutex out_lock = THREAD_MUTEX_INITIALIZER("stdout");
-static char out[OUT_MAX_BYTES];                 /* guarded by out_lock */
-static unsigned used;                           /* guarded by out_lock */
 static bool exit_hooked;                        /* guarded by out_lock */
 
 static struct thread_mutex in_lock = THREAD_MUTEX_INITIALIZER("stdin");
@@ -86,19 +90,16 @@ static void send_out(const char *s, size_t len)
         kernel_write(s, len);
 }
 
-static void flush_locked(void)
+/* Send this thread's line; the first send also arranges the one at exit. */
+static void flush_line(void)
 {
-    if (used > 0)
-        send_out(out, used);
-    used = 0;
-}
-
-static void flush_at_exit(void)
-{
-    if (direct())
+    if (used == 0)
         return;
     thread_mutex_lock(&out_lock);
-    flush_locked();
+    if (!exit_hooked)
+        exit_hooked = atexit(flush_line) == 0;
+    send_out(out, used);
+    used = 0;
     thread_mutex_unlock(&out_lock);
 }
 
@@ -115,7 +116,7 @@ static void raw_put(char c)
 void os_stdio_last_words(void)
 {
     last_words = true;
-    kernel_write(out, used);    /* no lock: the process may be stopped inside it */
+    kernel_write(out, used);    /* this thread's unfinished line */
     used = 0;
 }
 
@@ -126,13 +127,9 @@ static int console_put(char c, FILE *f)
         raw_put(c);
         return (unsigned char)c;
     }
-    thread_mutex_lock(&out_lock);
-    if (!exit_hooked)
-        exit_hooked = atexit(flush_at_exit) == 0;
     out[used++] = c;
     if (c == '\n' || used == sizeof out)
-        flush_locked();
-    thread_mutex_unlock(&out_lock);
+        flush_line();
     return (unsigned char)c;
 }
 
@@ -144,9 +141,7 @@ static int console_flush(FILE *f)
         raw_used = 0;
         return 0;
     }
-    thread_mutex_lock(&out_lock);
-    flush_locked();
-    thread_mutex_unlock(&out_lock);
+    flush_line();
     return 0;
 }
 
