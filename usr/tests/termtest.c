@@ -9,10 +9,13 @@
  * a reader killed while it waits takes no input, and a last line without
  * '\n' sent at exit.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "os.h"
+#include "paging.h"
+#include "ram.h"
 #include "svc.h"
 #include "thread.h"
 
@@ -63,6 +66,35 @@ static void print_ways(void)
     printf(" end\n");
 }
 
+/* Threads printing at once: every line must come out whole. */
+static int print_lines(void *arg)
+{
+    int k = (int)(intptr_t)arg;
+    char fill[41];
+    memset(fill, '0' + k, 40);
+    fill[40] = '\0';
+    for (int j = 0; j < 10; j++) {
+        printf("termtest: thread %d line %d %s\n", k, j, fill);
+        thread_yield();
+    }
+    return 0;
+}
+
+static void threads_print(void)
+{
+    struct thread *t[4];
+    for (int k = 0; k < 4; k++) {
+        errval_t err = thread_create(&t[k], print_lines, (void *)(intptr_t)(k + 1));
+        if (err_is_fail(err)) {
+            DEBUG_ERR(err, "termtest: thread_create");
+            t[k] = NULL;
+        }
+    }
+    for (int k = 0; k < 4; k++)
+        if (t[k] != NULL)
+            thread_join(t[k], NULL);
+}
+
 /* A reader that dies while its read waits must not take the next line:
  * a child ("termtest read") queues a read, is killed, and the line typed
  * next comes to us. */
@@ -91,11 +123,17 @@ int main(int argc, char **argv)
             printf("termtest: the killed reader got a line\n");
         return 0;
     }
+    errval_t err = ram_init_from_memcn();
+    if (err_is_ok(err))
+        err = paging_init();            /* thread stacks */
+    if (err_is_fail(err))
+        DEBUG_ERR(err, "termtest: starting paging");
     read_line();
     read_line();
     read_stdio_chars();
     read_service_chars();
     print_ways();
+    threads_print();
     dead_reader();
     printf("termtest: flushed at exit");
     return 0;
