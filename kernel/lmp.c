@@ -180,6 +180,26 @@ static void send_slow(struct trap_frame *f)
         deliver(f, s.to, s.control);
 }
 
+/* A message from the kernel itself (an interrupt, cap/irq.c): one word
+ * through an EndPoint the kernel holds, with the checks of a send. The
+ * receiver is woken, not switched to: the caller decides. */
+errval_t lmp_kernel_send(const struct cte *ep, uint64_t word, struct dcb **woken)
+{
+    struct trap_frame f = { 0 };
+    struct lmp_send s = { .ep = ep, .control = 1 };
+    f.x[2] = word;
+    errval_t err = check_endpoint(ep, s.control);
+    if (err_is_ok(err))
+        err = check_receiver(&s);
+    if (err_is_fail(err))
+        return err;
+    put_message(&s, &f, false);
+    if (s.to->state == DCB_WAITING)
+        sched_wake(s.to, SYS_ERR_OK);
+    *woken = s.to;
+    return SYS_ERR_OK;
+}
+
 /* Objects (CNodes, DCBs, frames) are RAM, never in the kernel image, so
  * the fast path skips phys_to_virt's test for the image. */
 static inline void *direct(uint64_t pa)

@@ -174,6 +174,14 @@ static errval_t build_space(struct dcb *d, const struct elf_image *img, const ch
 
 static uint32_t next_pid = 1;
 
+/* The first program gets the devices (bootstrap.c) and so drives the
+ * console: tell it which DevFrame and IRQ capability that is. */
+static void tell_console(struct minnow_args *a, const struct platform *p)
+{
+    a->console_base = p->uart.base;
+    a->console_intid = p->uart_intid;
+}
+
 errval_t loader_start_process(const struct platform *p, const char *name, struct dcb **out)
 {
     struct cpio_file file;
@@ -193,6 +201,8 @@ errval_t loader_start_process(const struct platform *p, const char *name, struct
     d->pid = next_pid++;
     copy_string(d->name, name, sizeof d->name);
     err = build_space(d, &img, p->cmdline, &l0, &args_pa, &dispframe);
+    if (err_is_ok(err) && d->pid == 1)
+        tell_console(phys_to_virt(args_pa), p);
     if (err_is_ok(err))
         err = bootstrap_cspace(d, dcb_pa, l0, args_pa, dispframe);
     if (err_is_fail(err))

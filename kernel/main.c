@@ -16,6 +16,7 @@
 #include "panic.h"
 #include "physmem.h"
 #include "pl011.h"
+#include "cap/irq.h"
 #include "platform.h"
 #include "printk.h"
 #include "sched.h"
@@ -137,6 +138,7 @@ void kernel_main(uint64_t dtb_pa, uint64_t image_pa)
     map_ram();                                              /* the direct map */
     physmem_init(&platform, image, (struct phys_range){ dtb_pa, fdt.size });
     check(gic_init(&platform), "starting the interrupt controller");
+    irq_init(platform.uart_intid);                          /* interrupts as messages */
     timer_init(platform.timer_intid);                       /* the periodic tick */
     pmu_allow_user();
     char test[16];

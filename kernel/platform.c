@@ -81,6 +81,20 @@ static errval_t read_cores(const struct fdt *fdt, struct platform *p)
     return p->ncores > 0 ? SYS_ERR_OK : KERN_ERR_NO_DEVICE;
 }
 
+/* A device's first interrupt if it is a shared one (GIC binding: three
+ * cells, type 0 = SPI, number, flags), as an INTID; 0 if it has none. */
+static unsigned read_spi(const struct fdt *fdt, int node)
+{
+    const void *v;
+    uint32_t len;
+    if (err_is_fail(fdt_prop(fdt, node, "interrupts", &v, &len)) || len < 12)
+        return 0;
+    const uint8_t *cells = v;
+    if (fdt_be32(cells) != 0 || fdt_be32(cells + 4) > 987)
+        return 0;
+    return 32 + fdt_be32(cells + 4);
+}
+
 /* The console: /chosen stdout-path if it names a PL011, else the first PL011. */
 static errval_t read_uart(const struct fdt *fdt, struct platform *p)
 {
@@ -101,7 +115,10 @@ static errval_t read_uart(const struct fdt *fdt, struct platform *p)
     if (node < 0 && err_is_fail(fdt_find_compatible(fdt, -1, "arm,pl011", &node)))
         return KERN_ERR_NO_DEVICE;
     errval_t err = fdt_reg(fdt, node, 0, &p->uart.base, &p->uart.size);
-    return err_is_ok(err) ? SYS_ERR_OK : err_push(err, KERN_ERR_BAD_DEVICE);
+    if (err_is_fail(err))
+        return err_push(err, KERN_ERR_BAD_DEVICE);
+    p->uart_intid = read_spi(fdt, node);
+    return SYS_ERR_OK;
 }
 
 static errval_t read_gic(const struct fdt *fdt, struct platform *p)

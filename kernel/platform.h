@@ -29,6 +29,7 @@ struct platform {
 
     unsigned ncores;
     struct phys_range uart;
+    unsigned uart_intid;                /* its interrupt (an SPI's INTID), 0 if none */
     unsigned gic_version;               /* 2 or 3 */
     struct phys_range gicd;             /* distributor */
     struct phys_range gicc_or_gicr;     /* v2: CPU interface; v3: redistributors */

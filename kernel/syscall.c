@@ -10,6 +10,7 @@
 #include <minnow/syscall.h>
 
 #include "cap/invoke.h"
+#include "cap/irq.h"
 #include "lmp.h"
 #include "memlayout.h"
 #include "pl011.h"
@@ -48,7 +49,9 @@ static void sys_debug_print(struct trap_frame *f)
 static void sys_debug_getchar(struct trap_frame *f)
 {
     char c;
-    if (pl011_getc(&c)) {
+    if (irq_console_taken()) {
+        f->x[0] = SYS_ERR_CONSOLE_TAKEN;    /* the RX FIFO is the terminal driver's */
+    } else if (pl011_getc(&c)) {
         f->x[0] = SYS_ERR_OK;
         f->x[1] = (uint8_t)c;
     } else {

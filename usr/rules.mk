@@ -3,7 +3,7 @@
 # initrd, named without the .elf suffix, with a README that doubles as a boot
 # module that is not a program (for tests). tools/mkinitrd.py writes a newc
 # cpio archive whose file data starts on page boundaries (one Frame each).
-$(eval $(call user_program,init,usr/init/init.c usr/init/procmgr.c usr/init/services.c usr/init/termsrv.c usr/init/memsrv.c usr/init/procsrv.c))
+$(eval $(call user_program,init,usr/init/init.c usr/init/procmgr.c usr/init/services.c usr/init/termsrv.c usr/init/pl011.c usr/init/memsrv.c usr/init/procsrv.c))
 $(eval $(call user_program,faulter,usr/tests/faulter.c))
 $(eval $(call user_program,regcheck,usr/tests/regcheck.c usr/tests/regcheck_asm.S))
 $(eval $(call user_program,captest,usr/tests/captest.c usr/tests/ostest.c))
@@ -14,11 +14,12 @@ $(eval $(call user_program,pagetest,usr/tests/pagetest.c usr/tests/ostest.c))
 $(eval $(call user_program,threadtest,usr/tests/threadtest.c usr/tests/ostest.c))
 $(eval $(call user_program,rpctest,usr/tests/rpctest.c usr/tests/ostest.c))
 $(eval $(call user_program,svctest,usr/tests/svctest.c usr/tests/ostest.c))
+$(eval $(call user_program,termtest,usr/tests/termtest.c))
 $(eval $(call user_program,lmptest,usr/tests/lmptest.c usr/tests/ostest.c))
 $(eval $(call user_program,hello,usr/hello/hello.c))
 $(eval $(call user_program,spinner,usr/tests/spinner.c))
 $(eval $(call user_program,proctest,usr/tests/proctest.c usr/tests/ostest.c usr/init/procmgr.c))
-$(eval $(call user_program,bench,usr/bench/bench.c usr/init/procmgr.c usr/init/services.c usr/init/termsrv.c usr/init/memsrv.c usr/init/procsrv.c))
+$(eval $(call user_program,bench,usr/bench/bench.c usr/init/procmgr.c usr/init/services.c usr/init/termsrv.c usr/init/pl011.c usr/init/memsrv.c usr/init/procsrv.c))
 
 INITRD := $(BUILD)/initrd.cpio
 

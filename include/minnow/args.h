@@ -33,6 +33,13 @@ struct minnow_args {
                                            (a boot program: the kernel command line) */
     char env[ARGS_ENV_MAX];             /* the environment: "KEY=VALUE" strings, each
                                            ended by a NUL, the last by a second NUL */
+    /* The console UART, for the first program's terminal driver (docs/terminal.md):
+     * its registers' physical address (a DevFrame of ROOTCN_SLOT_DEVCN holds
+     * them) and its interrupt (IRQ capability ROOTCN_SLOT_IRQCN slot
+     * console_intid - 32). Zero for every other program, and when the device
+     * tree names no interrupt. */
+    uint64_t console_base;
+    uint32_t console_intid;
 };
 
 _Static_assert(sizeof(struct minnow_args) <= 4096, "argument page is one page");

@@ -87,6 +87,11 @@ enum cap_cmd {
                                -> an EndPoint to that buffer of this dispatcher */
     DISPATCHER_CMD_BUFFER_RESET, /* x2 buffer index: empty it; EndPoints made to it so
                                    far get LMP_ERR_STALE (a buffer's next owner) */
+    /* on an IRQ capability (kernel/cap/irq.c, docs/capabilities.md) */
+    IRQ_CMD_CONNECT,        /* x2 EndPoint capaddr: each interrupt masks the line and
+                               sends the EndPoint an LMP message, word 0 = the INTID */
+    IRQ_CMD_ACK,            /* unmask the line: the driver has served the device */
+    IRQ_CMD_DISCONNECT,     /* mask the line and drop the kernel's EndPoint copy */
     CAP_CMD_COUNT
 };
 

@@ -26,6 +26,7 @@ typedef uint64_t errval_t;
     X(SYS_ERR_BAD_USER_POINTER, "user buffer is not mapped (or not writable) for the caller")\
     X(SYS_ERR_ARG_TOO_LONG, "argument longer than the system call allows")        \
     X(SYS_ERR_NO_INPUT, "no console input is waiting")                            \
+    X(SYS_ERR_CONSOLE_TAKEN, "console input belongs to the user-space terminal driver")\
     X(SYS_ERR_BAD_HANDLER, "upcall entry, stack or save area not in user space")  \
     X(SYS_ERR_NOT_IN_UPCALL, "the call resumes from an upcall, but none is running")\
     /* capabilities (kernel/cap) */                                               \
@@ -90,6 +91,10 @@ typedef uint64_t errval_t;
     X(LMP_ERR_WAIT_TIMEOUT, "the deadline passed before a message came")          \
     X(LMP_ERR_NO_BUFFER_FREE, "every buffer of the dispatcher frame is in use")   \
     X(LMP_ERR_NO_DISPFRAME, "this process has no dispatcher frame")               \
+    /* interrupts as messages (kernel/cap/irq.c) */                              \
+    X(IRQ_ERR_ALREADY_CONNECTED, "the interrupt line is connected already")       \
+    X(IRQ_ERR_NOT_CONNECTED, "the interrupt line is not connected")               \
+    X(IRQ_ERR_NO_SUCH_LINE, "the interrupt controller has no such line")          \
     /* flattened device tree parser */                                            \
     X(FDT_ERR_TRUNCATED, "device tree blob is shorter than its header says")      \
     X(FDT_ERR_BAD_MAGIC, "device tree blob has a bad magic number")               \
@@ -204,6 +209,7 @@ typedef uint64_t errval_t;
     X(RPC_ERR_WRONG_CAP, "the request carries no capability or one of the wrong type")\
     X(RPC_ERR_NO_REPLY, "the server's handler neither answered nor deferred the call")\
     X(SVC_ERR_MEM_LIMIT, "the request would take the process over its memory limit")\
+    X(SVC_ERR_NO_TERMINAL, "the spawner offers no terminal service (no MINNOW_TERM in the environment)")\
     X(SVC_ERR_BAD_REQUEST, "the request's arguments are malformed for its type")  \
     X(RPC_ERR_TRANSPORT_FULL, "the transport cannot take the message now (retry)")\
     /* user runtime: spawning programs (lib/os/spawn.c) */                        \

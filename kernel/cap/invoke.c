@@ -9,6 +9,7 @@
 
 #include "cspace.h"
 #include "dispatcher.h"
+#include "irq.h"
 #include "map.h"
 #include "ops.h"
 #include "sched.h"
@@ -172,6 +173,8 @@ static errval_t dispatch(const struct capability *root, struct cte *target, stru
     case DISPATCHER_CMD_STOP: case DISPATCHER_CMD_STATUS:
     case DISPATCHER_CMD_SET_FRAME: case DISPATCHER_CMD_ENDPOINT: case DISPATCHER_CMD_BUFFER_RESET:
         return dispatcher_invoke(root, target, f);
+    case IRQ_CMD_CONNECT: case IRQ_CMD_ACK: case IRQ_CMD_DISCONNECT:
+        return irq_invoke(root, target, f);
     default:
         return CAP_ERR_UNKNOWN_COMMAND;
     }

@@ -148,6 +148,22 @@ static inline errval_t cap_identify(struct capref c, struct capinfo *info)
     return r.err;
 }
 
+/* IRQ capabilities (kernel/cap/irq.c): interrupts as LMP messages to `ep`. */
+static inline errval_t irq_connect(struct capref irq, struct capref ep)
+{
+    return sys_invoke(capref_addr(irq), IRQ_CMD_CONNECT, capref_addr(ep), 0, 0, 0, 0, 0).err;
+}
+
+static inline errval_t irq_ack(struct capref irq)
+{
+    return sys_invoke(capref_addr(irq), IRQ_CMD_ACK, 0, 0, 0, 0, 0, 0).err;
+}
+
+static inline errval_t irq_disconnect(struct capref irq)
+{
+    return sys_invoke(capref_addr(irq), IRQ_CMD_DISCONNECT, 0, 0, 0, 0, 0, 0).err;
+}
+
 static inline errval_t kernel_core_id(struct capref kernel, uint64_t *core)
 {
     struct sysret4 r = sys_invoke(capref_addr(kernel), KERNEL_CMD_CORE_ID, 0, 0, 0, 0, 0, 0);

@@ -15,6 +15,7 @@
 
 #include "os.h"
 #include "syscall.h"
+#include "term.h"
 #include "thread_internal.h"
 
 
@@ -48,6 +49,7 @@ void os_exception_run(void)
         thread_fault_resume();
     }
     const char *guard = thread_mem_guard(&t->mem, f->addr);
+    os_stdio_last_words();      /* a broken process prints through the kernel only */
     printf("%s (pid %u): ", os_args()->name, os_args()->pid);
     if (t->id != 0)
         printf("thread %u: ", t->id);

@@ -22,11 +22,6 @@ extern uint64_t os_start_cycles;
 struct heap_stats;
 void os_heap_stats(struct heap_stats *out);
 
-/* stdio.c: how a reader of the console waits between polls; NULL (the
- * default) yields the core. The thread library sets it when a process
- * starts its first thread, so that other threads go on meanwhile. */
-extern void (*stdio_wait_hook)(void);
-
 /* Print an error chain to stderr, with where it was caught. */
 #define DEBUG_ERR(err, context) os_print_err((err), __FILE__, __LINE__, (context))
 void os_print_err(errval_t err, const char *file, int line, const char *context);

@@ -80,7 +80,7 @@ static errval_t add_memcn(void)
     return SYS_ERR_OK;
 }
 
-errval_t ram_init_from_memcn(void)
+static errval_t init_from_memcn(void)
 {
     errval_t err = mm_init(&manager, &ram_cap_ops, NULL, record_pool_refill, &records);
     if (err_is_ok(err)) {
@@ -90,6 +90,19 @@ errval_t ram_init_from_memcn(void)
     }
     if (err_is_ok(err))
         err = os_slots_init_mm(&manager);
+    return err;
+}
+
+/* Once per process: the program may call it, and stdio does before its
+ * first call to the terminal service (which needs slots). */
+errval_t ram_init_from_memcn(void)
+{
+    static struct thread_mutex once_lock = THREAD_MUTEX_INITIALIZER("ram init");
+    static bool done;
+    thread_mutex_lock(&once_lock);
+    errval_t err = done ? SYS_ERR_OK : init_from_memcn();
+    done = err_is_ok(err);
+    thread_mutex_unlock(&once_lock);
     return err;
 }
 

@@ -13,8 +13,9 @@
 #include "cap.h"
 #include "mm/mm.h"
 
-/* init: a manager holding every RAM capability in MEMCN, and the default
- * slot allocator refilled from it. */
+/* A manager holding every RAM capability in MEMCN, and the default slot
+ * allocator refilled from it. Once per process: later calls return what
+ * the first did (stdio makes the first before it connects to init). */
 errval_t ram_init_from_memcn(void);
 
 /* The process's memory manager (after ram_init_from_memcn). */

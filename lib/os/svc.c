@@ -6,7 +6,11 @@
 
 #include <string.h>
 
+#include <stdlib.h>
+
+#include "ram.h"
 #include "rpc_lmp.h"
+#include "term.h"
 #include "thread.h"
 
 #define SVC_CONNECT_US (2 * 1000 * 1000)
@@ -121,4 +125,34 @@ errval_t svc_wait(uint32_t pid, uint64_t timeout_us, struct svc_proc_status *st)
     struct rpc_call_args a = { .type = SVC_PROC_WAIT, .req = &pid, .req_len = sizeof pid, .resp = st,
                                .resp_max = sizeof *st, .timeout_us = timeout_us };
     return rpc_call(c, &a, NULL);
+}
+
+/* ---- stdio through the terminal service ---- */
+
+static errval_t term_read_line(char *buf, size_t max, size_t *n)
+{
+    struct rpc_chan *c;
+    struct rpc_result res = { 0 };
+    struct rpc_call_args a = { .type = SVC_TERM_GETLINE, .resp = buf, .resp_max = max,
+                               .timeout_us = THREAD_NO_DEADLINE };
+    errval_t err = svc_chan(&c);
+    if (err_is_ok(err))
+        err = rpc_call(c, &a, &res);
+    *n = res.resp_len;
+    return err;
+}
+
+static const struct os_term_remote svc_term = { svc_term_write, term_read_line };
+
+errval_t svc_term_attach(void)
+{
+    if (getenv(OS_TERM_ENV) == NULL)
+        return SVC_ERR_NO_TERMINAL;
+    struct rpc_chan *c;
+    errval_t err = ram_init_from_memcn();   /* a channel needs slots, slots need RAM */
+    if (err_is_ok(err))
+        err = svc_chan(&c);
+    if (err_is_ok(err))
+        os_term_set_remote(&svc_term);
+    return err;
 }

@@ -27,7 +27,8 @@ enum svc_type {
     /* terminal (termsrv.c) */
     SVC_TERM_WRITE = 16,        /* bytes -> nothing; written in one piece */
     SVC_TERM_GETCHAR,           /* -> one byte (waits for it) */
-    SVC_TERM_GETLINE,           /* -> a line without its end (waits for it) */
+    SVC_TERM_GETLINE,           /* -> a line with its '\n' (waits for it); a longer line
+                                   than the reply buffer comes in pieces without one */
     /* memory (memsrv.c) */
     SVC_MEM_ALLOC = 32,         /* u64 size -> a RAM capability of that size */
     SVC_MEM_USAGE,              /* -> u64 bytes held, u64 limit */
@@ -57,6 +58,13 @@ errval_t svc_notify_me(void);
 errval_t svc_echo(const void *data, size_t len, void *back, size_t max, size_t *got);
 errval_t svc_sink(const void *data, size_t len);
 errval_t svc_term_write(const char *s, size_t len);
+
+/* Route this process's stdin, stdout and stderr through init's terminal
+ * service from now on (term.h). Only in a process whose spawner offers one
+ * (SVC_ERR_NO_TERMINAL otherwise); stdio falls back to the kernel console
+ * whenever a write fails. Programs that print little need not: without it
+ * they print through the kernel and do not link the RPC client. */
+errval_t svc_term_attach(void);
 errval_t svc_term_getchar(char *c);
 errval_t svc_mem_alloc(uint64_t size, struct capref *ram);
 errval_t svc_mem_usage(uint64_t *held, uint64_t *limit);

@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "lmp.h"
+#include "term.h"
 #include "os.h"
 #include "syscall.h"
 
@@ -314,15 +315,23 @@ void thread_fault_resume(void)
     thread_fatal("SYS_RESUME refused the faulting state: %s", err_getstring(err));
 }
 
-/* A console reader waits by sleeping, so the process's other threads run. */
-static void stdio_wait_sleeping(void)
-{
-    thread_sleep_us(2000);
-}
+/* What stdio needs once there are threads (term.h): its two locks, the
+ * critical-section test (no terminal from there), and a console reader
+ * that waits by sleeping, so the process's other threads run. */
+static struct thread_mutex stdio_locks[2] = {
+    [OS_STDIO_OUT] = THREAD_MUTEX_INITIALIZER("stdout"), [OS_STDIO_IN] = THREAD_MUTEX_INITIALIZER("stdin"),
+};
+static void stdio_lock(enum os_stdio_lock which) { thread_mutex_lock(&stdio_locks[which]); }
+static void stdio_unlock(enum os_stdio_lock which) { thread_mutex_unlock(&stdio_locks[which]); }
+static bool stdio_in_critical(void) { return thread_in_critical != 0; }
+static void stdio_wait(void) { thread_sleep_us(2000); }
+static const struct os_stdio_threads stdio_threads = {
+    stdio_lock, stdio_unlock, stdio_in_critical, stdio_wait,
+};
 
 errval_t thread_lib_init(void)
 {
-    stdio_wait_hook = stdio_wait_sleeping;
+    os_stdio_threads = &stdio_threads;
     if (upcall_registered)
         return SYS_ERR_OK;
     errval_t err = sys_upcall_set((uint64_t)thread_upcall_entry,
@@ -477,6 +486,7 @@ void thread_stats(struct thread_stats *out)
 void thread_fatal(const char *fmt, ...)
 {
     va_list ap;
+    os_stdio_last_words();      /* no RPC from here: straight to the kernel console */
     va_start(ap, fmt);
     printf("%s (pid %u): thread %u: ", os_args()->name, os_args()->pid, thread_current->id);
     vprintf(fmt, ap);

@@ -149,7 +149,10 @@ static int console(void)
 {
     char line[256];
     proc_init();
-    errval_t err = services_start();
+    errval_t err = termsrv_start();     /* the UART from user space; our stdio goes through it */
+    if (err_is_fail(err))
+        DEBUG_ERR(err, "init: starting the terminal");
+    err = services_start();
     if (err_is_fail(err))
         DEBUG_ERR(err, "init: starting the services");
     printf("init: type a line and it is echoed; \"exit\" ends init\n");

@@ -131,11 +131,19 @@ static errval_t initep_for(uint32_t pid, struct capref *ep)
     return err;
 }
 
+static const char *const *child_env;    /* set once, before children that use it */
+
+void proc_set_child_env(const char *const *env)
+{
+    child_env = env;
+}
+
 static errval_t start(struct proc *p, const char *cmdline, uint32_t pid)
 {
     struct capref ep;
     bool have_ep = err_is_ok(initep_for(pid, &ep));
-    struct spawn_request req = { .cmdline = cmdline, .pid = pid, .initep = have_ep ? &ep : NULL };
+    struct spawn_request req = { .cmdline = cmdline, .pid = pid, .initep = have_ep ? &ep : NULL,
+                                 .env = child_env };
     errval_t err = spawn_load(&req, &p->sp);
     if (have_ep) {
         cap_delete(ep);         /* the child has its copy */

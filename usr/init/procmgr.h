@@ -53,6 +53,10 @@ void proc_init(void);
  * process has ended and its resources are reclaimed. */
 void proc_on_reclaim(void (*fn)(uint32_t pid));
 
+/* The environment every child gets from now on (NULL-ended "KEY=VALUE"
+ * strings that must stay): termsrv.c announces the terminal service. */
+void proc_set_child_env(const char *const *env);
+
 /* Spawn the program the command line names ("hello arg1 arg2"), running.
  * Errors: spawn_load()'s, PROC_ERR_TABLE_FULL. */
 errval_t proc_spawn(const char *cmdline, uint32_t *pid);

@@ -106,6 +106,7 @@ static void reap(struct waitset_source *src, void *arg)
         if (cl == NULL)
             continue;
         memsrv_release(cl);
+        termsrv_release(cl);
         rpc_chan_close(cl->chan);
         free(cl);
     }

@@ -28,3 +28,9 @@ bool procsrv_serve(struct svc_client *cl, const struct rpc_msg *m, rpc_reply_han
 
 /* memsrv.c: give back everything a client held (it has ended). */
 void memsrv_release(struct svc_client *cl);
+
+/* termsrv.c: drive the console UART and serve it as a terminal, to init's
+ * own stdio too; children spawned from now on are told to use it. */
+errval_t termsrv_start(void);
+/* termsrv.c: forget the reads a client (which has ended) was waiting for. */
+void termsrv_release(struct svc_client *cl);

@@ -15,6 +15,7 @@
 #include "initcaps.h"
 #include "os.h"
 #include "ostest.h"
+#include "syscall.h"
 
 #define SCRATCH   ROOTCN_SLOT_SLOT_ALLOC0
 #define SCRATCH2  ROOTCN_SLOT_SLOT_ALLOC1
@@ -395,6 +396,43 @@ static void test_kernel_cap(void)
     expect("Kernel command on a RAM capability", kernel_core_id(s(0), &core), CAP_ERR_WRONG_TYPE);
 }
 
+/* IRQ capabilities: bad inputs change nothing; while the console's line
+ * is connected the kernel leaves its input alone. Nothing makes the UART
+ * interrupt here (its interrupts are off), so no message comes. */
+static void test_irq(void)
+{
+    struct capref self_ep = capref_l2(ROOTCN_SLOT_TASKCN, TASKCN_SLOT_SELFEP);
+    struct capref line = capref_l2(ROOTCN_SLOT_IRQCN, 10);             /* INTID 42: nothing there */
+    struct capref console = capref_l2(ROOTCN_SLOT_IRQCN, os_args()->console_intid - 32);
+    char c;
+    check("the argument page names the console's interrupt (an SPI)", os_args()->console_intid >= 32);
+    expect("IRQ connect on a RAM capability", irq_connect(s(0), self_ep), CAP_ERR_WRONG_TYPE);
+    expect("IRQ connect to a RAM capability", irq_connect(line, s(0)), LMP_ERR_NOT_ENDPOINT);
+    expect("IRQ connect to an empty slot", irq_connect(line, s(200)), CAP_ERR_SLOT_EMPTY);
+    expect("IRQ ack without connect", irq_ack(line), IRQ_ERR_NOT_CONNECTED);
+    expect("IRQ disconnect without connect", irq_disconnect(line), IRQ_ERR_NOT_CONNECTED);
+    expect("mint an EndPoint without WRITE", cap_mint(s(200), self_ep, CAPRIGHTS_READ | CAPRIGHTS_GRANT, 0), SYS_ERR_OK);
+    expect("IRQ connect to it", irq_connect(line, s(200)), CAP_ERR_NO_RIGHTS);
+    expect("... still not connected", irq_ack(line), IRQ_ERR_NOT_CONNECTED);
+    expect("mint an IRQ capability without WRITE", cap_mint(s(201), line, CAPRIGHTS_READ | CAPRIGHTS_GRANT, 0), SYS_ERR_OK);
+    expect("IRQ connect through it", irq_connect(s(201), self_ep), CAP_ERR_NO_RIGHTS);
+    expect("unknown command on an IRQ capability", sys_invoke(capref_addr(line), CAP_CMD_COUNT, 0, 0, 0, 0, 0, 0).err,
+           CAP_ERR_UNKNOWN_COMMAND);
+    expect("kernel console input before the connect", sys_debug_getchar(&c), SYS_ERR_NO_INPUT);
+    expect("IRQ connect the console's line", irq_connect(console, self_ep), SYS_ERR_OK);
+    expect("connect it twice", irq_connect(console, self_ep), IRQ_ERR_ALREADY_CONNECTED);
+    expect("the kernel leaves a connected console's input alone", sys_debug_getchar(&c), SYS_ERR_CONSOLE_TAKEN);
+    expect("IRQ ack", irq_ack(console), SYS_ERR_OK);
+    expect("delete our EndPoint copy", cap_delete(s(200)), SYS_ERR_OK);
+    expect("IRQ disconnect", irq_disconnect(console), SYS_ERR_OK);
+    expect("... the kernel reads its console again", sys_debug_getchar(&c), SYS_ERR_NO_INPUT);
+    expect("IRQ ack after disconnect", irq_ack(console), IRQ_ERR_NOT_CONNECTED);
+    expect("IRQ disconnect twice", irq_disconnect(console), IRQ_ERR_NOT_CONNECTED);
+    expect("connect again after a disconnect", irq_connect(console, self_ep), SYS_ERR_OK);
+    expect("... and disconnect", irq_disconnect(console), SYS_ERR_OK);
+    cap_delete(s(201));
+}
+
 /* Without init's capabilities: everything not given must be out of reach. */
 static int spy(void)
 {
@@ -431,5 +469,6 @@ int main(void)
     test_cnode_cycle();
     test_ram_generations();
     test_kernel_cap();
+    test_irq();
     return ostest_summary("captest");
 }

@@ -213,6 +213,9 @@ int main(void)
 {
     if (!ostest_start_memory("svctest"))
         return 1;
+    errval_t err = svc_term_attach();       /* stdio through init's terminal too */
+    if (err_is_fail(err))
+        DEBUG_ERR(err, "svctest: attaching stdio to the terminal service");
     ostest_begin("SVC");
     payloads();
     printing();

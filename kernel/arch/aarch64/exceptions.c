@@ -12,6 +12,8 @@
 
 #include <minnow/upcall.h>
 
+#include "cap/irq.h"
+#include "dcb.h"
 #include "gic.h"
 #include "panic.h"
 #include "printk.h"
@@ -134,17 +136,23 @@ void kernel_exception(struct trap_frame *f, uint64_t esr)
     panic_halt();
 }
 
-/* Handle every pending interrupt; true if the tick fired. */
-static bool handle_irqs(void)
+/* Handle every pending interrupt; true if the tick fired. A line
+ * connected to an EndPoint (cap/irq.c) becomes a message; *woken is the
+ * last receiver one went to. */
+static bool handle_irqs(struct dcb **woken)
 {
     bool tick = false;
+    *woken = NULL;
     for (;;) {
         uint32_t id = gic_ack();
+        struct dcb *to;
         if (id == GIC_SPURIOUS)
             return tick;
         if (id == timer_intid()) {
             timer_rearm();
             tick = true;
+        } else if (irq_deliver(id, &to)) {
+            *woken = to != NULL ? to : *woken;
         } else {
             printk("kernel: unexpected interrupt %u\n", id);
         }
@@ -152,17 +160,23 @@ static bool handle_irqs(void)
     }
 }
 
+/* The tick preempts as always; otherwise a driver woken by its interrupt
+ * runs at once, as a receiver does after LMP_SEND_YIELD. */
 void irq_from_user(struct trap_frame *f)
 {
-    if (handle_irqs()) {
+    struct dcb *woken;
+    if (handle_irqs(&woken)) {
         sched_wake_expired();
         sched_tick(f);
+    } else if (woken != NULL && woken->state == DCB_RUNNABLE) {
+        sched_switch_to(f, woken);
     }
 }
 
 void irq_from_kernel(struct trap_frame *f)
 {
+    struct dcb *woken;
     (void)f;
-    if (handle_irqs())      /* the idle loop looks for work after every interrupt */
+    if (handle_irqs(&woken))      /* the idle loop looks for work after every interrupt */
         sched_wake_expired();
 }

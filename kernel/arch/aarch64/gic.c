@@ -12,8 +12,12 @@
 
 #define GICD_CTLR       0x0000
 #define GICD_TYPER      0x0004
+#define GICD_IGROUPR    0x0080
 #define GICD_ISENABLER  0x0100
+#define GICD_ICENABLER  0x0180
 #define GICD_IPRIORITYR 0x0400
+#define GICD_ITARGETSR  0x0800
+#define GICD_IROUTER    0x6000      /* v3: 8 bytes per INTID */
 
 #define GICC_CTLR 0x000
 #define GICC_PMR  0x004
@@ -121,6 +125,40 @@ void gic_enable_ppi(unsigned intid)
         gicd[GICD_IPRIORITYR + intid] = IRQ_PRIORITY;
         w32(gicd, GICD_ISENABLER + 4 * (intid / 32), 1u << (intid % 32));
     }
+}
+
+/* v2: GICD_ITARGETSR0..7 (the SGI/PPI bytes) read as this CPU interface's
+ * own bit, which is what an SPI's target byte wants. v3: the affinity of
+ * this core as GICD_IROUTER holds it (Aff3 at bit 32, routing mode 0). */
+static void route_spi_here(unsigned intid)
+{
+    if (version == 3) {
+        uint64_t mpidr = READ_SYSREG(mpidr_el1);
+        uint64_t aff = (mpidr & 0xffffff) | ((mpidr & 0xff00000000ull));
+        *(volatile uint64_t *)(gicd + GICD_IROUTER + 8 * intid) = aff;
+        w32(gicd, GICD_IGROUPR + 4 * (intid / 32),
+            r32(gicd, GICD_IGROUPR + 4 * (intid / 32)) | (1u << (intid % 32)));  /* group 1: IRQ */
+    } else {
+        gicd[GICD_ITARGETSR + intid] = gicd[GICD_ITARGETSR];
+    }
+}
+
+void gic_enable_spi(unsigned intid)
+{
+    gic_mask(intid);
+    gicd[GICD_IPRIORITYR + intid] = IRQ_PRIORITY;
+    route_spi_here(intid);
+    gic_unmask(intid);
+}
+
+void gic_mask(unsigned intid)
+{
+    w32(gicd, GICD_ICENABLER + 4 * (intid / 32), 1u << (intid % 32));
+}
+
+void gic_unmask(unsigned intid)
+{
+    w32(gicd, GICD_ISENABLER + 4 * (intid / 32), 1u << (intid % 32));
 }
 
 uint32_t gic_ack(void)
