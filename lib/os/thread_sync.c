@@ -52,14 +52,7 @@ struct alloc_lock thread_mutex_as_alloc_lock(struct thread_mutex *m)
 
 bool thread_mutex_trylock(struct thread_mutex *m)
 {
-    thread_critical_enter();
-    bool got = m->owner == NULL;
-    if (got) {
-        m->owner = thread_current;
-        thread_mutexes_held++;
-    }
-    thread_critical_exit();
-    return got;
+    return thread_mutex_trylock_inline(m);
 }
 
 /* In a critical section, m held by the caller and with waiters: hand it
