@@ -27,9 +27,13 @@
 
 static void on_event(struct waitset_source *src, void *arg);
 
+/* [C] statistics: a plain increment in the critical section (cheaper than
+ * an atomic, which on ARMv8.0 is a call to a load/store-exclusive loop). */
 static void count(uint64_t *counter)
 {
-    __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
+    thread_critical_enter();
+    (*counter)++;
+    thread_critical_exit();
 }
 
 /* ---- channels ---- */
@@ -242,10 +246,7 @@ static void deliver_reply(struct rpc_chan *c, const struct rpc_wire_head *h, con
 
 static void deliver_call(struct rpc_chan *c, const struct rpc_wire_head *h, const void *data)
 {
-    rpc_reply_handle rh = { c, h->id };
-    thread_critical_enter();
-    c->refs++;                  /* the handle's */
-    thread_critical_exit();
+    rpc_reply_handle rh = { c, h->id, false };     /* the running receive pins c */
     if (c->serve == NULL) {
         if (h->has_cap)
             drop_cap(take_in_cap(c));
@@ -288,7 +289,7 @@ static void deliver(struct rpc_chan *c, struct rpc_wire_head h, const void *data
             if (h.has_cap)
                 drop_cap(take_in_cap(c));
             if (h.kind == RPC_KIND_CALL)
-                rpc_reply_error(&(rpc_reply_handle){ c, h.id }, RPC_ERR_BULK);
+                rpc_reply_error(&(rpc_reply_handle){ c, h.id, false }, RPC_ERR_BULK);
             return;
         }
     }
@@ -325,12 +326,8 @@ static void take_fragment(struct rpc_chan *c, const uint64_t *w, size_t n, bool 
         if (c->in_bulk.level != 0)
             drop_cap(c->in_bulk);
         c->in_bulk = (struct capref){ 0 };
-        if (n > 0 && rpc_wire_kind(w[0]) == RPC_KIND_CALL) {
-            thread_critical_enter();
-            c->refs++;
-            thread_critical_exit();
-            rpc_reply_error(&(rpc_reply_handle){ c, rpc_wire_id(w[0]) }, err);
-        }
+        if (n > 0 && rpc_wire_kind(w[0]) == RPC_KIND_CALL)
+            rpc_reply_error(&(rpc_reply_handle){ c, rpc_wire_id(w[0]), false }, err);
         return;
     }
     if (has_cap) {
@@ -435,16 +432,25 @@ errval_t rpc_call(struct rpc_chan *c, const struct rpc_call_args *a, struct rpc_
 
 /* ---- answering ---- */
 
+/* Only a deferred handle holds a reference: an answer given in the
+ * handler needs none (the receive running the handler pins the channel),
+ * so the common case does no counting. */
 rpc_reply_handle rpc_reply_defer(rpc_reply_handle *h)
 {
     rpc_reply_handle kept = *h;
     h->chan = NULL;
+    if (kept.chan != NULL && !kept.kept) {
+        thread_critical_enter();
+        kept.chan->refs++;
+        thread_critical_exit();
+        kept.kept = true;
+    }
     return kept;
 }
 
 void rpc_reply_drop(rpc_reply_handle *h)
 {
-    if (h->chan != NULL)
+    if (h->chan != NULL && h->kept)
         rpc_chan_unref(h->chan);
     h->chan = NULL;
 }

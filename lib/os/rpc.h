@@ -62,6 +62,7 @@ struct rpc_transport_ops {
 typedef struct rpc_reply_handle {
     struct rpc_chan *chan;
     uint32_t id;
+    bool kept;                  /* deferred: it holds a reference on the channel */
 } rpc_reply_handle;
 
 /* A server's handler: answer with rpc_reply, now or (after rpc_reply_defer)
@@ -87,7 +88,9 @@ void rpc_chan_on_notify(struct rpc_chan *c, rpc_notify_fn *fn, void *arg);
 void rpc_chan_arrived(struct rpc_chan *c, bool in_critical);
 
 /* Close: outstanding calls fail with RPC_ERR_CLOSED, later operations too.
- * The memory goes once no reply handle refers to it. */
+ * The memory goes once no deferred reply handle and no running handler
+ * refers to it. No thread may be inside rpc_call or rpc_notify on the
+ * channel when it is closed. */
 void rpc_chan_close(struct rpc_chan *c);
 
 /* Why the channel no longer works (SYS_ERR_OK while it does). */
