@@ -187,7 +187,7 @@ void sched_fpu_trap(struct dcb *d)
 
 /* Make `next` the process the exception return goes to. Its registers
  * are already in its DCB, where the return path loads them from. */
-static void load(struct dcb *next)
+static inline void load(struct dcb *next)
 {
     if (next != sched_fpu_owner && next->fpu_hot != 0) {
         next->fpu_hot--;
