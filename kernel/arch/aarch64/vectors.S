@@ -55,7 +55,8 @@
     stp     x22, x23, [sp, #FRAME_ELR]
 .endm
 
-.macro restore_regs
+/* x0-x29; x30 is loaded by the caller (ret_to_user: paired with sp_el0). */
+.macro restore_x0_x29
     ldp     x0, x1, [sp, #16 * 0]
     ldp     x2, x3, [sp, #16 * 1]
     ldp     x4, x5, [sp, #16 * 2]
@@ -71,7 +72,16 @@
     ldp     x24, x25, [sp, #16 * 12]
     ldp     x26, x27, [sp, #16 * 13]
     ldp     x28, x29, [sp, #16 * 14]
+.endm
+
+.macro restore_regs
+    restore_x0_x29
     ldr     x30, [sp, #FRAME_X30]
+    add     sp, sp, #FRAME_SIZE
+.endm
+
+.macro restore_user_regs
+    restore_x0_x29
     add     sp, sp, #FRAME_SIZE
 .endm
 
@@ -151,12 +161,12 @@ ret_to_user:
     adrp    x0, sched_running
     ldr     x0, [x0, :lo12:sched_running]
     add     sp, x0, #DCB_REGS
+    ldp     x30, x21, [sp, #FRAME_X30]      /* x30 with sp_el0: one load for both */
     ldp     x22, x23, [sp, #FRAME_ELR]
-    ldr     x21, [sp, #FRAME_SP]
+    msr     sp_el0, x21
     msr     elr_el1, x22
     msr     spsr_el1, x23
-    msr     sp_el0, x21
-    restore_regs
+    restore_user_regs
     eret
 
 el1_sync:
