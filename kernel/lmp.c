@@ -159,13 +159,6 @@ static errval_t send(struct trap_frame *f, struct lmp_send *s)
     return SYS_ERR_OK;
 }
 
-/* A runnable receiver runs at once if the sender asked (LMP_SEND_YIELD). */
-static inline void yield_if_asked(struct trap_frame *f, struct dcb *to, uint64_t control)
-{
-    if ((control & LMP_SEND_YIELD) && to->state == DCB_RUNNABLE)
-        sched_switch_to(f, to);
-}
-
 /* Succeed, wake, and switch if asked: the end of both paths. Out of line,
  * so that the fast path, which comes here only to wake a receiver, makes
  * no call that returns and needs no stack frame. */
@@ -174,7 +167,8 @@ static __attribute__((noinline)) void deliver(struct trap_frame *f, struct dcb *
     f->x[0] = SYS_ERR_OK;
     if (to->state == DCB_WAITING)
         sched_wake(to, SYS_ERR_OK);
-    yield_if_asked(f, to, control);
+    if ((control & LMP_SEND_YIELD) && to->state == DCB_RUNNABLE)
+        sched_switch_to(f, to);
 }
 
 static void send_slow(struct trap_frame *f)
@@ -259,10 +253,12 @@ void sys_lmp_send(struct trap_frame *f)
     m->cap = LMP_RECV_NONE;
     __atomic_store_n(&buf->hdr.delivered, at + 1, __ATOMIC_RELEASE);
     frame->pending |= 1ull << index;
-    if (to->state == DCB_WAITING)
-        return deliver(f, to, control);
     f->x[0] = SYS_ERR_OK;
-    yield_if_asked(f, to, control);
+    enum dcb_state state = to->state;
+    if (state == DCB_WAITING)
+        return deliver(f, to, control);
+    if ((control & LMP_SEND_YIELD) && state == DCB_RUNNABLE)
+        sched_switch_to(f, to);
 }
 
 void sys_wait(struct trap_frame *f)
