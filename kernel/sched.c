@@ -185,19 +185,30 @@ void sched_fpu_trap(struct dcb *d)
     sched_fpu_claim(d);
 }
 
+/* Load the FP/SIMD registers of `next`, which used them lately and does
+ * not own them. Out of line and called last in load(), so that the usual
+ * switch (nothing to load) needs no stack frame and this is a tail call. */
+static __attribute__((noinline)) void fpu_load_hot(struct dcb *next)
+{
+    next->fpu_hot--;
+    if (sched_fpu_owner != NULL)
+        fpu_save(&sched_fpu_owner->fpu);
+    fpu_restore(&next->fpu);
+    sched_fpu_owner = next;
+    fpu_user_access(true);
+}
+
 /* Make `next` the process the exception return goes to. Its registers
  * are already in its DCB, where the return path loads them from. */
 static inline void load(struct dcb *next)
 {
-    if (next != sched_fpu_owner && next->fpu_hot != 0) {
-        next->fpu_hot--;
-        sched_fpu_claim(next);
-    } else {
-        fpu_user_access(next == sched_fpu_owner);
-    }
     WRITE_SYSREG(tpidr_el0, next->tpidr_el0);
     mmu_switch_user(next->ttbr0);
     sched_running = next;
+    if (next != sched_fpu_owner && next->fpu_hot != 0)
+        fpu_load_hot(next);
+    else
+        fpu_user_access(next == sched_fpu_owner);
 }
 
 /* Idle until an interrupt makes a DCB runnable. Only when no DCB waits
