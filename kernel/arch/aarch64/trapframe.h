@@ -33,7 +33,7 @@ _Static_assert(offsetof(struct trap_frame, spsr) == FRAME_SPSR, "frame layout");
 _Static_assert(sizeof(struct trap_frame) == FRAME_SIZE, "frame layout");
 _Static_assert(FRAME_SIZE % 16 == 0, "the stack stays 16-byte aligned");
 
-/* Copy a frame between 16-byte aligned places (the kernel stack and an
+/* Copy a frame between 16-byte aligned places (a DCB's frame and an
  * upcall save area), a register pair per load and store, fully unrolled:
  * every fault upcall and resume does it, and a loop would cost twice. */
 static inline void trap_frame_copy(struct trap_frame *dst, const struct trap_frame *src)
