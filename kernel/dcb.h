@@ -11,6 +11,7 @@
  */
 #pragma once
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <minnow/args.h>
@@ -22,7 +23,7 @@
 
 struct dcb {
     struct fpu_state fpu;       /* first: its 16-byte alignment */
-    struct trap_frame regs;     /* user state while not running */
+    struct trap_frame regs;     /* user state: the live frame while running (vectors.S) */
     struct cte cspace;          /* the root CNode (L1CNode capability) */
     struct cte vspace;          /* the level-0 VNode in TTBR0, kept alive by this copy */
     struct cte dispframe;       /* the dispatcher frame (LMP buffers, lmp.h), or empty */
@@ -52,4 +53,6 @@ struct dcb {
     uint8_t fpu_hot;            /* switches left to load FP/SIMD eagerly (sched.c) */
 };
 
+_Static_assert(offsetof(struct dcb, regs) == DCB_REGS, "vectors.S finds the frame at DCB_REGS");
+_Static_assert(DCB_REGS % 16 == 0, "the frame is SP-addressed: 16-byte aligned in a page-aligned DCB");
 _Static_assert(sizeof(struct dcb) <= OBJSIZE_DISPATCHER, "a DCB fits its Dispatcher object");

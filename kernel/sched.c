@@ -2,10 +2,11 @@
  * sched.c — round-robin scheduling of this core's dispatchers.
  *
  * Runnable DCBs form a ring (next/prev). The running process's registers
- * live in the trap frame at the top of the kernel stack; switching copies
- * them into its DCB and the next process's registers into the frame, swaps
- * FP/SIMD state, TPIDR_EL0 and TTBR0 (ASIDs tag the TLB, so no flush). With
- * nothing runnable the core idles with interrupts on until there is work.
+ * live in its own DCB (vectors.S saves them there and returns from
+ * sched_running's), so switching only changes sched_running and swaps
+ * TPIDR_EL0, TTBR0 (ASIDs tag the TLB, so no flush) and, lazily, FP/SIMD
+ * state. With nothing runnable the core idles with interrupts on until
+ * there is work.
  *
  * FP/SIMD state is switched lazily: a switch only turns EL0's FP/SIMD
  * access off (CPACR_EL1) unless the next process owns the registers; its
@@ -35,14 +36,7 @@ static struct dcb *ring;        /* any runnable DCB, or NULL; core-local */
 static struct dcb *waiters;     /* DCB_WAITING ones, a list through next/prev; core-local */
 struct dcb *sched_fpu_owner;    /* whose FP/SIMD state is in the registers, or NULL; core-local */
 bool sched_fpu_user_on = true;  /* CPACR_EL1 lets EL0 use FP/SIMD (mmu.c turns it on) */
-struct dcb *sched_running;      /* the DCB whose state is in the frame, or NULL (sched.h) */
-
-extern char boot_stack_top[];
-
-static struct trap_frame *stack_frame(void)
-{
-    return (struct trap_frame *)((uintptr_t)boot_stack_top - sizeof(struct trap_frame));
-}
+struct dcb *sched_running;      /* the DCB vectors.S returns to, or NULL (sched.h) */
 
 void sched_make_runnable(struct dcb *d)
 {
@@ -107,7 +101,7 @@ void sched_dcb_destroyed(struct dcb *d)
     if (sched_fpu_owner == d)
         sched_fpu_owner = NULL;       /* its state goes with it */
     if (d == sched_running)
-        sched_running = NULL;         /* the frame's state has no owner any more */
+        sched_running = NULL;         /* nothing to return to: the caller must switch */
     asid_free(d->asid);
     d->asid = 0;
 }
@@ -191,18 +185,30 @@ void sched_fpu_trap(struct dcb *d)
     sched_fpu_claim(d);
 }
 
-static void load(struct dcb *next, struct trap_frame *f)
+/* Load the FP/SIMD registers of `next`, which used them lately and does
+ * not own them. Out of line and called last in load(), so that the usual
+ * switch (nothing to load) needs no stack frame and this is a tail call. */
+static __attribute__((noinline)) void fpu_load_hot(struct dcb *next)
 {
-    if (next != sched_fpu_owner && next->fpu_hot != 0) {
-        next->fpu_hot--;
-        sched_fpu_claim(next);
-    } else {
-        fpu_user_access(next == sched_fpu_owner);
-    }
+    next->fpu_hot--;
+    if (sched_fpu_owner != NULL)
+        fpu_save(&sched_fpu_owner->fpu);
+    fpu_restore(&next->fpu);
+    sched_fpu_owner = next;
+    fpu_user_access(true);
+}
+
+/* Make `next` the process the exception return goes to. Its registers
+ * are already in its DCB, where the return path loads them from. */
+static inline void load(struct dcb *next)
+{
     WRITE_SYSREG(tpidr_el0, next->tpidr_el0);
-    trap_frame_copy(f, &next->regs);
     mmu_switch_user(next->ttbr0);
     sched_running = next;
+    if (next != sched_fpu_owner && next->fpu_hot != 0)
+        fpu_load_hot(next);
+    else
+        fpu_user_access(next == sched_fpu_owner);
 }
 
 /* Idle until an interrupt makes a DCB runnable. Only when no DCB waits
@@ -218,24 +224,24 @@ static __attribute__((noreturn)) void idle(void)
         wfi();
         irq_disable();
         if (ring != NULL) {
-            load(ring, stack_frame());
-            kernel_exit_to_user(stack_frame());
+            load(ring);
+            kernel_exit_to_user();
         }
     }
 }
 
 /* Switch from a process that has left the run queue (state already saved or gone). */
-static void switch_away(struct trap_frame *f)
+static void switch_away(void)
 {
     struct dcb *next = ring;
     if (next == NULL)
         idle();
-    load(next, f);
+    load(next);
 }
 
-static void save_current(struct trap_frame *f)
+/* The registers are in the DCB already (vectors.S); only TPIDR_EL0 is not. */
+static void save_current(void)
 {
-    trap_frame_copy(&sched_running->regs, f);
     sched_running->tpidr_el0 = READ_SYSREG(tpidr_el0);
 }
 
@@ -260,17 +266,19 @@ void sched_yield(struct trap_frame *f)
     struct dcb *next = pick_after(sched_running);
     if (next == sched_running || next == NULL)
         return;
-    save_current(f);
-    load(next, f);
+    (void)f;                    /* the DCB's own frame: nothing to copy */
+    save_current();
+    load(next);
 }
 
 void sched_wait_current(struct trap_frame *f, uint64_t deadline)
 {
-    save_current(f);
+    (void)f;                    /* already the DCB's own frame */
+    save_current();
     leave_queue(sched_running, DCB_WAITING);
     sched_running->wait_deadline = deadline;
     wait_link(sched_running);
-    switch_away(f);
+    switch_away();
 }
 
 void sched_switch_to(struct trap_frame *f, struct dcb *next)
@@ -278,8 +286,9 @@ void sched_switch_to(struct trap_frame *f, struct dcb *next)
     kassert(next->state == DCB_RUNNABLE && sched_running != NULL, "switch from a process to a runnable one");
     if (next == sched_running)
         return;
-    save_current(f);
-    load(next, f);
+    (void)f;
+    save_current();
+    load(next);
 }
 
 void sched_exit_current(struct trap_frame *f, int64_t code)
@@ -288,27 +297,29 @@ void sched_exit_current(struct trap_frame *f, int64_t code)
     if (!sched_running->owned)        /* an owner reads the code from the dispatcher */
         printk("kernel: process %s (pid %u) exited with code %ld\n", sched_running->name, sched_running->pid, code);
     leave_queue(sched_running, DCB_EXITED);
-    switch_away(f);
+    (void)f;
+    switch_away();
 }
 
 void sched_stop_current(struct trap_frame *f, const char *why)
 {
-    trap_frame_copy(&sched_running->regs, f);
+    (void)f;                    /* the DCB's own frame: the state stays for a post-mortem */
     printk("kernel: process %s (pid %u) %s; the system goes on\n", sched_running->name, sched_running->pid, why);
     leave_queue(sched_running, DCB_FAULTED);
-    switch_away(f);
+    switch_away();
 }
 
 void sched_continue_or_switch(struct trap_frame *f)
 {
+    (void)f;
     if (sched_running == NULL)
-        switch_away(f);
+        switch_away();
 }
 
 void sched_start(void)
 {
     if (ring == NULL)
         idle();
-    load(ring, stack_frame());
-    kernel_exit_to_user(stack_frame());
+    load(ring);
+    kernel_exit_to_user();
 }

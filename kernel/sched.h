@@ -41,8 +41,9 @@ void sched_fpu_trap(struct dcb *d);
 /* The same, for the LMP fast path: read only outside sched.c. */
 extern struct dcb *sched_running;
 
-/* Called with the frame of the current process (vectors.S's frame). Each
- * may switch: on return the frame holds whichever process runs next. */
+/* Called with the frame of the current process (its DCB's regs, where
+ * vectors.S saved it). Each may switch: the exception return then goes to
+ * the new sched_running, and `f` stays the old process's saved state. */
 void sched_tick(struct trap_frame *f);
 void sched_yield(struct trap_frame *f);
 /* SYS_WAIT: the current process leaves the run queue until sched_wake. */

@@ -2,9 +2,9 @@
  * syscall.c — the system call table and its handlers.
  *
  * vectors.S indexes syscall_table with x8 (already bounds-checked) and calls
- * the handler with the caller's trap frame. A handler writes its error into
- * x[0] and any result into x[1] BEFORE it may switch processes, because a
- * switch replaces the frame's contents with the next process's registers.
+ * the handler with the caller's trap frame, which is the caller's DCB's
+ * `regs` (vectors.S): results written into it reach the caller whenever it
+ * runs next, also after the handler switched to another process.
  * Calling conventions: include/minnow/syscall.h.
  */
 #include <minnow/syscall.h>

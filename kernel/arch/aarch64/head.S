@@ -98,9 +98,8 @@ at_el1:
     br      x9
 
 high_entry:
-    /* The top FRAME_SIZE bytes of the stack hold the user trap frame
-     * (trapframe.h); C code runs below it. */
-    ldr     x9, =boot_stack_top - FRAME_SIZE
+    /* The kernel stack; user trap frames live in the DCBs (trapframe.h). */
+    ldr     x9, =boot_stack_top
     mov     sp, x9
     mov     x29, xzr                /* end of the frame-pointer chain */
     mov     x30, xzr

@@ -175,9 +175,3 @@ errval_t mmu_map_direct(uint64_t pa, uint64_t size, bool device)
     isb();
     return SYS_ERR_OK;
 }
-
-void mmu_switch_user(uint64_t ttbr0)
-{
-    WRITE_SYSREG(ttbr0_el1, ttbr0);
-    isb();
-}

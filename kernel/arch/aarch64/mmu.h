@@ -16,6 +16,7 @@
 #include <minnow/errors.h>
 
 #include "memlayout.h"
+#include "sysreg.h"
 
 /* Memory types: indexes into MAIR_EL1 as set in head.S. */
 #define MT_NORMAL        0ul
@@ -74,5 +75,11 @@ uint64_t virt_to_phys(const void *va);
 void mmu_init(uint64_t image_pa);
 errval_t mmu_map_direct(uint64_t pa, uint64_t size, bool device);
 uint64_t mmu_kernel_root(void);
-/* Switch TTBR0 to a user address space (root | ASID) or to none. */
-void mmu_switch_user(uint64_t ttbr0);
+/* Switch TTBR0 to a user address space (root | ASID) or to none. Inline:
+ * every context switch does it. The isb lets the kernel touch the new
+ * user space at once (an upcall's save area, a resume context). */
+static inline void mmu_switch_user(uint64_t ttbr0)
+{
+    WRITE_SYSREG(ttbr0_el1, ttbr0);
+    isb();
+}

@@ -1,9 +1,10 @@
 /*
  * trapframe.h — the user (or kernel) register state saved on exception entry.
  *
- * vectors.S stores it at the top of the kernel stack on every entry from EL0,
- * so the frame of the interrupted user context is always at the same place;
- * a context switch copies it to and from the dispatcher (sched.c).
+ * vectors.S stores it on every entry from EL0 into the running process's
+ * DCB (struct dcb `regs`, at DCB_REGS) and returns from the running one's,
+ * so a context switch (sched.c) copies no frame. Kernel faults and kernel
+ * interrupts push one on the kernel stack instead.
  */
 #pragma once
 
@@ -12,6 +13,7 @@
 #define FRAME_ELR   256
 #define FRAME_SPSR  264
 #define FRAME_SIZE  272
+#define DCB_REGS    528     /* offsetof(struct dcb, regs), checked in dcb.h */
 
 #ifndef __ASSEMBLY__
 #include <stddef.h>
@@ -31,7 +33,7 @@ _Static_assert(offsetof(struct trap_frame, spsr) == FRAME_SPSR, "frame layout");
 _Static_assert(sizeof(struct trap_frame) == FRAME_SIZE, "frame layout");
 _Static_assert(FRAME_SIZE % 16 == 0, "the stack stays 16-byte aligned");
 
-/* Copy a frame between 16-byte aligned places (the kernel stack and an
+/* Copy a frame between 16-byte aligned places (a DCB's frame and an
  * upcall save area), a register pair per load and store, fully unrolled:
  * every fault upcall and resume does it, and a loop would cost twice. */
 static inline void trap_frame_copy(struct trap_frame *dst, const struct trap_frame *src)
@@ -52,7 +54,7 @@ struct fpu_state {
 void fpu_save(struct fpu_state *s);
 void fpu_restore(const struct fpu_state *s);
 
-/* Leave the kernel through the user-return path with `frame` (which must be
- * the frame at the top of the kernel stack). */
-__attribute__((noreturn)) void kernel_exit_to_user(struct trap_frame *frame);
+/* Leave the kernel through the user-return path into the running process
+ * (sched_running), dropping the kernel stack. */
+__attribute__((noreturn)) void kernel_exit_to_user(void);
 #endif

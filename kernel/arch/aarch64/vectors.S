@@ -1,10 +1,15 @@
 /*
  * vectors.S — the exception vector table and the kernel entry/exit paths.
  *
- * Entry from EL0 saves the whole user state as a struct trap_frame at the top
- * of the kernel stack (trapframe.h). System calls take a short path: check the
- * exception class, index the syscall table with x8, call the handler with the
- * frame, restore and eret. Everything else goes to C (exceptions.c).
+ * Entry from EL0 saves the whole user state as a struct trap_frame straight
+ * into the running process's DCB (dcb.h `regs`): while a process runs at EL0,
+ * SP_EL1 points just past that frame, so the entry's pushes land in it. Then
+ * SP moves to the kernel stack, whose every entry starts empty. The exit
+ * restores the frame of whichever DCB is running then (sched_running), so a
+ * context switch is a change of that pointer and copies no registers.
+ * System calls take a short path: check the exception class, index the
+ * syscall table with x8, call the handler with the frame, restore and eret.
+ * Everything else goes to C (exceptions.c).
  * The kernel is not preemptible: IRQs are masked in the kernel except in the
  * idle loop, whose interrupts take the el1_irq path.
  */
@@ -50,7 +55,8 @@
     stp     x22, x23, [sp, #FRAME_ELR]
 .endm
 
-.macro restore_regs
+/* x0-x29; x30 is loaded by the caller (ret_to_user: paired with sp_el0). */
+.macro restore_x0_x29
     ldp     x0, x1, [sp, #16 * 0]
     ldp     x2, x3, [sp, #16 * 1]
     ldp     x4, x5, [sp, #16 * 2]
@@ -66,7 +72,16 @@
     ldp     x24, x25, [sp, #16 * 12]
     ldp     x26, x27, [sp, #16 * 13]
     ldp     x28, x29, [sp, #16 * 14]
+.endm
+
+.macro restore_regs
+    restore_x0_x29
     ldr     x30, [sp, #FRAME_X30]
+    add     sp, sp, #FRAME_SIZE
+.endm
+
+.macro restore_user_regs
+    restore_x0_x29
     add     sp, sp, #FRAME_SIZE
 .endm
 
@@ -96,8 +111,16 @@ exception_vectors:
     ventry  el0_unexpected
     ventry  el0_unexpected
 
+/* After save_user: x0 = the frame (in the DCB), SP = the empty kernel stack. */
+.macro enter_kernel_stack
+    mov     x0, sp
+    adrp    x9, boot_stack_top
+    add     sp, x9, :lo12:boot_stack_top
+.endm
+
 el0_sync:
     save_user
+    enter_kernel_stack
     mrs     x9, esr_el1
     lsr     x10, x9, #26
     cmp     x10, #EC_SVC64
@@ -107,42 +130,43 @@ el0_sync:
     adrp    x10, syscall_table
     add     x10, x10, :lo12:syscall_table
     ldr     x10, [x10, x8, lsl #3]
-    mov     x0, sp
     blr     x10
     b       ret_to_user
 el0_syscall_illegal:
-    mov     x0, sp
     bl      syscall_illegal
     b       ret_to_user
 el0_sync_slow:
-    mov     x0, sp
     mov     x1, x9
     bl      el0_exception
     b       ret_to_user
 
 el0_irq:
     save_user
-    mov     x0, sp
+    enter_kernel_stack
     bl      irq_from_user
     b       ret_to_user
 
 el0_unexpected:
     save_user
-    mov     x0, sp
+    enter_kernel_stack
     mrs     x1, esr_el1
     bl      el0_exception
     b       ret_to_user
 
+/* Return to whichever process is running now: SP goes to the start of its
+ * frame, and restore_regs leaves it just past it, ready for the next entry. */
     .globl kernel_exit_to_user
 kernel_exit_to_user:
-    mov     sp, x0
 ret_to_user:
+    adrp    x0, sched_running
+    ldr     x0, [x0, :lo12:sched_running]
+    add     sp, x0, #DCB_REGS
+    ldp     x30, x21, [sp, #FRAME_X30]      /* x30 with sp_el0: one load for both */
     ldp     x22, x23, [sp, #FRAME_ELR]
-    ldr     x21, [sp, #FRAME_SP]
+    msr     sp_el0, x21
     msr     elr_el1, x22
     msr     spsr_el1, x23
-    msr     sp_el0, x21
-    restore_regs
+    restore_user_regs
     eret
 
 el1_sync:
