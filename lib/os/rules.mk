@@ -14,3 +14,10 @@ $(BUILD)/user/$(1).elf: $(call uobjs,$(2)) $(LIBOS_OBJS) $(USER_LDS)
 	$(Q)$$(USER_LD) $(call uobjs,$(2)) $(LIBOS_OBJS) -o $$@
 USER_PROGRAMS += $(BUILD)/user/$(1).elf
 endef
+
+# The message path keeps FP/SIMD registers untouched: the kernel switches
+# them lazily (docs/lmp.md), so one SIMD struct copy on the path of every
+# call would make each switch save and load them. (Only code that uses no
+# floating point can be built this way.)
+RPC_PATH_OBJS := $(call uobjs,lib/os/rpc.c lib/os/rpc_send.c lib/os/rpc_lmp.c lib/os/rpc_wire.c lib/os/waitset.c lib/os/lmp.c lib/os/svc.c lib/os/thread.c lib/os/thread_sync.c)
+$(RPC_PATH_OBJS): UCFLAGS += -mgeneral-regs-only
