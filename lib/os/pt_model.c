@@ -571,14 +571,21 @@ static inline struct pt_node *l3_table(struct pt_model *m, uint64_t va)
     return l3_table_walk(m, va);
 }
 
+/* With the lock held: one spare record ready, and the L3 table holding va
+ * (NULL if there is none yet, or a block maps va). */
+static struct pt_node *page_prepare(struct pt_model *m, uint64_t va, errval_t *err)
+{
+    *err = m->spare.count >= 1 ? SYS_ERR_OK : spare_ensure(m, 1);
+    return err_is_ok(*err) ? l3_table(m, va) : NULL;
+}
+
 errval_t pt_map_page(struct pt_model *m, uint64_t va, capaddr_t frame, unsigned flags)
 {
     errval_t err = range_check(va, PT_PAGE_SIZE);
     if (err_is_fail(err))
         return err;
     alloc_lock_acquire(&m->lock);
-    err = m->spare.count >= 1 ? SYS_ERR_OK : spare_ensure(m, 1);
-    struct pt_node *n = err_is_ok(err) ? l3_table(m, va) : NULL;
+    struct pt_node *n = page_prepare(m, va, &err);
     if (n != NULL) {
         unsigned idx = pt_index(va, 3);
         err = node_find(n, idx) != NULL ? PT_ERR_ALREADY_MAPPED
@@ -612,8 +619,7 @@ errval_t pt_page_record(struct pt_model *m, uint64_t va, capaddr_t frame, unsign
     if (err_is_fail(err))
         return err;
     alloc_lock_acquire(&m->lock);
-    err = m->spare.count >= 1 ? SYS_ERR_OK : spare_ensure(m, 1);
-    struct pt_node *n = err_is_ok(err) ? l3_table(m, va) : NULL;
+    struct pt_node *n = page_prepare(m, va, &err);
     unsigned idx = pt_index(va, 3);
     if (err_is_ok(err) && n == NULL)
         err = PT_ERR_NO_TABLE;

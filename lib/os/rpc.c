@@ -100,7 +100,8 @@ void rpc_chan_stats(struct rpc_chan *c, struct rpc_chan_stats *out)
     thread_critical_exit();
 }
 
-uint32_t rpc_new_id(struct rpc_chan *c)
+/* [C] */
+static uint32_t rpc_new_id(struct rpc_chan *c)
 {
     uint32_t id = c->next_id++;
     if (c->next_id == 0)
@@ -179,7 +180,7 @@ void rpc_chan_fail(struct rpc_chan *c, errval_t why)
     }
 }
 
-void rpc_chan_unref(struct rpc_chan *c)
+static void rpc_chan_unref(struct rpc_chan *c)
 {
     thread_critical_enter();
     bool last = --c->refs == 0;

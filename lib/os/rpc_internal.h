@@ -77,9 +77,7 @@ struct rpc_chan {
 };
 
 /* rpc.c */
-uint32_t rpc_new_id(struct rpc_chan *c);
 void rpc_chan_fail(struct rpc_chan *c, errval_t why);
-void rpc_chan_unref(struct rpc_chan *c);
 
 /* rpc_send.c: send one message (all its fragments, in order); fragments
  * the transport cannot take now wait in the backlog. */

@@ -36,16 +36,20 @@ errval_t svc_chan(struct rpc_chan **out)
     return err;
 }
 
+/* One call on the channel to init (made on first use). */
+static errval_t call_args(const struct rpc_call_args *a, struct rpc_result *res)
+{
+    struct rpc_chan *c;
+    errval_t err = svc_chan(&c);
+    return err_is_ok(err) ? rpc_call(c, a, res) : err;
+}
+
 /* One call with the default timeout. */
 static errval_t call(uint16_t type, const void *req, size_t len, void *resp, size_t max,
                      struct rpc_result *res)
 {
-    struct rpc_chan *c;
-    errval_t err = svc_chan(&c);
-    if (err_is_fail(err))
-        return err;
     struct rpc_call_args a = { .type = type, .req = req, .req_len = len, .resp = resp, .resp_max = max };
-    return rpc_call(c, &a, res);
+    return call_args(&a, res);
 }
 
 errval_t svc_ping(void)
@@ -80,9 +84,7 @@ errval_t svc_term_getchar(char *c)
 {
     struct rpc_call_args a = { .type = SVC_TERM_GETCHAR, .resp = c, .resp_max = 1,
                                .timeout_us = THREAD_NO_DEADLINE };
-    struct rpc_chan *ch;
-    errval_t err = svc_chan(&ch);
-    return err_is_ok(err) ? rpc_call(ch, &a, NULL) : err;
+    return call_args(&a, NULL);
 }
 
 errval_t svc_mem_alloc(uint64_t size, struct capref *ram)
@@ -118,26 +120,19 @@ errval_t svc_kill(uint32_t pid)
 
 errval_t svc_wait(uint32_t pid, uint64_t timeout_us, struct svc_proc_status *st)
 {
-    struct rpc_chan *c;
-    errval_t err = svc_chan(&c);
-    if (err_is_fail(err))
-        return err;
     struct rpc_call_args a = { .type = SVC_PROC_WAIT, .req = &pid, .req_len = sizeof pid, .resp = st,
                                .resp_max = sizeof *st, .timeout_us = timeout_us };
-    return rpc_call(c, &a, NULL);
+    return call_args(&a, NULL);
 }
 
 /* ---- stdio through the terminal service ---- */
 
 static errval_t term_read_line(char *buf, size_t max, size_t *n)
 {
-    struct rpc_chan *c;
     struct rpc_result res = { 0 };
     struct rpc_call_args a = { .type = SVC_TERM_GETLINE, .resp = buf, .resp_max = max,
                                .timeout_us = THREAD_NO_DEADLINE };
-    errval_t err = svc_chan(&c);
-    if (err_is_ok(err))
-        err = rpc_call(c, &a, &res);
+    errval_t err = call_args(&a, &res);
     *n = res.resp_len;
     return err;
 }

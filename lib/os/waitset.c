@@ -239,13 +239,6 @@ errval_t waitset_dispatch_until(struct waitset *ws, const volatile bool *done, u
     return SYS_ERR_OK;
 }
 
-void waitset_wake_all(struct waitset *ws)
-{
-    thread_critical_enter();
-    while (ws->waiters != NULL)
-        waiter_wake(ws, ws->waiters);
-    thread_critical_exit();
-}
 
 void waitset_wake_thread_critical(struct waitset *ws, struct thread *t)
 {

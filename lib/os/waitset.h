@@ -83,9 +83,6 @@ errval_t waitset_dispatch(struct waitset *ws, uint64_t deadline);
  * thread) or the deadline passes (LIB_ERR_WAITSET_TIMEOUT). */
 errval_t waitset_dispatch_until(struct waitset *ws, const volatile bool *done, uint64_t deadline);
 
-/* Wake every thread waiting in waitset_dispatch on `ws`, so that each looks
- * at its own condition again (waitset_dispatch_until's *done). */
-void waitset_wake_all(struct waitset *ws);
 
 /* Inside the critical section: if thread `t` waits in dispatch on `ws`, wake
  * it (it looks at its *done again); otherwise do nothing. */
