@@ -199,7 +199,7 @@ void rpc_chan_close(struct rpc_chan *c)
     rpc_chan_fail(c, RPC_ERR_CLOSED);
     waitset_source_detach(&c->ev);
     if (c->ops->close != NULL)
-        c->ops->close(c);
+        c->ops->close(c->tstate);
     rpc_chan_unref(c);
 }
 
@@ -219,6 +219,18 @@ static struct capref take_in_cap(struct rpc_chan *c)
     return cap;
 }
 
+/* A reply's payload to where its caller wants it; the reply's status. */
+static errval_t reply_copy(const struct rpc_wire_head *h, const void *data, void *resp, size_t resp_max,
+                           size_t *resp_len)
+{
+    if (h->len > resp_max)
+        return RPC_ERR_REPLY_TOO_LARGE;
+    if (h->len > 0)
+        memcpy(resp, data, h->len);
+    *resp_len = h->len;
+    return h->status;
+}
+
 static void deliver_reply(struct rpc_chan *c, const struct rpc_wire_head *h, const void *data)
 {
     thread_critical_enter();
@@ -230,13 +242,7 @@ static void deliver_reply(struct rpc_chan *c, const struct rpc_wire_head *h, con
             drop_cap(take_in_cap(c));
         return;
     }
-    errval_t err = h->status;
-    if (h->len > p->resp_max) {
-        err = RPC_ERR_REPLY_TOO_LARGE;
-    } else {
-        memcpy(p->resp, data, h->len);
-        p->resp_len = h->len;
-    }
+    errval_t err = reply_copy(h, data, p->resp, p->resp_max, &p->resp_len);
     p->has_cap = h->has_cap;
     if (h->has_cap)
         p->cap = take_in_cap(c);
@@ -279,43 +285,43 @@ static void release(struct rpc_chan *c, const struct rpc_wire_head *h)
     rpc_send(c, &r, NULL, NULL);
 }
 
-/* [R] A whole message: its head and (inline) payload. */
-static void deliver(struct rpc_chan *c, struct rpc_wire_head h, const void *data)
+/* [R] A whole message whose payload is in hand (not in a frame). */
+static void deliver(struct rpc_chan *c, const struct rpc_wire_head *h, const void *data)
 {
-    if (h.bulk) {
-        errval_t err = rpc_bulk_view(c->in_bulk, h.len, &data);
-        if (err_is_fail(err)) {
-            count(&c->stats.bad);
-            rpc_bulk_unview(c->in_bulk, NULL, 0);
-            if (h.has_cap)
-                drop_cap(take_in_cap(c));
-            if (h.kind == RPC_KIND_CALL)
-                rpc_reply_error(&(rpc_reply_handle){ c, h.id, false }, RPC_ERR_BULK);
-            return;
-        }
-    }
-    switch (h.kind) {
-    case RPC_KIND_CALL: deliver_call(c, &h, data); break;
-    case RPC_KIND_REPLY: deliver_reply(c, &h, data); break;
-    case RPC_KIND_NOTIFY: deliver_notify(c, &h, data); break;
-    case RPC_KIND_RELEASE: rpc_bulk_released(c, (enum rpc_kind)h.type, h.id); break;
-    }
-    if (h.bulk) {
-        rpc_bulk_unview(c->in_bulk, data, h.len);
-        release(c, &h);
+    switch (h->kind) {
+    case RPC_KIND_CALL: deliver_call(c, h, data); break;
+    case RPC_KIND_REPLY: deliver_reply(c, h, data); break;
+    case RPC_KIND_NOTIFY: deliver_notify(c, h, data); break;
+    case RPC_KIND_RELEASE: rpc_bulk_released(c, (enum rpc_kind)h->type, h->id); break;
     }
 }
 
-/* [R] One fragment from the transport. */
-static void take_fragment(struct rpc_chan *c, const uint64_t *w, size_t n, bool has_cap, struct capref cap)
+/* [R] A whole message whose payload is in the frame c->in_bulk: mapped
+ * for the handler, then unmapped and RELEASEd to the sender. */
+static void deliver_bulk(struct rpc_chan *c, const struct rpc_wire_head *h)
 {
-    struct rpc_wire_head h;
-    if (!c->in.active && !c->in.discard && rpc_wire_single_in(w, n, has_cap, &h)) {
-        if (has_cap)
-            c->in_cap = cap;
-        deliver(c, h, w + 2);   /* the common case: one fragment, read in place */
+    const void *data;
+    errval_t err = rpc_bulk_view(c->in_bulk, h->len, &data);
+    if (err_is_fail(err)) {
+        count(&c->stats.bad);
+        rpc_bulk_unview(c->in_bulk, NULL, 0);
+        if (h->has_cap)
+            drop_cap(take_in_cap(c));
+        if (h->kind == RPC_KIND_CALL)
+            rpc_reply_error(&(rpc_reply_handle){ c, h->id, false }, RPC_ERR_BULK);
         return;
     }
+    deliver(c, h, data);
+    rpc_bulk_unview(c->in_bulk, data, h->len);
+    release(c, h);
+}
+
+/* [R] A fragment that is not a whole message by itself (or is malformed):
+ * put together with the others of its message. Out of line, so that the
+ * common case needs no stack for it. */
+static __attribute__((noinline)) void take_part(struct rpc_chan *c, const uint64_t *w, size_t n, bool has_cap,
+                                                struct capref cap)
+{
     enum rpc_wire_status st;
     errval_t err = rpc_wire_feed(&c->in, w, n, has_cap, &st);
     if (err_is_fail(err)) {
@@ -338,9 +344,25 @@ static void take_fragment(struct rpc_chan *c, const uint64_t *w, size_t n, bool 
             c->in_cap = cap;
     }
     if (st == RPC_WIRE_COMPLETE) {
-        deliver(c, c->in.head, c->in.data);
+        if (c->in.head.bulk)
+            deliver_bulk(c, &c->in.head);
+        else
+            deliver(c, &c->in.head, c->in.data);
         c->in_bulk = (struct capref){ 0 };
     }
+}
+
+/* [R] One fragment from the transport. */
+static void take_fragment(struct rpc_chan *c, const uint64_t *w, size_t n, bool has_cap, struct capref cap)
+{
+    struct rpc_wire_head h;
+    if (!c->in.active && !c->in.discard && rpc_wire_single_in(w, n, has_cap, &h)) {
+        if (has_cap)
+            c->in_cap = cap;
+        deliver(c, &h, w + 2);  /* the common case: one fragment, read in place */
+        return;
+    }
+    take_part(c, w, n, has_cap, cap);
 }
 
 /* [R] Take everything the transport has. */
@@ -350,7 +372,7 @@ static void drain(struct rpc_chan *c)
     size_t n;
     bool has_cap;
     struct capref cap;
-    while (err_is_ok(c->dead) && (w = c->ops->recv(c, &n, &has_cap, &cap)) != NULL)
+    while (err_is_ok(c->dead) && (w = c->ops->recv(c->tstate, &n, &has_cap, &cap)) != NULL)
         take_fragment(c, w, n, has_cap, cap);
 }
 
@@ -370,12 +392,9 @@ static void on_event(struct waitset_source *src, void *arg)
 
 /* ---- calls ---- */
 
+/* Wait for the reply to `p` (in the table), dispatching the waitset. */
 static errval_t wait_reply(struct rpc_chan *c, struct rpc_pending *p, uint64_t timeout_us)
 {
-    if (!p->done && thread_mutex_trylock_inline(&c->recv_lock)) {
-        drain(c);               /* the reply may be there already */
-        thread_mutex_unlock_inline(&c->recv_lock);
-    }
     if (p->done)
         return SYS_ERR_OK;
     uint64_t deadline = thread_deadline_us(timeout_us == 0 ? RPC_TIMEOUT_DEFAULT_US : timeout_us);
@@ -392,18 +411,50 @@ static errval_t wait_reply(struct rpc_chan *c, struct rpc_pending *p, uint64_t t
     return waitset_dispatch_until(c->ev.ws, &p->done, 0);  /* its reply is being copied */
 }
 
-errval_t rpc_call(struct rpc_chan *c, const struct rpc_call_args *a, struct rpc_result *res)
+/* The call `p` has its reply (or failed): hand the result over. */
+static errval_t call_result(struct rpc_pending *p, errval_t err, struct rpc_result *res)
 {
-    if (a->req_len > RPC_MAX_PAYLOAD)
-        return RPC_ERR_TOO_LARGE;
-    struct rpc_pending p = { .thread = thread_self(), .resp = a->resp, .resp_max = a->resp_max };
-    thread_critical_enter();
+    if (err_is_fail(err))
+        return err;
+    if (res != NULL) {
+        res->resp_len = p->resp_len;
+        res->has_cap = p->has_cap;
+        res->cap = p->cap;
+    } else if (p->has_cap) {
+        drop_cap(p->cap);
+    }
+    return p->err;
+}
+
+static void pending_init(struct rpc_pending *p, const struct rpc_call_args *a)
+{
+    *p = (struct rpc_pending){ .thread = thread_self(), .resp = a->resp, .resp_max = a->resp_max };
+}
+
+/* [C] Put `p` in the table under `id` (0: a fresh one), unless the
+ * channel is dead. */
+static errval_t table_join(struct rpc_chan *c, struct rpc_pending *p, uint32_t id)
+{
     errval_t err = c->dead;
     if (err_is_ok(err)) {
-        p.id = rpc_new_id(c);
-        table_insert(c, &p);
-        c->stats.calls++;
+        if (id == 0) {
+            id = rpc_new_id(c);
+            c->stats.calls++;
+        }
+        p->id = id;
+        table_insert(c, p);
     }
+    return err;
+}
+
+/* The general call: in the table from the start, so that whichever thread
+ * receives may take its reply. */
+static errval_t call_queued(struct rpc_chan *c, const struct rpc_call_args *a, struct rpc_result *res)
+{
+    struct rpc_pending p;
+    pending_init(&p, a);
+    thread_critical_enter();
+    errval_t err = table_join(c, &p, 0);
     thread_critical_exit();
     if (err_is_fail(err))
         return err;
@@ -418,17 +469,86 @@ errval_t rpc_call(struct rpc_chan *c, const struct rpc_call_args *a, struct rpc_
         thread_critical_exit();
         return err;
     }
-    err = wait_reply(c, &p, a->timeout_us);
-    if (err_is_fail(err))
-        return err;
-    if (res != NULL) {
-        res->resp_len = p.resp_len;
-        res->has_cap = p.has_cap;
-        res->cap = p.cap;
-    } else if (p.has_cap) {
-        drop_cap(p.cap);
+    if (!p.done && thread_mutex_trylock_inline(&c->recv_lock)) {
+        drain(c);               /* the reply may be there already */
+        thread_mutex_unlock_inline(&c->recv_lock);
     }
-    return p.err;
+    return call_result(&p, wait_reply(c, &p, a->timeout_us), res);
+}
+
+/* Fragment `w` (n words, a capability with it) is the whole reply to call
+ * `id`: one fragment, while no other message is being put together. */
+static bool is_single_reply(struct rpc_chan *c, const uint64_t *w, size_t n, bool has_cap, uint32_t id,
+                            struct rpc_wire_head *h)
+{
+    return !c->in.active && !c->in.discard && rpc_wire_single_in(w, n, has_cap, h) &&
+           h->kind == RPC_KIND_REPLY && h->id == id;
+}
+
+/*
+ * A one-fragment call by a thread that holds recv_lock: no other thread
+ * can take its reply, so the call goes into the table only if the reply is
+ * not there when the send returns. Over LMP the send hands the processor
+ * to the server (LMP_SEND_YIELD), which usually answers before this thread
+ * runs again; then the call costs no table, no claim and no wake-up.
+ */
+static errval_t call_receiving(struct rpc_chan *c, const struct rpc_call_args *a, struct rpc_result *res)
+{
+    thread_critical_enter();
+    errval_t err = c->dead;
+    uint32_t id = 0;
+    if (err_is_ok(err)) {
+        id = rpc_new_id(c);
+        c->stats.calls++;
+    }
+    thread_critical_exit();
+    if (err_is_ok(err))
+        err = rpc_send_single(c, rpc_wire_header(RPC_KIND_CALL, a->type, id), 0, a->req,
+                              (uint32_t)a->req_len, a->req_cap);
+    if (err_is_fail(err)) {
+        thread_mutex_unlock_inline(&c->recv_lock);
+        return err;
+    }
+
+    size_t n;
+    bool has_cap;
+    struct capref cap;
+    struct rpc_wire_head h;
+    const uint64_t *w = c->ops->recv(c->tstate, &n, &has_cap, &cap);
+    if (w != NULL && is_single_reply(c, w, n, has_cap, id, &h)) {
+        size_t got = 0;
+        err = reply_copy(&h, w + 2, a->resp, a->resp_max, &got);
+        thread_mutex_unlock_inline(&c->recv_lock);
+        if (res != NULL)
+            *res = (struct rpc_result){ .resp_len = got, .has_cap = has_cap, .cap = cap };
+        else if (has_cap)
+            drop_cap(cap);
+        return err;
+    }
+
+    /* Not (yet) the reply: join the table, and let what came go the
+     * general way. */
+    struct rpc_pending p;
+    pending_init(&p, a);
+    thread_critical_enter();
+    errval_t joined = table_join(c, &p, id);
+    thread_critical_exit();
+    if (w != NULL)
+        take_fragment(c, w, n, has_cap, cap);
+    drain(c);
+    thread_mutex_unlock_inline(&c->recv_lock);
+    if (err_is_fail(joined))
+        return joined;
+    return call_result(&p, wait_reply(c, &p, a->timeout_us), res);
+}
+
+errval_t rpc_call(struct rpc_chan *c, const struct rpc_call_args *a, struct rpc_result *res)
+{
+    if (a->req_len > RPC_MAX_PAYLOAD)
+        return RPC_ERR_TOO_LARGE;
+    if (rpc_fits_single(c, a->req_len) && thread_mutex_trylock_inline(&c->recv_lock))
+        return call_receiving(c, a, res);
+    return call_queued(c, a, res);
 }
 
 /* ---- answering ---- */
@@ -462,9 +582,15 @@ errval_t rpc_reply(rpc_reply_handle *h, errval_t status, const void *data, size_
     struct rpc_chan *c = h->chan;
     if (c == NULL)
         return RPC_ERR_CLOSED;
-    struct rpc_wire_head r = { .kind = RPC_KIND_REPLY, .id = h->id, .status = err_no(status),
-                               .len = (uint32_t)len };
-    errval_t err = len > RPC_MAX_PAYLOAD ? RPC_ERR_TOO_LARGE : rpc_send(c, &r, data, cap);
+    errval_t err;
+    if (rpc_fits_single(c, len)) {
+        err = rpc_send_single(c, rpc_wire_header(RPC_KIND_REPLY, 0, h->id), err_no(status), data,
+                              (uint32_t)len, cap);
+    } else {
+        struct rpc_wire_head r = { .kind = RPC_KIND_REPLY, .id = h->id, .status = err_no(status),
+                                   .len = (uint32_t)len };
+        err = rpc_send(c, &r, data, cap);
+    }
     if (err_is_ok(err))
         count(&c->stats.replies);
     rpc_reply_drop(h);

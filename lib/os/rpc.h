@@ -50,13 +50,13 @@ struct rpc_msg {
  * RPC_ERR_TRANSPORT_FULL (nothing sent, try later) or a permanent error;
  * `last` says it ends a message (the transport may hand the processor to
  * the receiver). recv: take one fragment if there is one: its words, which
- * stay valid until the next recv on the channel, or NULL. The transport
- * calls rpc_chan_arrived() when fragments may have arrived. */
+ * stay valid until the next recv on the channel, or NULL. Each gets the
+ * transport's state (rpc_chan_new's `state`). The transport calls
+ * rpc_chan_arrived() when fragments may have arrived. */
 struct rpc_transport_ops {
-    errval_t (*send)(struct rpc_chan *c, const uint64_t *words, size_t n, const struct capref *cap,
-                     bool last);
-    const uint64_t *(*recv)(struct rpc_chan *c, size_t *n, bool *has_cap, struct capref *cap);
-    void (*close)(struct rpc_chan *c);      /* may be NULL */
+    errval_t (*send)(void *t, const uint64_t *words, size_t n, const struct capref *cap, bool last);
+    const uint64_t *(*recv)(void *t, size_t *n, bool *has_cap, struct capref *cap);
+    void (*close)(void *t);                 /* may be NULL */
 };
 
 typedef struct rpc_reply_handle {

@@ -83,6 +83,17 @@ void rpc_chan_fail(struct rpc_chan *c, errval_t why);
  * the transport cannot take now wait in the backlog. */
 errval_t rpc_send(struct rpc_chan *c, const struct rpc_wire_head *head, const void *data,
                   const struct capref *cap);
+/* The common case of rpc_send, for a payload that rpc_fits_single: one
+ * fragment, `header` its word 0 (rpc_wire_header), `status` a reply's. */
+errval_t rpc_send_single(struct rpc_chan *c, uint64_t header, uint16_t status, const void *data,
+                         uint32_t len, const struct capref *cap);
+
+/* A payload of `len` bytes travels inline in one fragment (header and
+ * length word first). */
+static inline bool rpc_fits_single(const struct rpc_chan *c, size_t len)
+{
+    return len <= (c->max_words - 2) * sizeof(uint64_t);
+}
 void rpc_send_retry(struct rpc_chan *c);
 void rpc_send_drop_all(struct rpc_chan *c);
 

@@ -33,10 +33,9 @@ static bool transient(errval_t err)
     return c == LMP_ERR_BUF_FULL || c == LMP_ERR_NO_RECV_SLOT || c == LMP_ERR_RECV_SLOT_OCCUPIED;
 }
 
-static errval_t lmpt_send(struct rpc_chan *c, const uint64_t *words, size_t n, const struct capref *cap,
-                          bool last)
+static errval_t lmpt_send(void *t, const uint64_t *words, size_t n, const struct capref *cap, bool last)
 {
-    struct lmp_end *e = rpc_chan_transport(c);
+    struct lmp_end *e = t;
     /* words[] has room for RPC_WIRE_MAX_WORDS == LMP_MSG_WORDS: straight
      * into the system call's registers, no copy */
     uint64_t control = lmp_control((unsigned)n, (last ? LMP_SEND_YIELD : 0) | (cap != NULL ? LMP_SEND_CAP : 0),
@@ -56,9 +55,9 @@ static errval_t arm(struct lmp_endpoint *ep)
 
 /* The fragment stays in e->scratch (one receiver at a time: the RPC
  * layer's recv_lock) until the next receive. */
-static const uint64_t *lmpt_recv(struct rpc_chan *c, size_t *n, bool *has_cap, struct capref *cap)
+static const uint64_t *lmpt_recv(void *t, size_t *n, bool *has_cap, struct capref *cap)
 {
-    struct lmp_end *e = rpc_chan_transport(c);
+    struct lmp_end *e = t;
     struct lmp_msg *m = &e->scratch;
     if (!lmp_endpoint_recv(e->local, m))
         return NULL;
@@ -73,9 +72,9 @@ static const uint64_t *lmpt_recv(struct rpc_chan *c, size_t *n, bool *has_cap, s
     return m->words;
 }
 
-static void lmpt_close(struct rpc_chan *c)
+static void lmpt_close(void *t)
 {
-    struct lmp_end *e = rpc_chan_transport(c);
+    struct lmp_end *e = t;
     lmp_endpoint_set_handler(e->local, NULL, NULL);
     lmp_endpoint_disarm(e->local);
     lmp_endpoint_free(e->local);

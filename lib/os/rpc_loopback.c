@@ -67,17 +67,16 @@ static errval_t push(struct loop_end *to, const uint64_t *words, size_t n, const
     return err;
 }
 
-static errval_t loop_send(struct rpc_chan *c, const uint64_t *words, size_t n, const struct capref *cap,
-                          bool last)
+static errval_t loop_send(void *t, const uint64_t *words, size_t n, const struct capref *cap, bool last)
 {
     (void)last;
-    struct loop_end *e = rpc_chan_transport(c);
+    struct loop_end *e = t;
     return push(e->peer, words, n, cap);
 }
 
-static const uint64_t *loop_recv(struct rpc_chan *c, size_t *n, bool *has_cap, struct capref *cap)
+static const uint64_t *loop_recv(void *t, size_t *n, bool *has_cap, struct capref *cap)
 {
-    struct loop_end *e = rpc_chan_transport(c);
+    struct loop_end *e = t;
     thread_critical_enter();
     bool got = e->count > 0;
     if (got) {
@@ -94,9 +93,9 @@ static const uint64_t *loop_recv(struct rpc_chan *c, size_t *n, bool *has_cap, s
     return e->scratch.words;
 }
 
-static void loop_close(struct rpc_chan *c)
+static void loop_close(void *t)
 {
-    struct loop_end *e = rpc_chan_transport(c);
+    struct loop_end *e = t;
     thread_critical_enter();
     e->closed = true;
     bool both = e->peer->closed;

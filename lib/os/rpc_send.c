@@ -61,7 +61,7 @@ static errval_t send_frag(struct rpc_chan *c, const uint64_t *words, size_t n,
                           const struct capref *cap, bool last)
 {
     if (c->backlog == NULL) {
-        errval_t err = c->ops->send(c, words, n, cap, last);
+        errval_t err = c->ops->send(c->tstate, words, n, cap, last);
         if (err_no(err) != RPC_ERR_TRANSPORT_FULL)
             return err;
     }
@@ -71,13 +71,37 @@ static errval_t send_frag(struct rpc_chan *c, const uint64_t *words, size_t n,
     return err;
 }
 
-errval_t rpc_send(struct rpc_chan *c, const struct rpc_wire_head *head, const void *data,
-                  const struct capref *cap)
+/* A send failed: a transport that refused for good (or an overflowing
+ * backlog) breaks the channel, as even half a message out would. Out of
+ * line: no message on the common path comes here. */
+static __attribute__((noinline)) errval_t send_failed(struct rpc_chan *c, errval_t err, errval_t was_dead)
+{
+    if (err_is_fail(was_dead))
+        return err;
+    enum err_code why = err_no(err) == RPC_ERR_BACKLOG ? RPC_ERR_BACKLOG : RPC_ERR_PEER_DEAD;
+    rpc_chan_fail(c, why);
+    return err_no(err) != why ? err_push(err, why) : err;
+}
+
+errval_t rpc_send_single(struct rpc_chan *c, uint64_t header, uint16_t status, const void *data,
+                         uint32_t len, const struct capref *cap)
+{
+    uint64_t words[RPC_WIRE_MAX_WORDS];
+    size_t n = rpc_wire_single_words(header | (cap != NULL ? RPC_HDR_CAP : 0), status, data, len, words);
+    thread_mutex_lock_inline(&c->send_lock);
+    errval_t was_dead = c->dead, err = was_dead;
+    if (err_is_ok(err))
+        err = send_frag(c, words, n, cap, true);
+    thread_mutex_unlock_inline(&c->send_lock);
+    return err_is_ok(err) ? err : send_failed(c, err, was_dead);
+}
+
+/* A message of several fragments, or with its payload in a frame. */
+static __attribute__((noinline)) errval_t send_many(struct rpc_chan *c, const struct rpc_wire_head *head,
+                                                    const void *data, const struct capref *cap)
 {
     struct rpc_wire_head h = *head;
     struct capref frame;
-    if (h.len > RPC_MAX_PAYLOAD)
-        return RPC_ERR_TOO_LARGE;
     h.has_cap = cap != NULL;
     h.bulk = h.len > RPC_INLINE_MAX;
     if (h.bulk) {
@@ -85,38 +109,33 @@ errval_t rpc_send(struct rpc_chan *c, const struct rpc_wire_head *head, const vo
         if (err_is_fail(err))
             return err;
     }
-
     uint64_t words[RPC_WIRE_MAX_WORDS];
-    size_t single = rpc_wire_single(&h, data, c->max_words, words);
+    struct rpc_wire_out o;
+    rpc_wire_out_init(&o, &h, data, c->max_words);
     thread_mutex_lock_inline(&c->send_lock);
     errval_t was_dead = c->dead, err = was_dead;
-    if (single != 0 && err_is_ok(err)) {
-        err = send_frag(c, words, single, cap, true);   /* the common case: one fragment */
-    } else {
-        struct rpc_wire_out o;
-        rpc_wire_out_init(&o, &h, data, c->max_words);
-        uint64_t which;
-        size_t n;
-        while (err_is_ok(err) && (n = rpc_wire_next(&o, words, &which)) != 0) {
-            const struct capref *fcap = which == RPC_HDR_CAP ? cap : which == RPC_HDR_BULK ? &frame : NULL;
-            err = send_frag(c, words, n, fcap, o.done);
-        }
+    uint64_t which;
+    size_t n;
+    while (err_is_ok(err) && (n = rpc_wire_next(&o, words, &which)) != 0) {
+        const struct capref *fcap = which == RPC_HDR_CAP ? cap : which == RPC_HDR_BULK ? &frame : NULL;
+        err = send_frag(c, words, n, fcap, o.done);
     }
     thread_mutex_unlock_inline(&c->send_lock);
     if (err_is_ok(err))
         return SYS_ERR_OK;
-
     if (h.bulk)
         rpc_bulk_released(c, h.kind, h.id);
-    if (err_is_ok(was_dead)) {
-        /* The transport refused for good (or the backlog overflowed): even
-         * half a message out breaks the channel, so it closes. */
-        enum err_code why = err_no(err) == RPC_ERR_BACKLOG ? RPC_ERR_BACKLOG : RPC_ERR_PEER_DEAD;
-        rpc_chan_fail(c, why);
-        if (err_no(err) != why)
-            err = err_push(err, why);
-    }
-    return err;
+    return send_failed(c, err, was_dead);
+}
+
+errval_t rpc_send(struct rpc_chan *c, const struct rpc_wire_head *h, const void *data,
+                  const struct capref *cap)
+{
+    if (h->len > RPC_MAX_PAYLOAD)
+        return RPC_ERR_TOO_LARGE;
+    if (rpc_fits_single(c, h->len))
+        return rpc_send_single(c, rpc_wire_header(h->kind, h->type, h->id), h->status, data, h->len, cap);
+    return send_many(c, h, data, cap);
 }
 
 void rpc_send_retry(struct rpc_chan *c)
@@ -125,7 +144,7 @@ void rpc_send_retry(struct rpc_chan *c)
     errval_t err = SYS_ERR_OK;
     while (c->backlog != NULL && err_is_ok(c->dead)) {
         struct rpc_frag *f = c->backlog;
-        err = c->ops->send(c, f->words, f->n, f->has_cap ? &f->cap : NULL, f->last);
+        err = c->ops->send(c->tstate, f->words, f->n, f->has_cap ? &f->cap : NULL, f->last);
         if (err_is_fail(err))
             break;
         c->backlog = f->next;

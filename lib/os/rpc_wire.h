@@ -92,23 +92,33 @@ size_t rpc_wire_next(struct rpc_wire_out *o, uint64_t *words, uint64_t *cap);
 /* How many fragments a message needs. */
 size_t rpc_wire_fragments(const struct rpc_wire_head *head, size_t max_words);
 
+/* Write a one-fragment message to words[]: `header` (rpc_wire_header, with
+ * RPC_HDR_CAP if a capability goes with it), a reply's `status`, and `len`
+ * payload bytes, which must fit the fragment. Returns its word count.
+ * (Inline: it is on every call's path.) */
+static inline size_t rpc_wire_single_words(uint64_t header, uint16_t status, const void *data,
+                                           uint32_t len, uint64_t *words)
+{
+    size_t n = 2 + (len + 7) / 8;
+    words[0] = header;
+    words[1] = len | (uint64_t)status << 32;
+    if (len > 0) {
+        words[n - 1] = 0;
+        __builtin_memcpy(words + 2, data, len);
+    }
+    return n;
+}
+
 /* The common case in one step: a message without a bulk frame that fits
  * one fragment. Writes it to words[] (room for RPC_WIRE_MAX_WORDS) and
- * returns its word count; 0 if it does not fit one fragment. (Inline: it
- * is on every call's path.) */
+ * returns its word count; 0 if it does not fit one fragment. */
 static inline size_t rpc_wire_single(const struct rpc_wire_head *h, const void *data,
                                      size_t max_words, uint64_t *words)
 {
     if (h->bulk || h->len > (max_words - 2) * sizeof(uint64_t))
         return 0;
-    size_t n = 2 + (h->len + 7) / 8;
-    words[0] = rpc_wire_header(h->kind, h->type, h->id) | (h->has_cap ? RPC_HDR_CAP : 0);
-    words[1] = h->len | (uint64_t)h->status << 32;
-    if (h->len > 0) {
-        words[n - 1] = 0;
-        __builtin_memcpy(words + 2, data, h->len);
-    }
-    return n;
+    return rpc_wire_single_words(rpc_wire_header(h->kind, h->type, h->id) | (h->has_cap ? RPC_HDR_CAP : 0),
+                                 h->status, data, h->len, words);
 }
 
 /* ---- receiving: put fragments back together ---- */

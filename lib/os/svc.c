@@ -48,7 +48,10 @@ static errval_t call_args(const struct rpc_call_args *a, struct rpc_result *res)
 static errval_t call(uint16_t type, const void *req, size_t len, void *resp, size_t max,
                      struct rpc_result *res)
 {
-    struct rpc_call_args a = { .type = type, .req = req, .req_len = len, .resp = resp, .resp_max = max };
+    /* Every field named: a partial initialiser zeroes the struct with a
+     * call to memset first, on every call's path. */
+    struct rpc_call_args a = { .type = type, .req = req, .req_len = len, .req_cap = NULL, .resp = resp,
+                               .resp_max = max, .timeout_us = 0 };
     return call_args(&a, res);
 }
 
