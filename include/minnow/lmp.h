@@ -32,9 +32,10 @@
 #define DISPFRAME_CHILD_BYTES (16u * 1024u)    /* any other process: 7 buffers */
 
 #define LMP_MSG_WORDS     8
-#define LMP_SLOT_BYTES    128
+#define LMP_SLOT_BYTES    96
 #define LMP_BUF_BYTES     2048
-#define LMP_BUF_SLOTS     15          /* the buffer header takes one slot's room */
+#define LMP_BUF_HDR_BYTES 128
+#define LMP_BUF_SLOTS     16          /* a power of two: the ring index is a mask */
 #define LMP_FRAME_HDR     128         /* the frame header before buffer 0 */
 #define LMP_MAX_BUFFERS   64          /* one bit each in the pending word */
 
@@ -52,7 +53,7 @@ struct lmp_slot {
     uint64_t badge;                   /* of the EndPoint it was sent through */
     uint64_t words[LMP_MSG_WORDS];
     uint64_t cap;                     /* the capaddr the capability was put at */
-    uint64_t reserved[5];
+    uint64_t reserved;
 };
 
 struct lmp_buf_hdr {
@@ -65,6 +66,7 @@ struct lmp_buf_hdr {
 struct lmp_buf {
     struct lmp_buf_hdr hdr;
     struct lmp_slot slots[LMP_BUF_SLOTS];
+    uint8_t unused[LMP_BUF_BYTES - LMP_BUF_HDR_BYTES - LMP_BUF_SLOTS * LMP_SLOT_BYTES];
 };
 
 struct lmp_frame_hdr {
@@ -73,7 +75,8 @@ struct lmp_frame_hdr {
 };
 
 _Static_assert(sizeof(struct lmp_slot) == LMP_SLOT_BYTES, "LMP slot layout");
-_Static_assert(sizeof(struct lmp_buf_hdr) == LMP_SLOT_BYTES, "LMP buffer header layout");
+_Static_assert(sizeof(struct lmp_buf_hdr) == LMP_BUF_HDR_BYTES, "LMP buffer header layout");
+_Static_assert((LMP_BUF_SLOTS & (LMP_BUF_SLOTS - 1)) == 0, "the ring index is delivered % LMP_BUF_SLOTS");
 _Static_assert(sizeof(struct lmp_buf) == LMP_BUF_BYTES, "LMP buffer layout");
 _Static_assert(sizeof(struct lmp_frame_hdr) == LMP_FRAME_HDR, "LMP frame header layout");
 

@@ -26,7 +26,7 @@ static void frag_free(struct rpc_frag *f)
 }
 
 /* [S] Queue one fragment. */
-static errval_t backlog_add(struct rpc_chan *c, const uint64_t *words, size_t n,
+static __attribute__((noinline)) errval_t backlog_add(struct rpc_chan *c, const uint64_t *words, size_t n,
                             const struct capref *cap, bool last)
 {
     if (c->backlog_len >= RPC_BACKLOG_MAX)
@@ -56,8 +56,9 @@ static errval_t backlog_add(struct rpc_chan *c, const uint64_t *words, size_t n,
     return SYS_ERR_OK;
 }
 
-/* [S] One fragment: straight out, or into the backlog behind others. */
-static errval_t send_frag(struct rpc_chan *c, const uint64_t *words, size_t n,
+/* [S] One fragment: straight out, or into the backlog behind others.
+ * Inline: every message's path. */
+static inline __attribute__((always_inline)) errval_t send_frag(struct rpc_chan *c, const uint64_t *words, size_t n,
                           const struct capref *cap, bool last)
 {
     if (c->backlog == NULL) {

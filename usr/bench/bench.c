@@ -550,6 +550,7 @@ int main(int argc, char **argv)
         must(ram_init_from_memcn(), "ram");
         must(paging_init(), "paging");
         bench_lmp_send_recv();
+        printf("BENCH-DONE\n");
         return 0;
     }
     bench_boot_to_init();

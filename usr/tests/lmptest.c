@@ -153,7 +153,7 @@ static void test_full(void)
         m.words[0] = i;
         ok &= err_is_ok(lmp_send(mine_ep, &m, 0));
     }
-    check("15 messages fill a buffer", ok);
+    check("LMP_BUF_SLOTS (16) messages fill a buffer", ok);
     expect("the 16th: LMP_ERR_BUF_FULL", lmp_send(mine_ep, &m, 0), LMP_ERR_BUF_FULL);
     check("taking one makes room", lmp_endpoint_recv(mine, &in) && in.words[0] == 0);
     m.words[0] = 100;
