@@ -109,13 +109,15 @@ static bool is_padding(const char *name)
     return true;
 }
 
-/* MODULECN: slot 0 the whole archive (read-only), then one Frame per module
- * whose data starts on a page (tools/mkinitrd.py arranges that), in archive
- * order, skipping the packer's ".pad-" entries. */
+/* MODULECN: slot 0 the whole archive, then one Frame per module whose data
+ * starts on a page (tools/mkinitrd.py arranges that), in archive order,
+ * skipping the packer's ".pad-" entries. All are read-only but executable:
+ * spawn maps a program's code straight from the archive (lib/os/spawn.c). */
+#define MODULE_RIGHTS (CAPRIGHTS_READ | CAPRIGHTS_EXECUTE | CAPRIGHTS_GRANT)
 static unsigned give_modules(struct dcb *init, struct phys_range initrd)
 {
     struct phys_range archive = page_round(initrd);
-    give(slot(init, ROOTCN_SLOT_MODULECN, 0), OBJ_FRAME, CAPRIGHTS_READ | CAPRIGHTS_GRANT,
+    give(slot(init, ROOTCN_SLOT_MODULECN, 0), OBJ_FRAME, MODULE_RIGHTS,
          archive.base, archive.size);
     const uint8_t *va = phys_to_virt(initrd.base);
     struct cpio_file f;
@@ -126,7 +128,7 @@ static unsigned give_modules(struct dcb *init, struct phys_range initrd)
         if ((f.mode & 0170000) != 0100000 || f.size == 0 || pa % PAGE_SIZE != 0 || is_padding(f.name))
             continue;
         struct phys_range r = page_round((struct phys_range){ pa, f.size });
-        give(slot(init, ROOTCN_SLOT_MODULECN, ++n), OBJ_FRAME, CAPRIGHTS_READ | CAPRIGHTS_GRANT,
+        give(slot(init, ROOTCN_SLOT_MODULECN, ++n), OBJ_FRAME, MODULE_RIGHTS,
              r.base, r.size);
     }
     return n;

@@ -8,9 +8,10 @@
  * handler (paging.c), handed to the heap in chunks as it asks. Each large
  * block is a reserved region of its own, so malloc(256 MiB) costs one
  * region record, only touched pages get frames, and free gives every
- * backed page back (paging_free). A program without paging (no
- * paging_init: it has no RAM of its own) gets the small static
- * BOOTSTRAP_BYTES arena instead, and no large blocks.
+ * backed page back (paging_free). A program that has not started paging
+ * gets it started by its first malloc, over the RAM of its own
+ * (ram_init_from_memcn): there is no static arena, whose zeroed pages
+ * every spawn of every program would pay for.
  *
  * Threads: the heap lock is a thread mutex. Code holding it may fault on
  * fresh arena pages; that is safe because the fault path (paging, ram.c,
@@ -25,10 +26,10 @@
 #include "heap.h"
 #include "os.h"
 #include "paging.h"
+#include "ram.h"
 #include "thread_internal.h"
 
 #define ARENA_SPAN      (64ull << 30)
-#define BOOTSTRAP_BYTES (64 * 1024)
 
 static struct heap heap;
 static bool heap_ready;
@@ -36,25 +37,24 @@ static struct thread_mutex lock = THREAD_MUTEX_INITIALIZER("heap");
 
 /* Guarded by the heap lock (backend calls run with it held). */
 static uint64_t arena_base, arena_used;
-static size_t bootstrap_used;
-static uint8_t bootstrap[BOOTSTRAP_BYTES] __attribute__((aligned(16)));
 
-static void *bootstrap_grow(size_t bytes)
+/* The arena's region, starting paging first if the program has not. */
+static errval_t arena_reserve(void)
 {
-    if (bytes > BOOTSTRAP_BYTES - bootstrap_used)
-        return NULL;
-    void *p = bootstrap + bootstrap_used;
-    bootstrap_used += bytes;
-    return p;
+    errval_t err = paging_reserve(ARENA_SPAN, 4096, VREGION_ATTR_RW, &arena_base);
+    if (err_no(err) != LIB_ERR_PAGING_INIT)
+        return err;
+    err = ram_init_from_memcn();
+    if (err_is_ok(err))
+        err = paging_init();
+    return err_is_ok(err) ? paging_reserve(ARENA_SPAN, 4096, VREGION_ATTR_RW, &arena_base) : err;
 }
 
 static void *arena_grow(void *arg, size_t bytes)
 {
     (void)arg;
     if (arena_base == 0) {
-        errval_t err = paging_reserve(ARENA_SPAN, 4096, VREGION_ATTR_RW, &arena_base);
-        if (err_no(err) == LIB_ERR_PAGING_INIT)
-            return bootstrap_grow(bytes);
+        errval_t err = arena_reserve();
         if (err_is_fail(err)) {
             DEBUG_ERR(err, "malloc: reserving the heap arena");
             return NULL;

@@ -7,8 +7,20 @@
  * links and mappings are VNODE_CMD_MAP into slots from the slot allocator,
  * and deleting a mapping capability unmaps. The fault handler backs a page
  * of a reserved region with a fresh (zeroed) frame; freeing the region
- * gives those frames back. Records come from a static pool (always backed:
- * the fault handler needs them).
+ * gives those frames back. Records come from a small static pool, then
+ * from the reserve below; both are always backed (the fault handler needs
+ * records, and must not fault on them).
+ *
+ * The reserve: chunks of memory mapped at once (never by faults), that
+ * every record pool takes from once its static buffer is used up
+ * (record_pool.h). Filling it maps memory, which takes records and maybe
+ * slots and RAM itself, so it is filled while some chunks are still
+ * left, and only where this thread holds no paging lock and paging is not
+ * in the middle of an operation: at the end of every paging call, at the
+ * start of both fault handlers (the fast one takes the lock for it: in the
+ * upcall it is free), and in a refill that does not run under paging. A
+ * refill under paging, or inside the fast handler's work, takes what is
+ * left; the next of those points fills again.
  */
 #include "paging.h"
 
@@ -19,8 +31,13 @@
 #include "record_pool.h"
 #include "slots.h"
 #include "thread.h"
+#include "thread_internal.h"
 
-RECORD_POOL(records, 1024 * 1024, LIB_ERR_SLAB_EMPTY);
+RECORD_POOL(records, 12 * 1024, LIB_ERR_SLAB_EMPTY);
+
+#define RESERVE_FILL_BYTES (64 * 1024)  /* mapped at a time: 16 chunks */
+#define RESERVE_LOW        8            /* fewer chunks left: fill where it can be done */
+#define RESERVE_MAX        (RESERVE_LOW + RESERVE_FILL_BYTES / RECORD_POOL_CHUNK)
 
 /* The lock guards everything below, and the model and tree behind them
  * (whose own lock hooks stay empty). Every public function and the fault
@@ -40,6 +57,20 @@ static struct mapping_slots {           /* see mapping_slot() */
 } mapping_slots;
 static bool started;
 static uint64_t faults_handled, pages_given_back;
+static bool in_fast_fault;              /* on_fault_fast is working: no filling */
+
+/* The reserve's chunks. reserve_lock is a leaf: nothing is taken while it
+ * is held. The count is read without it for the cheap "is it low" test. */
+static struct thread_mutex reserve_lock = THREAD_MUTEX_INITIALIZER("paging reserve");
+static void *reserve[RESERVE_MAX];      /* guarded by reserve_lock */
+static size_t reserve_count;            /* guarded by reserve_lock */
+static void reserve_top_up(void);
+
+/* Inline: the fault handler asks on every fault. */
+static inline bool reserve_low(void)
+{
+    return __atomic_load_n(&reserve_count, __ATOMIC_RELAXED) < RESERVE_LOW;
+}
 
 static capaddr_t addr_of(struct capref c) { return capaddr_make(c.l1, c.slot); }
 static struct capref ref_of(capaddr_t a) { return capref_l2(capaddr_l1(a), capaddr_l2(a)); }
@@ -200,6 +231,7 @@ static errval_t map_page_resume(uint64_t va, capaddr_t frame, uint8_t rights)
         mapping_slot_untake();
         return err_no(err) == PT_ERR_NO_TABLE ? pt_map_page(&tables, va, frame, rights) : err;
     }
+    in_fast_fault = false;      /* on success the map below never returns */
     err = vnode_map_resume(ref_of(page.vnode), page.entry, ref_of(frame), rights, ref_of(slot));
     pt_page_unrecord(&tables, &page);
     mapping_slot_untake();
@@ -252,6 +284,7 @@ static errval_t back_page_locked(const struct os_fault *f, bool *fixable)
 static bool on_fault(const struct os_fault *f)
 {
     bool fixable;
+    reserve_top_up();
     errval_t err = back_page_locked(f, &fixable);
     if (err_is_fail(err))
         DEBUG_ERR(err, "paging: backing a page");
@@ -269,8 +302,77 @@ static bool on_fault_fast(const struct os_fault *f)
     bool fixable;
     if (yield_in_fault)
         return false;
+    if (reserve_low())
+        reserve_top_up();       /* before any work: the lock is free, no operation is half done */
+    in_fast_fault = true;
     errval_t err = back_page(f, true, &fixable);
+    in_fast_fault = false;
     return fixable && err_is_ok(err);
+}
+
+/* ---- the reserve of backed memory for record pools ---- */
+
+static void reserve_put(uint64_t base, uint64_t bytes)
+{
+    thread_mutex_lock(&reserve_lock);
+    for (uint64_t off = 0; off < bytes && reserve_count < RESERVE_MAX; off += RECORD_POOL_CHUNK)
+        reserve[reserve_count++] = (void *)(base + off);
+    thread_mutex_unlock(&reserve_lock);
+}
+
+static void *reserve_take(void)
+{
+    thread_mutex_lock(&reserve_lock);
+    void *c = reserve_count > 0 ? reserve[--reserve_count] : NULL;
+    thread_mutex_unlock(&reserve_lock);
+    return c;
+}
+
+static errval_t do_map_new(uint64_t base, uint64_t size, uint32_t attrs);
+
+/* Map fresh memory for the reserve, with the lock held. Checked again
+ * under the lock: another thread may have filled it meanwhile. */
+static errval_t reserve_fill_locked(void)
+{
+    uint64_t base;
+    if (!reserve_low())
+        return SYS_ERR_OK;
+    errval_t err = vregion_reserve_any(&regions, RESERVE_FILL_BYTES, 4096, VREGION_ATTR_RW, &base);
+    if (err_is_fail(err))
+        return err;
+    err = do_map_new(base, RESERVE_FILL_BYTES, VREGION_ATTR_RW);
+    if (err_is_fail(err)) {
+        vregion_free(&regions, base, RESERVE_FILL_BYTES);
+        return err;
+    }
+    reserve_put(base, RESERVE_FILL_BYTES);
+    return SYS_ERR_OK;
+}
+
+/* Fill the reserve if it is low and this is a point where it may be:
+ * paging started, its lock not held by this thread, not inside the fast
+ * fault handler (which works without the lock). Out of line: callers on
+ * hot paths test reserve_low() first. */
+static __attribute__((noinline)) void reserve_top_up(void)
+{
+    if (!reserve_low() || !started || in_fast_fault || lock.owner == thread_current)
+        return;
+    thread_mutex_lock(&lock);
+    errval_t err = reserve_fill_locked();
+    thread_mutex_unlock(&lock);
+    if (err_is_fail(err))
+        DEBUG_ERR(err, "paging: mapping memory for records");
+}
+
+/* The record pools' source (record_pool.h), set by ram.c once the memory
+ * manager and slot allocator are up: starts paging if the program has
+ * not, so that every program's pools can grow. */
+void *paging_records_chunk(void)
+{
+    if (!started && err_is_fail(paging_init()))
+        return NULL;
+    reserve_top_up();
+    return reserve_take();
 }
 
 errval_t paging_init(void)
@@ -285,6 +387,7 @@ errval_t paging_init(void)
     if (err_is_ok(err))
         err = os_exception_set_fast(on_fault_fast);
     started = err_is_ok(err);
+    reserve_top_up();
     return err;
 }
 
@@ -429,13 +532,16 @@ static errval_t do_unmap_free(uint64_t base, uint64_t size)
     return err_is_ok(err) ? object_free((capaddr_t)info.cookie) : err;
 }
 
-/* Run `expr` with the lock held, once paging has started. */
+/* Run `expr` with the lock held, once paging has started; then fill
+ * the reserve if the records it took left it low. */
 #define WITH_LOCK(expr) ({                                  \
     errval_t err_ = LIB_ERR_PAGING_INIT;                    \
     if (started) {                                          \
         thread_mutex_lock(&lock);                           \
         err_ = (expr);                                      \
         thread_mutex_unlock(&lock);                         \
+        if (reserve_low())                                  \
+            reserve_top_up();                               \
     }                                                       \
     err_; })
 

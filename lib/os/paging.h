@@ -20,6 +20,10 @@
  * handler. Needs ram_init_from_memcn() (or another RAM source) first. */
 errval_t paging_init(void);
 
+/* A chunk of always-backed memory for the record pools (record_pool.h's
+ * source, which ram.c sets); starts paging if it is not. NULL: none. */
+void *paging_records_chunk(void);
+
 /* Reserve address space, backed on first touch (attrs: VREGION_ATTR_*). */
 errval_t paging_reserve(uint64_t size, uint64_t align, uint32_t attrs, uint64_t *base);
 errval_t paging_reserve_at(uint64_t base, uint64_t size, uint32_t attrs);

@@ -6,16 +6,19 @@
  * the slot allocator), then the slot allocator, whose refills take RAM for
  * new CNodes from the manager. A refill keeps a reserve of slots, so the
  * slot an allocation needs during a refill is always there. The manager's
- * records come from a static pool until the heap exists (paging milestone).
+ * records come from a small static pool; once both allocators are up, the
+ * record pools may grow from paging's always-backed reserve (paging.c),
+ * which needs them both.
  */
 #include "ram.h"
 
 #include "initcaps.h"
+#include "paging.h"
 #include "record_pool.h"
 #include "thread.h"
 #include "slots.h"
 
-RECORD_POOL(records, 1024 * 1024, MM_ERR_NO_METADATA);
+RECORD_POOL(records, 8 * 1024, MM_ERR_NO_METADATA);
 
 static struct mm manager;
 static struct thread_mutex manager_lock = THREAD_MUTEX_INITIALIZER("memory manager");
@@ -90,6 +93,8 @@ static errval_t init_from_memcn(void)
     }
     if (err_is_ok(err))
         err = os_slots_init_mm(&manager);
+    if (err_is_ok(err))
+        record_pool_set_source(paging_records_chunk);
     return err;
 }
 

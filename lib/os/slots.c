@@ -5,7 +5,7 @@
  * straight into its root slot; a larger root CNode is an allocation retyped
  * into a slot the allocator hands out while it refills (it keeps a reserve
  * for exactly this). The records of the allocator's bookkeeping come from a
- * static pool until the heap exists (paging milestone).
+ * small static pool, then from paging's reserve (record_pool.h).
  */
 #include "slots.h"
 
@@ -18,7 +18,7 @@
 static struct slot_allocator allocator;
 static struct thread_mutex allocator_lock = THREAD_MUTEX_INITIALIZER("slot allocator");
 static struct mm *ram;
-RECORD_POOL(records, 64 * 1024, LIB_ERR_SLAB_EMPTY);
+RECORD_POOL(records, 4 * 1024, LIB_ERR_SLAB_EMPTY);
 
 /* Retype a fresh allocation of `bytes` into one object at `dest`. */
 static errval_t make_object(struct capref dest, enum objtype type, uint64_t bytes, uint64_t objsize)

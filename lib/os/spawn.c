@@ -6,7 +6,7 @@
  *   then 4 KiB         its root (L1) CNode
  *   then 4 KiB         its dispatcher
  *   then 16 KiB        its dispatcher frame (LMP buffers, include/minnow/lmp.h)
- *   then 4 KiB + span  one Frame: the argument page, then the image
+ *   then 4 KiB + priv  one Frame: the argument page, then the image's private pages
  *   then 64 KiB        its stack
  *   then n * 4 KiB     its page tables (n bounded by the image span)
  *   the rest           RAM for its own use, in MEMCN slot 0
@@ -15,6 +15,13 @@
  * EndPoint in its TASKCN (cspace.h), the stack frame in TASKCN slot
  * TASKCN_SLOTS_USER; the
  * level-0 table in PAGECN slot 0 and every other table and mapping after it.
+ *
+ * Read-only segments (code, constants) are not copied: their pages are
+ * mapped straight from the boot-module archive, which every process
+ * shares. Only the pages something may write (data, bss) or that the
+ * module cannot supply as they are are private: copied into the image
+ * Frame, whose fresh memory is zero for the bss. So a program pays per
+ * spawn for its writable pages, not for its code.
  */
 #include "spawn.h"
 
@@ -50,6 +57,8 @@ struct build {
     const char *args;               /* the words after the name */
     struct elf_image img;
     uint64_t lo, hi;                /* the image's pages */
+    uint64_t priv_lo, priv_hi;      /* the window of private pages, copied into the image Frame */
+    size_t module;                  /* index in modules[] */
     struct capref mem;
     uint64_t mem_base, mem_size, memory;
     uint64_t l1_off, disp_off, dispframe_off, frame_off, stack_off, tables_off, tables_end, ram_off;
@@ -62,8 +71,17 @@ struct build {
 /* Guards everything below and the mount slots ROOTCN_SLOT_SPAWN.. */
 static struct thread_mutex lock = THREAD_MUTEX_INITIALIZER("spawn");
 static struct cpio_file modules[SPAWN_MODULES_MAX];    /* the archive's files, found once */
+static bool code_synced[SPAWN_MODULES_MAX];            /* its shared code made fetchable */
 static size_t nmodules;
 static bool archive_mapped;
+static const uint8_t *archive_va;                       /* our read-only mapping of it */
+static uint64_t archive_pa, archive_size;
+
+/* Per image page: the CAPRIGHTS_* of the segments touching it, whether
+ * one already did (PAGE_TOUCHED), and whether the page is private. */
+#define PAGE_RIGHTS     0x0fu
+#define PAGE_TOUCHED    0x40u
+#define PAGE_PRIVATE    0x80u
 static uint8_t page_rights[SPAWN_IMAGE_MAX / PAGE];
 static uint8_t model_records[MODEL_BYTES] __attribute__((aligned(16)));
 
@@ -151,19 +169,22 @@ static errval_t map_archive(void)
         err = paging_map_frame(frame, ci.size, VREGION_ATTR_READ, &va);
     if (err_is_fail(err))
         return err;
-    index_modules((const uint8_t *)va, ci.size);
+    archive_va = (const uint8_t *)va;
+    archive_pa = ci.base;
+    archive_size = ci.size;
+    index_modules(archive_va, ci.size);
     archive_mapped = true;
     return SYS_ERR_OK;
 }
 
-static errval_t find_module(const char *name, struct cpio_file *f)
+static errval_t find_module(const char *name, size_t *index)
 {
     errval_t err = map_archive();
     if (err_is_fail(err))
         return err;
     for (size_t i = 0; i < nmodules; i++) {
         if (strcmp(modules[i].name, name) == 0) {
-            *f = modules[i];
+            *index = i;
             return SYS_ERR_OK;
         }
     }
@@ -172,24 +193,23 @@ static errval_t find_module(const char *name, struct cpio_file *f)
 
 errval_t spawn_read_module(const char *name, const void **data, size_t *size)
 {
-    struct cpio_file f;
+    size_t i;
     thread_mutex_lock(&lock);
-    errval_t err = find_module(name, &f);
+    errval_t err = find_module(name, &i);
     thread_mutex_unlock(&lock);
     if (err_is_ok(err)) {
-        *data = f.data;
-        *size = f.size;
+        *data = modules[i].data;
+        *size = modules[i].size;
     }
     return err;
 }
 
 static errval_t find_program(struct build *b)
 {
-    struct cpio_file f;
-    errval_t err = find_module(b->name, &f);
+    errval_t err = find_module(b->name, &b->module);
     if (err_is_fail(err))
         return err;
-    err = elf_parse(f.data, f.size, &b->img);
+    err = elf_parse(modules[b->module].data, modules[b->module].size, &b->img);
     return err_is_fail(err) ? err_push(err, SPAWN_ERR_LOAD) : SYS_ERR_OK;
 }
 
@@ -211,6 +231,63 @@ static errval_t image_span(struct build *b)
     return b->hi - b->lo > SPAWN_IMAGE_MAX ? SPAWN_ERR_IMAGE_TOO_BIG : SYS_ERR_OK;
 }
 
+static uint64_t module_offset(const void *p)
+{
+    return (uint64_t)((const uint8_t *)p - archive_va);
+}
+
+static uint8_t rights_of(uint32_t elf_flags)
+{
+    return (uint8_t)(CAPRIGHTS_READ | ((elf_flags & ELF_SEG_W) ? CAPRIGHTS_WRITE : 0) |
+                     ((elf_flags & ELF_SEG_X) ? CAPRIGHTS_EXECUTE : 0));
+}
+
+/* May this segment's pages be mapped straight from the archive? Only if
+ * nothing may write them, they hold no bss (which must read as zero), and
+ * its bytes sit at the same place within a page in the archive as in
+ * memory (mkinitrd.py puts every module's data on a page; the linker keeps
+ * file offsets and addresses congruent, user.ld). The bytes past the
+ * segment's end on its last page are the archive's next bytes, which the
+ * program never reads (as with a file mapping). */
+static bool shareable(const struct elf_segment *seg)
+{
+    uint64_t off = module_offset(seg->data);
+    return !(seg->flags & ELF_SEG_W) && seg->filesz == seg->memsz && seg->filesz > 0 &&
+           (off & (PAGE - 1)) == (seg->vaddr & (PAGE - 1)) && page_up(off + seg->filesz) <= archive_size;
+}
+
+/* Each image page gets the rights of every segment that touches it. A page
+ * is private unless exactly one segment, a shareable one, touches it. */
+static void classify_pages(const struct build *b)
+{
+    memset(page_rights, 0, (b->hi - b->lo) / PAGE);
+    for (unsigned i = 0; i < b->img.nsegments; i++) {
+        struct elf_segment seg;
+        elf_segment(&b->img, i, &seg);
+        bool share = shareable(&seg);
+        uint64_t end = (page_up(seg.vaddr + seg.memsz) - b->lo) / PAGE;
+        for (uint64_t p = (page_down(seg.vaddr) - b->lo) / PAGE; p < end; p++) {
+            if (!share || (page_rights[p] & PAGE_TOUCHED))
+                page_rights[p] |= PAGE_PRIVATE;
+            page_rights[p] |= rights_of(seg.flags) | PAGE_TOUCHED;
+        }
+    }
+}
+
+/* The smallest window of pages that holds every private one (empty: none). */
+static void private_window(struct build *b)
+{
+    uint64_t pages = (b->hi - b->lo) / PAGE, first = pages, end = 0;
+    for (uint64_t p = 0; p < pages; p++) {
+        if (page_rights[p] & PAGE_PRIVATE) {
+            first = p < first ? p : first;
+            end = p + 1;
+        }
+    }
+    b->priv_lo = b->lo + (end == 0 ? 0 : first * PAGE);
+    b->priv_hi = b->lo + end * PAGE;
+}
+
 /* Offsets of every part (the comment at the top) and the total size. */
 static void layout(struct build *b)
 {
@@ -221,7 +298,7 @@ static void layout(struct build *b)
     b->disp_off = b->l1_off + PAGE;
     b->dispframe_off = b->disp_off + PAGE;
     b->frame_off = b->dispframe_off + DISPFRAME_CHILD_BYTES;
-    b->stack_off = b->frame_off + PAGE + span;
+    b->stack_off = b->frame_off + PAGE + (b->priv_hi - b->priv_lo);
     b->tables_off = b->stack_off + USER_STACK_SIZE;
     b->tables_end = b->tables_off + (TABLES_FIXED + image_tables) * PAGE;
     b->ram_off = b->tables_end;
@@ -287,19 +364,25 @@ static void sync_code(uint8_t *va, uint64_t size)
     __asm__ volatile("dsb ish; isb" ::: "memory");
 }
 
+/* The segments' bytes that fall into the private window, to `image` (the
+ * window's first page); the rest of it stays zero: a fresh frame. */
 static void copy_segments(uint8_t *image, const struct build *b)
 {
     for (unsigned i = 0; i < b->img.nsegments; i++) {
         struct elf_segment seg;
         elf_segment(&b->img, i, &seg);
-        uint8_t *dst = image + (seg.vaddr - b->lo);
-        memcpy(dst, seg.data, seg.filesz);      /* the rest is zero: a fresh frame */
+        uint64_t from = seg.vaddr > b->priv_lo ? seg.vaddr : b->priv_lo;
+        uint64_t to = seg.vaddr + seg.filesz < b->priv_hi ? seg.vaddr + seg.filesz : b->priv_hi;
+        if (from >= to)
+            continue;
+        uint8_t *dst = image + (from - b->priv_lo);
+        memcpy(dst, (const uint8_t *)seg.data + (from - seg.vaddr), to - from);
         if (seg.flags & ELF_SEG_X)
-            sync_code(dst, seg.filesz);
+            sync_code(dst, to - from);
     }
 }
 
-/* The argument page and the image, written through a mapping of ours. */
+/* The argument page and the private pages, written through a mapping of ours. */
 static errval_t fill_frame(struct build *b, struct capref frame, uint64_t size)
 {
     uint64_t va;
@@ -365,31 +448,67 @@ static errval_t child_delete(void *arg, capaddr_t cap)
 
 static const struct pt_ops child_ops = { child_new_table, child_delete, child_link, child_map, child_delete };
 
-static uint8_t rights_of(uint32_t elf_flags)
-{
-    return (uint8_t)(CAPRIGHTS_READ | ((elf_flags & ELF_SEG_W) ? CAPRIGHTS_WRITE : 0) |
-                     ((elf_flags & ELF_SEG_X) ? CAPRIGHTS_EXECUTE : 0));
-}
-
-/* Each image page gets the rights of every segment that touches it; runs
- * of pages with equal rights are one pt_map each. */
-static errval_t map_image(struct build *b, capaddr_t frame, uint64_t frame_pa)
+/* Runs of private pages with equal rights, each one pt_map from the
+ * image Frame (after its argument page). */
+static errval_t map_private(struct build *b, capaddr_t frame, uint64_t frame_pa)
 {
     uint64_t pages = (b->hi - b->lo) / PAGE;
-    memset(page_rights, 0, pages);
-    for (unsigned i = 0; i < b->img.nsegments; i++) {
-        struct elf_segment seg;
-        elf_segment(&b->img, i, &seg);
-        for (uint64_t p = (page_down(seg.vaddr) - b->lo) / PAGE; p < (page_up(seg.vaddr + seg.memsz) - b->lo) / PAGE; p++)
-            page_rights[p] |= rights_of(seg.flags);
-    }
     errval_t err = SYS_ERR_OK;
     for (uint64_t p = 0, q; err_is_ok(err) && p < pages; p = q) {
         for (q = p + 1; q < pages && page_rights[q] == page_rights[p]; q++)
             ;
-        if (page_rights[p] != 0)
-            err = pt_map(&b->vspace, b->lo + p * PAGE, frame, frame_pa, PAGE + p * PAGE, (q - p) * PAGE,
-                         page_rights[p], NULL);
+        uint64_t va = b->lo + p * PAGE;
+        if (page_rights[p] & PAGE_PRIVATE)
+            err = pt_map(&b->vspace, va, frame, frame_pa, PAGE + (va - b->priv_lo), (q - p) * PAGE,
+                         page_rights[p] & PAGE_RIGHTS, NULL);
+    }
+    return err;
+}
+
+/* Code is fetched from the archive's pages: make sure no stale
+ * instruction cache line stands for them, once per module. */
+static void sync_module_code(const struct build *b)
+{
+    if (code_synced[b->module])
+        return;
+    for (unsigned i = 0; i < b->img.nsegments; i++) {
+        struct elf_segment seg;
+        elf_segment(&b->img, i, &seg);
+        if ((seg.flags & ELF_SEG_X) && shareable(&seg))
+            sync_code((uint8_t *)seg.data, seg.filesz);
+    }
+    code_synced[b->module] = true;
+}
+
+/* The shared pages of one segment, in runs between private ones, mapped
+ * from the archive's Frame at the segment's place in it. */
+static errval_t map_shared_segment(struct build *b, const struct elf_segment *seg)
+{
+    capaddr_t archive = (capaddr_t)capref_addr(capref_l2(ROOTCN_SLOT_MODULECN, 0));
+    uint64_t start = page_down(seg->vaddr), off = page_down(module_offset(seg->data));
+    uint64_t p = (start - b->lo) / PAGE, end = (page_up(seg->vaddr + seg->memsz) - b->lo) / PAGE;
+    errval_t err = SYS_ERR_OK;
+    for (uint64_t q; err_is_ok(err) && p < end; p = q) {
+        for (q = p + 1; q < end && (page_rights[q] & PAGE_PRIVATE) == (page_rights[p] & PAGE_PRIVATE); q++)
+            ;
+        uint64_t va = b->lo + p * PAGE;
+        if (!(page_rights[p] & PAGE_PRIVATE))
+            err = pt_map(&b->vspace, va, archive, archive_pa, off + (va - start), (q - p) * PAGE,
+                         page_rights[p] & PAGE_RIGHTS, NULL);
+    }
+    return err;
+}
+
+/* Private pages from the image Frame, shared ones from the archive. */
+static errval_t map_image(struct build *b, capaddr_t frame, uint64_t frame_pa)
+{
+    errval_t err = map_private(b, frame, frame_pa);
+    sync_module_code(b);
+    for (unsigned i = 0; err_is_ok(err) && i < b->img.nsegments; i++) {
+        struct elf_segment seg;
+        elf_segment(&b->img, i, &seg);
+        if (shareable(&seg))
+            err = map_shared_segment(b, &seg);
     }
     return err;
 }
@@ -429,7 +548,7 @@ static errval_t make_vspace(struct build *b)
     if (err_is_ok(err))
         err = pt_model_grow(&b->vspace, model_records, sizeof model_records);
     if (err_is_ok(err))
-        err = fill_frame(b, frame, PAGE + (b->hi - b->lo));
+        err = fill_frame(b, frame, PAGE + (b->priv_hi - b->priv_lo));
     if (err_is_ok(err))
         err = map_image(b, f, frame_pa);
     if (err_is_ok(err))
@@ -459,6 +578,8 @@ static errval_t build(struct build *b)
         err = image_span(b);
     if (err_is_fail(err))
         return err;
+    classify_pages(b);
+    private_window(b);
     layout(b);
     err = ram_alloc(b->mem_size, PAGE, &b->mem, &b->mem_base);
     if (err_is_fail(err))

@@ -11,16 +11,19 @@
  * terminal, or when a write to it fails — the kernel's debug console takes
  * the bytes instead, so nothing is lost.
  *
- * This file links neither the RPC client nor the thread library: the
- * terminal service is a route svc.c attaches (svc_term_attach), and locks,
- * the critical-section test and waiting come through os_stdio_threads,
- * which the thread library sets when a process starts threads. So a
- * program that uses neither stays small (spawn_exit_wait).
+ * In a process init spawned, the first line written or read connects to
+ * init's terminal service (svc_term_attach, svc.c), so every program's
+ * stdio goes through it and a program that never prints never connects.
+ * Locks, the critical-section test and waiting come through
+ * os_stdio_threads, which the thread library sets when a process starts
+ * threads, so that a process without threads takes no locks.
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "os.h"
+#include "svc.h"
 #include "syscall.h"
 #include "term.h"
 
@@ -29,6 +32,7 @@
 
 static const struct os_term_local *local;      /* set once, by init's terminal */
 static const struct os_term_remote *remote;    /* set once, by svc_term_attach */
+static bool connect_tried;                      /* the first use tried to connect */
 static volatile bool last_words;
 const struct os_stdio_threads *os_stdio_threads;   /* NULL: one thread, no locks */
 
@@ -37,6 +41,7 @@ const struct os_stdio_threads *os_stdio_threads;   /* NULL: one thread, no locks
  * out_lock only orders whole sends. */
 static _Thread_local char out[OUT_MAX_BYTES];
 static _Thread_local unsigned used;
+static _Thread_local bool sending;              /* this thread is inside a send (below) */
 static bool exit_hooked;                        /* guarded by the output lock */
 
 static char in[IN_MAX_BYTES];                   /* guarded by the input lock */
@@ -53,7 +58,7 @@ void os_term_set_local(const struct os_term_local *t)
 
 void os_term_set_remote(const struct os_term_remote *t)
 {
-    remote = t;
+    __atomic_store_n(&remote, t, __ATOMIC_RELEASE);     /* other threads may be printing */
 }
 
 static void lock(enum os_stdio_lock which)
@@ -83,25 +88,56 @@ static void kernel_write(const char *s, size_t len)
     }
 }
 
+/* The terminal service, connecting on first use. Tried once: without a
+ * service (init itself, a child of another spawner) or when connecting
+ * fails, the fallbacks stay. While one thread connects, the others, and
+ * whatever the connecting one prints meanwhile, use the fallback. */
+static const struct os_term_remote *remote_term(void)
+{
+    const struct os_term_remote *r = __atomic_load_n(&remote, __ATOMIC_ACQUIRE);
+    if (r == NULL && local == NULL && !__atomic_exchange_n(&connect_tried, true, __ATOMIC_ACQ_REL)) {
+        svc_term_attach();
+        r = __atomic_load_n(&remote, __ATOMIC_ACQUIRE);
+    }
+    return r;
+}
+
 static void send_out(const char *s, size_t len)
 {
+    const struct os_term_remote *r;
     if (local != NULL)
         local->write(s, len);
-    else if (remote == NULL || err_is_fail(remote->write(s, len)))
+    else if ((r = remote_term()) == NULL || err_is_fail(r->write(s, len)))
         kernel_write(s, len);
 }
 
-/* Send this thread's line; the first send also arranges the one at exit. */
+/*
+ * Send this thread's line; the first send also arranges the one at exit.
+ * The line is sent from a copy: a send to the service waits for its
+ * reply, and the waitset handlers the thread runs meanwhile may print.
+ * What they print goes straight to the kernel (without the lock, which
+ * this thread holds), and cannot touch the line on its way.
+ */
 static void flush_line(void)
 {
     if (used == 0)
         return;
+    if (sending) {
+        kernel_write(out, used);
+        used = 0;
+        return;
+    }
+    char line[OUT_MAX_BYTES];
+    unsigned n = used;
+    memcpy(line, out, n);
+    used = 0;
+    sending = true;
     lock(OS_STDIO_OUT);
     if (!exit_hooked)
         exit_hooked = atexit(flush_line) == 0;
-    send_out(out, used);
-    used = 0;
+    send_out(line, n);
     unlock(OS_STDIO_OUT);
+    sending = false;
 }
 
 /* Last words and the critical section: straight to the kernel. */
@@ -169,9 +205,10 @@ static unsigned kernel_read(char *buf)
 static unsigned fill(void)
 {
     size_t n;
+    const struct os_term_remote *r;
     if (local != NULL)
         return (unsigned)local->read_line(in, sizeof in);
-    if (remote != NULL && err_is_ok(remote->read_line(in, sizeof in, &n)))
+    if ((r = remote_term()) != NULL && err_is_ok(r->read_line(in, sizeof in, &n)))
         return (unsigned)n;
     return kernel_read(in);
 }

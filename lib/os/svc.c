@@ -90,6 +90,12 @@ errval_t svc_term_getchar(char *c)
     return call_args(&a, NULL);
 }
 
+errval_t svc_term_written(uint32_t pid, uint64_t *bytes)
+{
+    *bytes = 0;
+    return call(SVC_TERM_WRITTEN, &pid, sizeof pid, bytes, sizeof *bytes, NULL);
+}
+
 errval_t svc_mem_alloc(uint64_t size, struct capref *ram)
 {
     struct rpc_result res = { 0 };

@@ -29,6 +29,8 @@ enum svc_type {
     SVC_TERM_GETCHAR,           /* -> one byte (waits for it) */
     SVC_TERM_GETLINE,           /* -> a line with its '\n' (waits for it); a longer line
                                    than the reply buffer comes in pieces without one */
+    SVC_TERM_WRITTEN,           /* u32 pid -> u64 bytes it wrote (SVC_TERM_WRITE), kept
+                                   for the last SVC_TERM_WRITERS_KEPT writers; 0 if none */
     /* memory (memsrv.c) */
     SVC_MEM_ALLOC = 32,         /* u64 size -> a RAM capability of that size */
     SVC_MEM_USAGE,              /* -> u64 bytes held, u64 limit */
@@ -43,6 +45,7 @@ enum svc_type {
 };
 
 #define SVC_MEM_LIMIT_DEFAULT (64ull << 20)    /* RAM one process may hold */
+#define SVC_TERM_WRITERS_KEPT 16                /* processes SVC_TERM_WRITTEN knows about */
 
 struct svc_proc_status {
     uint32_t state;             /* enum proc_state (usr/init/procmgr.h) */
@@ -62,10 +65,13 @@ errval_t svc_term_write(const char *s, size_t len);
 /* Route this process's stdin, stdout and stderr through init's terminal
  * service from now on (term.h). Only in a process whose spawner offers one
  * (SVC_ERR_NO_TERMINAL otherwise); stdio falls back to the kernel console
- * whenever a write fails. Programs that print little need not: without it
- * they print through the kernel and do not link the RPC client. */
+ * whenever a write fails. stdio calls it itself on its first use, so a
+ * program calls it only to connect earlier or to learn the outcome. */
 errval_t svc_term_attach(void);
 errval_t svc_term_getchar(char *c);
+/* How many bytes process `pid` has written through the terminal service
+ * (for tests: did a program's stdio go through it?). */
+errval_t svc_term_written(uint32_t pid, uint64_t *bytes);
 errval_t svc_mem_alloc(uint64_t size, struct capref *ram);
 errval_t svc_mem_usage(uint64_t *held, uint64_t *limit);
 errval_t svc_spawn(const char *cmdline, uint32_t *pid);

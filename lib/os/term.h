@@ -4,9 +4,9 @@
  *
  * A process's output goes, in order of preference: to an in-process
  * terminal (init, which serves the terminal, registers one), to init's
- * terminal service over RPC (once the program calls svc_term_attach, which
- * works in a process init spawned: its environment has OS_TERM_ENV), or to
- * the kernel's debug console. Crash reports and code in the thread
+ * terminal service over RPC (stdio connects on first use with
+ * svc_term_attach, which works in a process init spawned: its environment
+ * has OS_TERM_ENV), or to the kernel's debug console. Crash reports and code in the thread
  * library's critical section always use the kernel console.
  */
 #pragma once

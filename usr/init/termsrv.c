@@ -50,6 +50,11 @@ static struct thread_mutex lock = THREAD_MUTEX_INITIALIZER("terminal");
 static struct thread_cond answered;             /* a local read was answered */
 static struct thread_cond want_input;           /* the poller: a read is waiting */
 static struct reader *first, **last = &first;   /* FIFO of reads; guarded by lock */
+static struct writer {                          /* SVC_TERM_WRITTEN's counts; guarded by lock */
+    uint32_t pid;
+    uint64_t bytes;
+} writers[SVC_TERM_WRITERS_KEPT];
+static unsigned writers_next;                   /* the slot a new writer takes; guarded by lock */
 static char ring[TERM_INPUT_BYTES];             /* guarded by lock */
 static size_t ring_head, ring_len;              /* guarded by lock */
 
@@ -86,6 +91,51 @@ static void term_write(const char *s, size_t len)
     thread_mutex_lock(&lock);
     out_bytes(s, len);
     thread_mutex_unlock(&lock);
+}
+
+/* ---- who wrote how much (lock held): tests ask whether a program's
+ * stdio came through here (SVC_TERM_WRITTEN). The oldest writer's count
+ * makes room for a new one. ---- */
+
+static struct writer *writer_of(uint32_t pid)
+{
+    for (unsigned i = 0; i < SVC_TERM_WRITERS_KEPT; i++)
+        if (writers[i].pid == pid && writers[i].bytes > 0)
+            return &writers[i];
+    return NULL;
+}
+
+static void count_written(uint32_t pid, size_t len)
+{
+    struct writer *w = writer_of(pid);
+    if (w == NULL) {
+        w = &writers[writers_next];
+        writers_next = (writers_next + 1) % SVC_TERM_WRITERS_KEPT;
+        *w = (struct writer){ .pid = pid };
+    }
+    w->bytes += len;
+}
+
+static void remote_write(struct svc_client *cl, const char *s, size_t len)
+{
+    thread_mutex_lock(&lock);
+    out_bytes(s, len);
+    if (len > 0)
+        count_written(cl->pid, len);
+    thread_mutex_unlock(&lock);
+}
+
+static errval_t written_by(const struct rpc_msg *m, uint64_t *bytes)
+{
+    uint32_t pid;
+    if (m->len != sizeof pid)
+        return SVC_ERR_BAD_REQUEST;
+    memcpy(&pid, m->data, sizeof pid);
+    thread_mutex_lock(&lock);
+    struct writer *w = writer_of(pid);
+    *bytes = w != NULL ? w->bytes : 0;
+    thread_mutex_unlock(&lock);
+    return SYS_ERR_OK;
 }
 
 /* ---- the input ring (lock held) ---- */
@@ -222,9 +272,18 @@ bool termsrv_serve(struct svc_client *cl, const struct rpc_msg *m, rpc_reply_han
 {
     switch (m->type) {
     case SVC_TERM_WRITE:
-        term_write(m->data, m->len);
+        remote_write(cl, m->data, m->len);
         rpc_reply(h, SYS_ERR_OK, NULL, 0, NULL);
         return true;
+    case SVC_TERM_WRITTEN: {
+        uint64_t bytes;
+        errval_t err = written_by(m, &bytes);
+        if (err_is_fail(err))
+            rpc_reply_error(h, err);
+        else
+            rpc_reply(h, SYS_ERR_OK, &bytes, sizeof bytes, NULL);
+        return true;
+    }
     case SVC_TERM_GETCHAR:
     case SVC_TERM_GETLINE:
         read_later(cl, m->type, h);

@@ -322,6 +322,19 @@ static void test_module_frames(void)
     }
     check("one Frame per boot module, page aligned, disjoint, inside the archive", ok && n >= 7);
     expect("a module Frame is not writable", vnode_map(s(32), 7, capref_l2(ROOTCN_SLOT_MODULECN, 1), CAPRIGHTS_RW, 0, 1, s(45)), CAP_ERR_MAP_RIGHTS);
+    struct capinfo first;
+    cap_identify(capref_l2(ROOTCN_SLOT_MODULECN, 1), &first);
+    expect("a module Frame maps readable and executable (spawn shares code)",
+           vnode_map(s(32), 7, capref_l2(ROOTCN_SLOT_MODULECN, 1), CAPRIGHTS_READ | CAPRIGHTS_EXECUTE, 0, 1, s(45)),
+           SYS_ERR_OK);
+    expect("so does the archive's, at the module's page",
+           vnode_map(s(32), 8, capref_l2(ROOTCN_SLOT_MODULECN, 0), CAPRIGHTS_READ | CAPRIGHTS_EXECUTE,
+                     first.base - archive.base, 1, s(46)), SYS_ERR_OK);
+    check("both mappings show the module's bytes",
+          memcmp((const void *)(MAP_VA + 7 * 4096), (const void *)(MAP_VA + 8 * 4096), 4096) == 0 &&
+          *(volatile uint64_t *)(MAP_VA + 7 * 4096) != 0);
+    cap_delete(s(45));
+    cap_delete(s(46));
 }
 
 static bool overlaps_ram(struct capinfo d)

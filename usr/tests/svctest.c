@@ -67,6 +67,35 @@ static void printing(void)
     expect("print by lines", svc_term_write(lines, strlen(lines)), SYS_ERR_OK);
 }
 
+/* ---- stdio of every program ---- */
+
+/* What hello prints for "hello a b" (its formats, usr/hello/hello.c). */
+static size_t hello_a_b_bytes(uint32_t pid)
+{
+    return (size_t)snprintf(NULL, 0, "hello: pid %u, 2 arguments\n", pid) +
+           strlen("hello: argv[0] = \"hello\"\n") + 2 * strlen("hello: argv[1] = \"a\"\n");
+}
+
+/* hello never asks for the terminal: its printf must reach init's
+ * terminal service by itself, every byte (termsrv.c counts them per pid),
+ * and a program that prints nothing sends nothing there. */
+static void plain_stdio(void)
+{
+    uint32_t pid = 0, quiet = 0;
+    uint64_t bytes = 0, none = 1, mine = 0;
+    struct svc_proc_status st;
+    expect("spawn hello a b", svc_spawn("hello a b", &pid), SYS_ERR_OK);
+    expect("wait for it", svc_wait(pid, 0, &st), SYS_ERR_OK);
+    expect("ask the terminal how much hello wrote", svc_term_written(pid, &bytes), SYS_ERR_OK);
+    check("all of a plain program's printf came through the terminal service", bytes == hello_a_b_bytes(pid));
+    expect("spawn hello -q", svc_spawn("hello -q", &quiet), SYS_ERR_OK);
+    expect("wait for it", svc_wait(quiet, 0, &st), SYS_ERR_OK);
+    expect("ask about hello -q", svc_term_written(quiet, &none), SYS_ERR_OK);
+    check("a program that prints nothing wrote nothing there", none == 0);
+    expect("ask about ourselves", svc_term_written(os_args()->pid, &mine), SYS_ERR_OK);
+    check("our own printf went there too, without svc_term_attach", mine > 0);
+}
+
 /* ---- memory ---- */
 
 static void memory(void)
@@ -192,6 +221,8 @@ static void bad_requests(void)
     expect("a capability the server does not want is dropped", svc_mem_alloc(4096, &ram), SYS_ERR_OK);
     a = (struct rpc_call_args){ .type = SVC_PING, .req_cap = &ram };
     expect("... the call still works", rpc_call(c, &a, NULL), SYS_ERR_OK);
+    a = (struct rpc_call_args){ .type = SVC_TERM_WRITTEN, .req = "x", .req_len = 1 };
+    expect("a SVC_TERM_WRITTEN without a pid", rpc_call(c, &a, NULL), SVC_ERR_BAD_REQUEST);
     expect("init still serves", svc_ping(), SYS_ERR_OK);
 
     /* One channel per process: a second one is closed at once (so a
@@ -213,12 +244,10 @@ int main(void)
 {
     if (!ostest_start_memory("svctest"))
         return 1;
-    errval_t err = svc_term_attach();       /* stdio through init's terminal too */
-    if (err_is_fail(err))
-        DEBUG_ERR(err, "svctest: attaching stdio to the terminal service");
     ostest_begin("SVC");
     payloads();
     printing();
+    plain_stdio();
     memory();
     processes();
     many_threads();
