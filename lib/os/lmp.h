@@ -79,30 +79,43 @@ void lmp_endpoint_disarm(struct lmp_endpoint *ep);
 /* Set (or, with NULL, clear) the callback lmp_poll calls. */
 void lmp_endpoint_set_handler(struct lmp_endpoint *ep, lmp_handler_fn fn, void *arg);
 
-/* Take the next message, if there is one. Inline: it is the receiving
- * half of every message (lmp_send_recv in docs/PERFORMANCE.md). The ring
- * is ours, so all eight words are copied whatever the count (no branch). */
-static inline bool lmp_endpoint_recv(struct lmp_endpoint *ep, struct lmp_msg *msg)
+/* Take the next message, if there is one: its eight words into words[]
+ * (whatever its count: the ring is ours, and no branch is cheaper than
+ * one), its slot header (LMP_SLOT_WORDS_MASK, LMP_SLOT_HAS_CAP) and the
+ * slot's badge and capability address. Inline: it is the receiving half
+ * of every message (lmp_send_recv in docs/PERFORMANCE.md). */
+static inline bool lmp_endpoint_take(struct lmp_endpoint *ep, uint64_t *words, uint64_t *header,
+                                     uint64_t *badge, uint64_t *cap_addr)
 {
     struct lmp_buf *b = ep->buf;
     uint64_t at = b->hdr.consumed;
     if (__atomic_load_n(&b->hdr.delivered, __ATOMIC_ACQUIRE) == at)
         return false;
     const struct lmp_slot *s = &b->slots[at % LMP_BUF_SLOTS];
-    uint64_t header = s->header;
-    msg->nwords = (uint32_t)(header & LMP_SLOT_WORDS_MASK);
-    msg->has_cap = (header & LMP_SLOT_HAS_CAP) != 0;
-    msg->badge = s->badge;
+    *header = s->header;
+    *badge = s->badge;
+    *cap_addr = s->cap;
     /* Volatile, unrolled: eight plain loads. A memcpy would use SIMD
      * registers, and touching those after a switch costs an FP/SIMD trap
      * (the kernel switches them lazily, kernel/sched.c). */
     const volatile uint64_t *w = s->words;
     _Static_assert(LMP_MSG_WORDS == 8, "the copy below is unrolled");
-    msg->words[0] = w[0]; msg->words[1] = w[1]; msg->words[2] = w[2]; msg->words[3] = w[3];
-    msg->words[4] = w[4]; msg->words[5] = w[5]; msg->words[6] = w[6]; msg->words[7] = w[7];
-    if (msg->has_cap)
-        msg->cap = capref_from_addr(s->cap);
+    words[0] = w[0]; words[1] = w[1]; words[2] = w[2]; words[3] = w[3];
+    words[4] = w[4]; words[5] = w[5]; words[6] = w[6]; words[7] = w[7];
     __atomic_store_n(&b->hdr.consumed, at + 1, __ATOMIC_RELEASE);
+    return true;
+}
+
+/* Take the next message, if there is one, as a struct lmp_msg. */
+static inline bool lmp_endpoint_recv(struct lmp_endpoint *ep, struct lmp_msg *msg)
+{
+    uint64_t header, cap_addr;
+    if (!lmp_endpoint_take(ep, msg->words, &header, &msg->badge, &cap_addr))
+        return false;
+    msg->nwords = (uint32_t)(header & LMP_SLOT_WORDS_MASK);
+    msg->has_cap = (header & LMP_SLOT_HAS_CAP) != 0;
+    if (msg->has_cap)
+        msg->cap = capref_from_addr(cap_addr);
     return true;
 }
 

@@ -95,9 +95,11 @@ errval_t rpc_chan_error(struct rpc_chan *c) { return c->dead; }
 
 void rpc_chan_stats(struct rpc_chan *c, struct rpc_chan_stats *out)
 {
+    thread_mutex_lock_inline(&c->send_lock);
     thread_critical_enter();
     *out = c->stats;
     thread_critical_exit();
+    thread_mutex_unlock_inline(&c->send_lock);
 }
 
 /* [C] */
@@ -437,11 +439,7 @@ static errval_t table_join(struct rpc_chan *c, struct rpc_pending *p, uint32_t i
 {
     errval_t err = c->dead;
     if (err_is_ok(err)) {
-        if (id == 0) {
-            id = rpc_new_id(c);
-            c->stats.calls++;
-        }
-        p->id = id;
+        p->id = id != 0 ? id : rpc_new_id(c);
         table_insert(c, p);
     }
     return err;
@@ -486,28 +484,25 @@ static bool is_single_reply(struct rpc_chan *c, const uint64_t *w, size_t n, boo
 }
 
 /*
- * A one-fragment call by a thread that holds recv_lock: no other thread
- * can take its reply, so the call goes into the table only if the reply is
- * not there when the send returns. Over LMP the send hands the processor
- * to the server (LMP_SEND_YIELD), which usually answers before this thread
- * runs again; then the call costs no table, no claim and no wake-up.
+ * A one-fragment call by a thread that took both of the channel's locks:
+ * no other thread can take its reply, so the call goes into the table only
+ * if the reply is not there when the send returns. Over LMP the send hands
+ * the processor to the server (LMP_SEND_YIELD), which usually answers
+ * before this thread runs again; then the call costs no table, no claim and
+ * no wake-up, and its locks are taken and let go in one critical section
+ * each.
  */
 static errval_t call_receiving(struct rpc_chan *c, const struct rpc_call_args *a, struct rpc_result *res)
 {
     thread_critical_enter();
-    errval_t err = c->dead;
-    uint32_t id = 0;
-    if (err_is_ok(err)) {
-        id = rpc_new_id(c);
-        c->stats.calls++;
-    }
+    uint32_t id = rpc_new_id(c);
     thread_critical_exit();
-    if (err_is_ok(err))
-        err = rpc_send_single(c, rpc_wire_header(RPC_KIND_CALL, a->type, id), 0, a->req,
-                              (uint32_t)a->req_len, a->req_cap);
+    errval_t was_dead = c->dead;
+    errval_t err = rpc_send_single_held(c, rpc_wire_header(RPC_KIND_CALL, a->type, id), 0, a->req,
+                                        (uint32_t)a->req_len, a->req_cap);
     if (err_is_fail(err)) {
-        thread_mutex_unlock_inline(&c->recv_lock);
-        return err;
+        thread_mutex_unlock2_inline(&c->send_lock, &c->recv_lock);
+        return rpc_send_failed(c, err, was_dead);
     }
 
     size_t n;
@@ -518,7 +513,7 @@ static errval_t call_receiving(struct rpc_chan *c, const struct rpc_call_args *a
     if (w != NULL && is_single_reply(c, w, n, has_cap, id, &h)) {
         size_t got = 0;
         err = reply_copy(&h, w + 2, a->resp, a->resp_max, &got);
-        thread_mutex_unlock_inline(&c->recv_lock);
+        thread_mutex_unlock2_inline(&c->send_lock, &c->recv_lock);
         if (res != NULL)
             *res = (struct rpc_result){ .resp_len = got, .has_cap = has_cap, .cap = cap };
         else if (has_cap)
@@ -527,7 +522,8 @@ static errval_t call_receiving(struct rpc_chan *c, const struct rpc_call_args *a
     }
 
     /* Not (yet) the reply: join the table, and let what came go the
-     * general way. */
+     * general way (which may answer the peer's calls: send_lock first). */
+    thread_mutex_unlock_inline(&c->send_lock);
     struct rpc_pending p;
     pending_init(&p, a);
     thread_critical_enter();
@@ -546,7 +542,7 @@ errval_t rpc_call(struct rpc_chan *c, const struct rpc_call_args *a, struct rpc_
 {
     if (a->req_len > RPC_MAX_PAYLOAD)
         return RPC_ERR_TOO_LARGE;
-    if (rpc_fits_single(c, a->req_len) && thread_mutex_trylock_inline(&c->recv_lock))
+    if (rpc_fits_single(c, a->req_len) && thread_mutex_trylock2_inline(&c->recv_lock, &c->send_lock))
         return call_receiving(c, a, res);
     return call_queued(c, a, res);
 }
@@ -591,8 +587,6 @@ errval_t rpc_reply(rpc_reply_handle *h, errval_t status, const void *data, size_
                                    .len = (uint32_t)len };
         err = rpc_send(c, &r, data, cap);
     }
-    if (err_is_ok(err))
-        count(&c->stats.replies);
     rpc_reply_drop(h);
     return err;
 }
@@ -606,8 +600,5 @@ errval_t rpc_notify(struct rpc_chan *c, uint16_t type, const void *data, size_t 
     uint32_t id = rpc_new_id(c);
     thread_critical_exit();
     struct rpc_wire_head h = { .kind = RPC_KIND_NOTIFY, .type = type, .id = id, .len = (uint32_t)len };
-    errval_t err = rpc_send(c, &h, data, cap);
-    if (err_is_ok(err))
-        count(&c->stats.notifies);
-    return err;
+    return rpc_send(c, &h, data, cap);
 }

@@ -73,7 +73,7 @@ struct rpc_chan {
     rpc_notify_fn *notify;                      /* [R] */
     void *notify_arg;
 
-    struct rpc_chan_stats stats;                /* [C] */
+    struct rpc_chan_stats stats;                /* [S] messages sent and backlogged, [C] the rest */
 };
 
 /* rpc.c */
@@ -87,6 +87,15 @@ errval_t rpc_send(struct rpc_chan *c, const struct rpc_wire_head *head, const vo
  * fragment, `header` its word 0 (rpc_wire_header), `status` a reply's. */
 errval_t rpc_send_single(struct rpc_chan *c, uint64_t header, uint16_t status, const void *data,
                          uint32_t len, const struct capref *cap);
+/* [S] The same by a caller that holds send_lock; on failure, once it has
+ * let go of the lock, it calls rpc_send_failed with c->dead as it was
+ * before the send. */
+errval_t rpc_send_single_held(struct rpc_chan *c, uint64_t header, uint16_t status, const void *data,
+                              uint32_t len, const struct capref *cap);
+/* A send failed: a transport that refused for good (or an overflowing
+ * backlog) breaks the channel (unless it was dead before, `was_dead`), as
+ * even half a message out would. Returns the error to report. */
+errval_t rpc_send_failed(struct rpc_chan *c, errval_t err, errval_t was_dead);
 
 /* A payload of `len` bytes travels inline in one fragment (header and
  * length word first). */

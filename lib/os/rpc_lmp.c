@@ -21,7 +21,7 @@ _Static_assert(RPC_WIRE_MAX_WORDS == LMP_MSG_WORDS, "an RPC fragment is one LMP 
 struct lmp_end {
     struct lmp_endpoint *local;
     struct capref remote;           /* EndPoint to the peer's buffer */
-    struct lmp_msg scratch;         /* the last fragment received */
+    uint64_t scratch[LMP_MSG_WORDS];    /* the last fragment received */
     struct rpc_chan *chan;
 };
 
@@ -58,18 +58,18 @@ static errval_t arm(struct lmp_endpoint *ep)
 static const uint64_t *lmpt_recv(void *t, size_t *n, bool *has_cap, struct capref *cap)
 {
     struct lmp_end *e = t;
-    struct lmp_msg *m = &e->scratch;
-    if (!lmp_endpoint_recv(e->local, m))
+    uint64_t header, badge, cap_addr;
+    if (!lmp_endpoint_take(e->local, e->scratch, &header, &badge, &cap_addr))
         return NULL;
-    *n = m->nwords;
-    *has_cap = m->has_cap;
-    if (m->has_cap) {
-        *cap = m->cap;
+    *n = header & LMP_SLOT_WORDS_MASK;
+    *has_cap = (header & LMP_SLOT_HAS_CAP) != 0;
+    if (*has_cap) {
+        *cap = capref_from_addr(cap_addr);
         errval_t err = arm(e->local);
         if (err_is_fail(err))
             DEBUG_ERR(err, "rpc_lmp: arming a slot for the next capability");
     }
-    return m->words;
+    return e->scratch;
 }
 
 static void lmpt_close(void *t)

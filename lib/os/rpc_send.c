@@ -72,10 +72,18 @@ static inline __attribute__((always_inline)) errval_t send_frag(struct rpc_chan 
     return err;
 }
 
-/* A send failed: a transport that refused for good (or an overflowing
- * backlog) breaks the channel, as even half a message out would. Out of
- * line: no message on the common path comes here. */
-static __attribute__((noinline)) errval_t send_failed(struct rpc_chan *c, errval_t err, errval_t was_dead)
+/* [S] A message went out (or into the backlog): count it by its kind. */
+static void count_sent(struct rpc_chan *c, enum rpc_kind kind)
+{
+    if (kind == RPC_KIND_CALL)
+        c->stats.calls++;
+    else if (kind == RPC_KIND_REPLY)
+        c->stats.replies++;
+    else if (kind == RPC_KIND_NOTIFY)
+        c->stats.notifies++;
+}
+
+errval_t rpc_send_failed(struct rpc_chan *c, errval_t err, errval_t was_dead)
 {
     if (err_is_fail(was_dead))
         return err;
@@ -84,17 +92,28 @@ static __attribute__((noinline)) errval_t send_failed(struct rpc_chan *c, errval
     return err_no(err) != why ? err_push(err, why) : err;
 }
 
+errval_t rpc_send_single_held(struct rpc_chan *c, uint64_t header, uint16_t status, const void *data,
+                              uint32_t len, const struct capref *cap)
+{
+    errval_t err = c->dead;
+    if (err_is_fail(err))
+        return err;
+    uint64_t words[RPC_WIRE_MAX_WORDS];
+    size_t n = rpc_wire_single_words(header | (cap != NULL ? RPC_HDR_CAP : 0), status, data, len, words);
+    err = send_frag(c, words, n, cap, true);
+    if (err_is_ok(err))
+        count_sent(c, rpc_wire_kind(header));
+    return err;
+}
+
 errval_t rpc_send_single(struct rpc_chan *c, uint64_t header, uint16_t status, const void *data,
                          uint32_t len, const struct capref *cap)
 {
-    uint64_t words[RPC_WIRE_MAX_WORDS];
-    size_t n = rpc_wire_single_words(header | (cap != NULL ? RPC_HDR_CAP : 0), status, data, len, words);
     thread_mutex_lock_inline(&c->send_lock);
-    errval_t was_dead = c->dead, err = was_dead;
-    if (err_is_ok(err))
-        err = send_frag(c, words, n, cap, true);
+    errval_t was_dead = c->dead;
+    errval_t err = rpc_send_single_held(c, header, status, data, len, cap);
     thread_mutex_unlock_inline(&c->send_lock);
-    return err_is_ok(err) ? err : send_failed(c, err, was_dead);
+    return err_is_ok(err) ? err : rpc_send_failed(c, err, was_dead);
 }
 
 /* A message of several fragments, or with its payload in a frame. */
@@ -121,12 +140,14 @@ static __attribute__((noinline)) errval_t send_many(struct rpc_chan *c, const st
         const struct capref *fcap = which == RPC_HDR_CAP ? cap : which == RPC_HDR_BULK ? &frame : NULL;
         err = send_frag(c, words, n, fcap, o.done);
     }
+    if (err_is_ok(err))
+        count_sent(c, h.kind);
     thread_mutex_unlock_inline(&c->send_lock);
     if (err_is_ok(err))
         return SYS_ERR_OK;
     if (h.bulk)
         rpc_bulk_released(c, h.kind, h.id);
-    return send_failed(c, err, was_dead);
+    return rpc_send_failed(c, err, was_dead);
 }
 
 errval_t rpc_send(struct rpc_chan *c, const struct rpc_wire_head *h, const void *data,

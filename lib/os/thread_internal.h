@@ -107,17 +107,53 @@ static inline void thread_mutex_lock_inline(struct thread_mutex *m)
         thread_mutex_lock(m);
 }
 
-static inline void thread_mutex_unlock_inline(struct thread_mutex *m)
+/* [critical section held] `m`'s uncontended unlock; false if a waiter
+ * must be handed the mutex (thread_mutex_unlock does that). */
+static inline bool thread_mutex_release_critical(struct thread_mutex *m)
 {
-    thread_critical_enter();
     bool simple = m->owner == thread_current && m->waiters.head == NULL;
     if (simple) {
         m->owner = NULL;
         thread_mutexes_held--;
     }
+    return simple;
+}
+
+static inline void thread_mutex_unlock_inline(struct thread_mutex *m)
+{
+    thread_critical_enter();
+    bool simple = thread_mutex_release_critical(m);
     thread_critical_exit();
     if (!simple)
         thread_mutex_unlock(m);
+}
+
+/* Two mutexes, both or neither, in one critical section (the RPC layer's
+ * one-fragment call takes its channel's receive and send locks together).
+ * Neither may be held by the caller. */
+static inline bool thread_mutex_trylock2_inline(struct thread_mutex *a, struct thread_mutex *b)
+{
+    thread_critical_enter();
+    bool got = a->owner == NULL && b->owner == NULL;
+    if (got) {
+        a->owner = b->owner = thread_current;
+        thread_mutexes_held += 2;
+    }
+    thread_critical_exit();
+    return got;
+}
+
+/* Unlock both, in one critical section when neither has waiters. */
+static inline void thread_mutex_unlock2_inline(struct thread_mutex *a, struct thread_mutex *b)
+{
+    thread_critical_enter();
+    bool simple_a = thread_mutex_release_critical(a);
+    bool simple_b = thread_mutex_release_critical(b);
+    thread_critical_exit();
+    if (!simple_a)
+        thread_mutex_unlock(a);
+    if (!simple_b)
+        thread_mutex_unlock(b);
 }
 
 /* In a critical section: put the current thread on `q` (NULL: none) as
