@@ -233,7 +233,9 @@ static errval_t reply_copy(const struct rpc_wire_head *h, const void *data, void
     return h->status;
 }
 
-static void deliver_reply(struct rpc_chan *c, const struct rpc_wire_head *h, const void *data)
+/* Out of line, like deliver_notify: deliver() then needs no stack for
+ * them on the server's path (calls). */
+static __attribute__((noinline)) void deliver_reply(struct rpc_chan *c, const struct rpc_wire_head *h, const void *data)
 {
     thread_critical_enter();
     struct rpc_pending *p = claim(c, h->id);
@@ -270,7 +272,7 @@ static void deliver_call(struct rpc_chan *c, const struct rpc_wire_head *h, cons
         rpc_reply_error(&rh, RPC_ERR_NO_REPLY);
 }
 
-static void deliver_notify(struct rpc_chan *c, const struct rpc_wire_head *h, const void *data)
+static __attribute__((noinline)) void deliver_notify(struct rpc_chan *c, const struct rpc_wire_head *h, const void *data)
 {
     struct rpc_msg m = { .type = h->type, .data = data, .len = h->len, .has_cap = h->has_cap };
     if (h->has_cap)
