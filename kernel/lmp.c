@@ -268,8 +268,8 @@ NO_FRAME_RECORD void sys_lmp_send(struct trap_frame *f)
     f->x[0] = SYS_ERR_OK;
     if (state == DCB_WAITING)
         return deliver(f, to, control);
-    if ((control & LMP_SEND_YIELD) && state == DCB_RUNNABLE)
-        sched_switch_to(f, to);
+    if ((control & LMP_SEND_YIELD) && state == DCB_RUNNABLE && to != self)
+        sched_switch_checked(to);
 }
 
 void sys_wait(struct trap_frame *f)
