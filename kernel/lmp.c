@@ -20,6 +20,7 @@
 #include "dcb.h"
 #include "memlayout.h"
 #include "mmu.h"
+#include "panic.h"
 #include "sched.h"
 #include "sysreg.h"
 
@@ -210,10 +211,10 @@ static inline void *direct(uint64_t pa)
 /* The EndPoint at a plain two-level capaddr, if that is what is there. */
 static inline const struct cte *fast_endpoint(const struct dcb *self, uint64_t addr)
 {
-    const struct capability *root = &self->cspace.cap;
-    if ((addr >> 32) != 0 || capaddr_l1((capaddr_t)addr) >= root->size / OBJSIZE_CTE)
+    uint64_t root_base = self->cspace.cap.base, root_size = self->cspace.cap.size;
+    if ((addr >> 32) != 0 || capaddr_l1((capaddr_t)addr) >= root_size / OBJSIZE_CTE)
         return NULL;
-    const struct cte *l1 = (const struct cte *)direct(root->base) + capaddr_l1((capaddr_t)addr);
+    const struct cte *l1 = (const struct cte *)direct(root_base) + capaddr_l1((capaddr_t)addr);
     if (l1->cap.type != OBJ_L2CNODE)
         return NULL;
     const struct cte *ep = (const struct cte *)direct(l1->cap.base) + capaddr_l2((capaddr_t)addr);
@@ -227,38 +228,48 @@ static inline const struct cte *fast_endpoint(const struct dcb *self, uint64_t a
  * EndPoint at a plain capaddr. It makes the same checks as the general
  * path, in the same order, but anything unusual (a capability to send, a
  * full buffer, any error) goes to the general path, which names the error.
+ * It makes no call that returns, so it needs no frame record.
  */
-void sys_lmp_send(struct trap_frame *f)
+NO_FRAME_RECORD void sys_lmp_send(struct trap_frame *f)
 {
     uint64_t control = f->x[1];
-    unsigned n = control & LMP_CTRL_WORDS_MASK;
-    if (((uint32_t)control & ~(uint32_t)(LMP_CTRL_WORDS_MASK | LMP_SEND_YIELD)) != 0 || n > LMP_MSG_WORDS)
+    /* Words only: with LMP_SEND_YIELD taken out, the low half must be the
+     * word count alone, so one compare checks the count and every flag. */
+    uint64_t n = (uint32_t)control & ~(uint32_t)LMP_SEND_YIELD;
+    if (n > LMP_MSG_WORDS)
         return send_slow(f);
-    const struct cte *ep = fast_endpoint(sched_running, f->x[0]);
+    struct dcb *self = sched_running;
+    const struct cte *ep = fast_endpoint(self, f->x[0]);
     if (ep == NULL)
         return send_slow(f);
     struct dcb *to = direct(ep->cap.base);
     uint32_t index = ep_index(&ep->cap);
-    if (!alive(to) || index >= to->lmp_buffers || ep_epoch(&ep->cap) != to->lmp_epoch[index])
+    /* The state is read once, for alive() here and for the wake or switch
+     * below: nothing in between writes the DCB. */
+    enum dcb_state state = to->state;
+    if (state == DCB_EXITED || state == DCB_FAULTED || cte_is_empty(&to->dispframe) ||
+        index >= to->lmp_buffers || ep_epoch(&ep->cap) != to->lmp_epoch[index])
         return send_slow(f);
     struct lmp_frame_hdr *frame = to->lmp_frame;
     struct lmp_buf *buf = (struct lmp_buf *)((char *)frame + lmp_buf_offset(index));
     uint64_t at = buf->hdr.delivered;
-    if (at - __atomic_load_n(&buf->hdr.consumed, __ATOMIC_ACQUIRE) >= LMP_BUF_SLOTS)
+    /* Read once (hostile), without acquire: the receiver runs on this core
+     * only, so its reads of the ring are done before this send. */
+    if (at - *(volatile uint64_t *)&buf->hdr.consumed >= LMP_BUF_SLOTS)
         return send_slow(f);
     struct lmp_slot *m = &buf->slots[at % LMP_BUF_SLOTS];
-    copy_words(m->words, f, n);
+    __asm__("" : "+r"(m));      /* one base for every store below: GCC would compute two */
     m->header = n;
     m->badge = ep->cap.param;
     m->cap = LMP_RECV_NONE;
+    copy_words(m->words, f, n);
     __atomic_store_n(&buf->hdr.delivered, at + 1, __ATOMIC_RELEASE);
     frame->pending |= 1ull << index;
     f->x[0] = SYS_ERR_OK;
-    enum dcb_state state = to->state;
     if (state == DCB_WAITING)
         return deliver(f, to, control);
-    if ((control & LMP_SEND_YIELD) && state == DCB_RUNNABLE)
-        sched_switch_to(f, to);
+    if ((control & LMP_SEND_YIELD) && state == DCB_RUNNABLE && to != self)
+        sched_switch_checked(to);
 }
 
 void sys_wait(struct trap_frame *f)

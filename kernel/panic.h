@@ -16,6 +16,11 @@ void panic(const char *fmt, ...);
         panic("assertion failed at %s:%d: %s (%s)", __FILE__, __LINE__, #cond, why); \
 } while (0)
 
+/* For a hot function whose every call is a tail call: it needs no frame
+ * record (a backtrace from a callee shows its caller instead, as for any
+ * tail call), but -fno-omit-frame-pointer would push one on every call. */
+#define NO_FRAME_RECORD __attribute__((optimize("omit-frame-pointer")))
+
 /* Print pc as "0x... function+0xoff". */
 void panic_print_symbol(uint64_t pc);
 /* Registers of a frame, four to a line. */

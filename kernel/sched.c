@@ -35,8 +35,11 @@
 static struct dcb *ring;        /* any runnable DCB, or NULL; core-local */
 static struct dcb *waiters;     /* DCB_WAITING ones, a list through next/prev; core-local */
 struct dcb *sched_fpu_owner;    /* whose FP/SIMD state is in the registers, or NULL; core-local */
-bool sched_fpu_user_on = true;  /* CPACR_EL1 lets EL0 use FP/SIMD (mmu.c turns it on) */
 struct dcb *sched_running;      /* the DCB vectors.S returns to, or NULL (sched.h) */
+/* CPACR_EL1 traps EL0's FP/SIMD accesses. False at boot (mmu.c lets EL0
+ * use them), so that it is in .bss beside the two above and a switch
+ * reaches all three from one address. */
+bool sched_fpu_user_off;
 
 void sched_make_runnable(struct dcb *d)
 {
@@ -156,10 +159,10 @@ static struct dcb *pick_after(struct dcb *from)
 
 static void fpu_user_access(bool on)
 {
-    if (on == sched_fpu_user_on)
+    if (sched_fpu_user_off == !on)
         return;
     WRITE_SYSREG(cpacr_el1, on ? CPACR_FP_ALL : CPACR_FP_EL1);
-    sched_fpu_user_on = on;           /* the eret to EL0 synchronises the change */
+    sched_fpu_user_off = !on;         /* the eret to EL0 synchronises the change */
 }
 
 void sched_fpu_claim_slow(struct dcb *d)
@@ -287,6 +290,12 @@ void sched_switch_to(struct trap_frame *f, struct dcb *next)
     if (next == sched_running)
         return;
     (void)f;
+    sched_switch_checked(next);
+}
+
+/* Its only call (fpu_load_hot) is a tail call. */
+NO_FRAME_RECORD void sched_switch_checked(struct dcb *next)
+{
     save_current();
     load(next);
 }

@@ -29,11 +29,11 @@ struct dcb *sched_current(void);
  * that one) and let EL0 use them: the FP/SIMD trap, and anything that
  * reads or writes the live registers on d's behalf (upcalls, SYS_RESUME). */
 extern struct dcb *sched_fpu_owner;
-extern bool sched_fpu_user_on;
+extern bool sched_fpu_user_off;
 void sched_fpu_claim_slow(struct dcb *d);
 static inline void sched_fpu_claim(struct dcb *d)
 {
-    if (d != sched_fpu_owner || !sched_fpu_user_on)
+    if (d != sched_fpu_owner || sched_fpu_user_off)
         sched_fpu_claim_slow(d);
 }
 /* The same from the FP/SIMD access trap, which marks d as using them. */
@@ -50,6 +50,9 @@ void sched_yield(struct trap_frame *f);
 void sched_wait_current(struct trap_frame *f, uint64_t deadline);
 /* Run `next` (runnable) now; the current process stays in the run queue. */
 void sched_switch_to(struct trap_frame *f, struct dcb *next);
+/* The same without its checks, for the LMP fast path, which has made them
+ * already: a process is running, and `next` is runnable and not it. */
+void sched_switch_checked(struct dcb *next);
 void sched_exit_current(struct trap_frame *f, int64_t code);
 void sched_stop_current(struct trap_frame *f, const char *why);
 /* After a system call that may have destroyed the caller's dispatcher. */

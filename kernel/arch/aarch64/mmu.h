@@ -76,10 +76,13 @@ void mmu_init(uint64_t image_pa);
 errval_t mmu_map_direct(uint64_t pa, uint64_t size, bool device);
 uint64_t mmu_kernel_root(void);
 /* Switch TTBR0 to a user address space (root | ASID) or to none. Inline:
- * every context switch does it. The isb lets the kernel touch the new
- * user space at once (an upcall's save area, a resume context). */
+ * every context switch does it. No isb: the kernel touches user memory
+ * (an upcall's save area, a resume context, a string to print) only of the
+ * process that entered it and before any switch, which is the last thing
+ * a system call, fault or interrupt does; the eret into the new process is
+ * a context synchronization event (SCTLR_EL1.EOS is set, head.S). A path
+ * that reads the new process's memory after a switch must isb first. */
 static inline void mmu_switch_user(uint64_t ttbr0)
 {
     WRITE_SYSREG(ttbr0_el1, ttbr0);
-    isb();
 }

@@ -7,9 +7,12 @@
  * SP moves to the kernel stack, whose every entry starts empty. The exit
  * restores the frame of whichever DCB is running then (sched_running), so a
  * context switch is a change of that pointer and copies no registers.
- * System calls take a short path: check the exception class, index the
- * syscall table with x8, call the handler with the frame, restore and eret.
- * Everything else goes to C (exceptions.c).
+ * System calls take a short path: one compare pair checks the exception
+ * class and x8 together, the handler from the syscall table is called with
+ * the frame, and its return falls into the exit. Everything else goes to C
+ * (exceptions.c). The frame and sched_running are reached PC-relative
+ * (adr, ldr literal): the whole kernel image is within 1 MiB of the
+ * vectors, and the link fails if it ever is not.
  * The kernel is not preemptible: IRQs are masked in the kernel except in the
  * idle loop, whose interrupts take the el1_irq path.
  */
@@ -18,9 +21,9 @@
 
 #define EC_SVC64 0x15
 
+/* The first store moves SP to the frame's start (pre-index): no separate sub. */
 .macro save_regs
-    sub     sp, sp, #FRAME_SIZE
-    stp     x0, x1, [sp, #16 * 0]
+    stp     x0, x1, [sp, #-FRAME_SIZE]!
     stp     x2, x3, [sp, #16 * 1]
     stp     x4, x5, [sp, #16 * 2]
     stp     x6, x7, [sp, #16 * 3]
@@ -55,9 +58,10 @@
     stp     x22, x23, [sp, #FRAME_ELR]
 .endm
 
-/* x0-x29; x30 is loaded by the caller (ret_to_user: paired with sp_el0). */
-.macro restore_x0_x29
-    ldp     x0, x1, [sp, #16 * 0]
+/* x0-x29, x0 and x1 last: that load also moves SP just past the frame
+ * (post-index). x30 is loaded by the caller (ret_to_user: paired with
+ * sp_el0). */
+.macro restore_x0_x29_pop
     ldp     x2, x3, [sp, #16 * 1]
     ldp     x4, x5, [sp, #16 * 2]
     ldp     x6, x7, [sp, #16 * 3]
@@ -72,17 +76,12 @@
     ldp     x24, x25, [sp, #16 * 12]
     ldp     x26, x27, [sp, #16 * 13]
     ldp     x28, x29, [sp, #16 * 14]
+    ldp     x0, x1, [sp], #FRAME_SIZE
 .endm
 
 .macro restore_regs
-    restore_x0_x29
     ldr     x30, [sp, #FRAME_X30]
-    add     sp, sp, #FRAME_SIZE
-.endm
-
-.macro restore_user_regs
-    restore_x0_x29
-    add     sp, sp, #FRAME_SIZE
+    restore_x0_x29_pop
 .endm
 
 .macro ventry target
@@ -118,26 +117,49 @@ exception_vectors:
     add     sp, x9, :lo12:boot_stack_top
 .endm
 
+#if SYS_COUNT > 31
+#error "el0_sync's ccmp takes SYS_COUNT as a 5-bit immediate"
+#endif
+
+/* A system call is an SVC with x8 below SYS_COUNT: the ccmp compares x8
+ * only for an SVC and otherwise sets C, which reads as "out of range". */
 el0_sync:
     save_user
     enter_kernel_stack
     mrs     x9, esr_el1
     lsr     x10, x9, #26
     cmp     x10, #EC_SVC64
-    b.ne    el0_sync_slow
-    cmp     x8, #SYS_COUNT
-    b.hs    el0_syscall_illegal
-    adrp    x10, syscall_table
-    add     x10, x10, :lo12:syscall_table
+    ccmp    x8, #SYS_COUNT, #2, eq
+    b.hs    el0_sync_other
+    adr     x10, syscall_table
     ldr     x10, [x10, x8, lsl #3]
     blr     x10
+    /* the handler returns into the exit just below */
+
+/* Return to whichever process is running now: SP goes to the start of its
+ * frame, and the restore leaves it just past it, ready for the next entry. */
+    .globl kernel_exit_to_user
+kernel_exit_to_user:
+ret_to_user:
+    ldr     x0, sched_running
+    add     sp, x0, #DCB_REGS
+    ldp     x30, x21, [sp, #FRAME_X30]      /* x30 with sp_el0: one load for both */
+    ldp     x22, x23, [sp, #FRAME_ELR]
+    msr     sp_el0, x21
+    msr     elr_el1, x22
+    msr     spsr_el1, x23
+    restore_x0_x29_pop
+    eret
+
+/* x9 = ESR, x10 = its exception class: an SVC here has a bad number. */
+el0_sync_other:
+    cmp     x10, #EC_SVC64
+    b.eq    el0_syscall_illegal
+    mov     x1, x9
+    bl      el0_exception
     b       ret_to_user
 el0_syscall_illegal:
     bl      syscall_illegal
-    b       ret_to_user
-el0_sync_slow:
-    mov     x1, x9
-    bl      el0_exception
     b       ret_to_user
 
 el0_irq:
@@ -152,22 +174,6 @@ el0_unexpected:
     mrs     x1, esr_el1
     bl      el0_exception
     b       ret_to_user
-
-/* Return to whichever process is running now: SP goes to the start of its
- * frame, and restore_regs leaves it just past it, ready for the next entry. */
-    .globl kernel_exit_to_user
-kernel_exit_to_user:
-ret_to_user:
-    adrp    x0, sched_running
-    ldr     x0, [x0, :lo12:sched_running]
-    add     sp, x0, #DCB_REGS
-    ldp     x30, x21, [sp, #FRAME_X30]      /* x30 with sp_el0: one load for both */
-    ldp     x22, x23, [sp, #FRAME_ELR]
-    msr     sp_el0, x21
-    msr     elr_el1, x22
-    msr     spsr_el1, x23
-    restore_user_regs
-    eret
 
 el1_sync:
     save_kernel
