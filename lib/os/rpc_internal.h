@@ -101,7 +101,7 @@ errval_t rpc_send_failed(struct rpc_chan *c, errval_t err, errval_t was_dead);
  * length word first). */
 static inline bool rpc_fits_single(const struct rpc_chan *c, size_t len)
 {
-    return len <= (c->max_words - 2) * sizeof(uint64_t);
+    return rpc_wire_fits_single(len, c->max_words);
 }
 void rpc_send_retry(struct rpc_chan *c);
 void rpc_send_drop_all(struct rpc_chan *c);

@@ -94,7 +94,8 @@ size_t rpc_wire_fragments(const struct rpc_wire_head *head, size_t max_words);
 
 /* Write a one-fragment message to words[]: `header` (rpc_wire_header, with
  * RPC_HDR_CAP if a capability goes with it), a reply's `status`, and `len`
- * payload bytes, which must fit the fragment. Returns its word count.
+ * payload bytes, which must fit the fragment (rpc_wire_fits_single).
+ * Returns its word count.
  * (Inline: it is on every call's path.) */
 static inline size_t rpc_wire_single_words(uint64_t header, uint16_t status, const void *data,
                                            uint32_t len, uint64_t *words)
@@ -109,16 +110,11 @@ static inline size_t rpc_wire_single_words(uint64_t header, uint16_t status, con
     return n;
 }
 
-/* The common case in one step: a message without a bulk frame that fits
- * one fragment. Writes it to words[] (room for RPC_WIRE_MAX_WORDS) and
- * returns its word count; 0 if it does not fit one fragment. */
-static inline size_t rpc_wire_single(const struct rpc_wire_head *h, const void *data,
-                                     size_t max_words, uint64_t *words)
+/* Whether a payload of `len` bytes travels inline in one fragment of a
+ * transport `max_words` wide (header and length word first). */
+static inline bool rpc_wire_fits_single(size_t len, size_t max_words)
 {
-    if (h->bulk || h->len > (max_words - 2) * sizeof(uint64_t))
-        return 0;
-    return rpc_wire_single_words(rpc_wire_header(h->kind, h->type, h->id) | (h->has_cap ? RPC_HDR_CAP : 0),
-                                 h->status, data, h->len, words);
+    return len <= (max_words - 2) * sizeof(uint64_t);
 }
 
 /* ---- receiving: put fragments back together ---- */
