@@ -84,6 +84,7 @@ void lmp_endpoint_free(struct lmp_endpoint *ep)
     ep->waiter = NULL;
     ep->buf->hdr.recv_slot = LMP_RECV_NONE;
     ep->buf->hdr.consumed = ep->buf->hdr.delivered;    /* what was left is dropped */
+    ep->held = 0;
     if (ep->index != 0)
         ep->in_use = false;
     thread_critical_exit();

@@ -52,6 +52,7 @@ struct lmp_endpoint {
     lmp_handler_fn on_message;      /* NULL: none */
     void *arg;
     struct thread *waiter;          /* a thread in lmp_endpoint_recv_wait, or NULL */
+    uint64_t held;                  /* 1: lmp_endpoint_next handed out slot `consumed`, 0: none */
 };
 
 /* Set up from the dispatcher frame at DISPFRAME_VADDR (os_start does it). */
@@ -104,6 +105,24 @@ static inline bool lmp_endpoint_take(struct lmp_endpoint *ep, uint64_t *words, u
     words[4] = w[4]; words[5] = w[5]; words[6] = w[6]; words[7] = w[7];
     __atomic_store_n(&b->hdr.consumed, at + 1, __ATOMIC_RELEASE);
     return true;
+}
+
+/* Read in place, for a receiver that takes one message at a time (the
+ * RPC transport): the next message's slot, or NULL. The slot stays in the
+ * ring, where the kernel does not write it, until the next call of this
+ * function on `ep`, which hands it back (moves `consumed` past it); until
+ * then the sender sees one slot fewer. An endpoint is read either this way
+ * or with lmp_endpoint_take, not both (lmp_endpoint_free starts afresh).
+ * Inline, like take: no words are copied, so a short message costs a few
+ * loads. */
+static inline const struct lmp_slot *lmp_endpoint_next(struct lmp_endpoint *ep)
+{
+    struct lmp_buf *b = ep->buf;
+    uint64_t at = b->hdr.consumed + ep->held;
+    __atomic_store_n(&b->hdr.consumed, at, __ATOMIC_RELEASE);  /* the previous one back */
+    bool got = __atomic_load_n(&b->hdr.delivered, __ATOMIC_ACQUIRE) != at;
+    ep->held = got;
+    return got ? &b->slots[at % LMP_BUF_SLOTS] : NULL;
 }
 
 /* Take the next message, if there is one, as a struct lmp_msg. */

@@ -255,17 +255,19 @@ static __attribute__((noinline)) void deliver_reply(struct rpc_chan *c, const st
     thread_critical_exit();
 }
 
-static void deliver_call(struct rpc_chan *c, const struct rpc_wire_head *h, const void *data)
+/* [R] A call, to the handler. */
+static void deliver_call(struct rpc_chan *c, uint16_t type, uint32_t id, const void *data, uint32_t len,
+                         bool has_cap)
 {
-    rpc_reply_handle rh = { c, h->id, false };     /* the running receive pins c */
+    rpc_reply_handle rh = { c, id, false };     /* the running receive pins c */
     if (c->serve == NULL) {
-        if (h->has_cap)
+        if (has_cap)
             drop_cap(take_in_cap(c));
         rpc_reply_error(&rh, RPC_ERR_UNKNOWN_TYPE);
         return;
     }
-    struct rpc_msg m = { .type = h->type, .data = data, .len = h->len, .has_cap = h->has_cap };
-    if (h->has_cap)
+    struct rpc_msg m = { .type = type, .data = data, .len = len, .has_cap = has_cap };
+    if (has_cap)
         m.cap = take_in_cap(c);
     c->serve(c, &m, &rh, c->serve_arg);
     if (rh.chan != NULL)
@@ -293,7 +295,7 @@ static void release(struct rpc_chan *c, const struct rpc_wire_head *h)
 static void deliver(struct rpc_chan *c, const struct rpc_wire_head *h, const void *data)
 {
     switch (h->kind) {
-    case RPC_KIND_CALL: deliver_call(c, h, data); break;
+    case RPC_KIND_CALL: deliver_call(c, h->type, h->id, data, h->len, h->has_cap); break;
     case RPC_KIND_REPLY: deliver_reply(c, h, data); break;
     case RPC_KIND_NOTIFY: deliver_notify(c, h, data); break;
     case RPC_KIND_RELEASE: rpc_bulk_released(c, (enum rpc_kind)h->type, h->id); break;
@@ -356,17 +358,30 @@ static __attribute__((noinline)) void take_part(struct rpc_chan *c, const uint64
     }
 }
 
-/* [R] One fragment from the transport. */
-static void take_fragment(struct rpc_chan *c, const uint64_t *w, size_t n, bool has_cap, struct capref cap)
+/* [R] A one-fragment message other than a call (rpc_wire_single_ok):
+ * out of line, so that delivering a call needs no stack for its head. */
+static __attribute__((noinline)) void deliver_single(struct rpc_chan *c, const uint64_t *w, bool has_cap)
 {
     struct rpc_wire_head h;
-    if (!c->in.active && !c->in.discard && rpc_wire_single_in(w, n, has_cap, &h)) {
-        if (has_cap)
-            c->in_cap = cap;
-        deliver(c, &h, w + 2);  /* the common case: one fragment, read in place */
+    rpc_wire_single_head(w, has_cap, &h);
+    deliver(c, &h, w + 2);
+}
+
+/* [R] One fragment from the transport. The common case, a whole message
+ * in one fragment, is read in place; a call goes straight to its handler. */
+static void take_fragment(struct rpc_chan *c, const uint64_t *w, size_t n, bool has_cap, struct capref cap)
+{
+    if (c->in.active || c->in.discard || !rpc_wire_single_ok(w, n, has_cap)) {
+        take_part(c, w, n, has_cap, cap);
         return;
     }
-    take_part(c, w, n, has_cap, cap);
+    if (has_cap)
+        c->in_cap = cap;
+    uint64_t hdr = w[0];
+    if (rpc_wire_kind(hdr) == RPC_KIND_CALL)
+        deliver_call(c, rpc_wire_type(hdr), rpc_wire_id(hdr), w + 2, rpc_wire_len(w[1]), has_cap);
+    else
+        deliver_single(c, w, has_cap);
 }
 
 /* [R] Take everything the transport has. */
@@ -476,56 +491,24 @@ static errval_t call_queued(struct rpc_chan *c, const struct rpc_call_args *a, s
     return call_result(&p, wait_reply(c, &p, a->timeout_us), res);
 }
 
-/* Fragment `w` (n words, a capability with it) is the whole reply to call
- * `id`: one fragment, while no other message is being put together. */
-static bool is_single_reply(struct rpc_chan *c, const uint64_t *w, size_t n, bool has_cap, uint32_t id,
-                            struct rpc_wire_head *h)
+/* [R] Fragment `w` (n words, a capability with it) is the whole reply to
+ * call `id`: one fragment, while no other message is being put together
+ * (a reply's type is not looked at). */
+static inline bool is_single_reply(struct rpc_chan *c, const uint64_t *w, size_t n, bool has_cap, uint32_t id)
 {
-    return !c->in.active && !c->in.discard && rpc_wire_single_in(w, n, has_cap, h) &&
-           h->kind == RPC_KIND_REPLY && h->id == id;
+    const uint64_t which = 0xffffffff00000000ull | 3;   /* id and kind */
+    return !c->in.active && !c->in.discard && rpc_wire_single_ok(w, n, has_cap) &&
+           (w[0] & which) == rpc_wire_header(RPC_KIND_REPLY, 0, id);
 }
 
-/*
- * A one-fragment call by a thread that took both of the channel's locks:
- * no other thread can take its reply, so the call goes into the table only
- * if the reply is not there when the send returns. Over LMP the send hands
- * the processor to the server (LMP_SEND_YIELD), which usually answers
- * before this thread runs again; then the call costs no table, no claim and
- * no wake-up, and its locks are taken and let go in one critical section
- * each.
- */
-static errval_t call_receiving(struct rpc_chan *c, const struct rpc_call_args *a, struct rpc_result *res)
+/* The rest of call_receiving, for a call whose reply was not the next
+ * fragment: join the table, and let what came go the general way (which
+ * may answer the peer's calls). Holds recv_lock, and lets it go. */
+static __attribute__((noinline)) errval_t call_joined(struct rpc_chan *c, const struct rpc_call_args *a,
+                                                      uint32_t id, const uint64_t *w, size_t n,
+                                                      bool has_cap, struct capref cap,
+                                                      struct rpc_result *res)
 {
-    thread_critical_enter();
-    uint32_t id = rpc_new_id(c);
-    thread_critical_exit();
-    errval_t was_dead = c->dead;
-    errval_t err = rpc_send_single_held(c, rpc_wire_header(RPC_KIND_CALL, a->type, id), 0, a->req,
-                                        (uint32_t)a->req_len, a->req_cap);
-    if (err_is_fail(err)) {
-        thread_mutex_unlock2_inline(&c->send_lock, &c->recv_lock);
-        return rpc_send_failed(c, err, was_dead);
-    }
-
-    size_t n;
-    bool has_cap;
-    struct capref cap;
-    struct rpc_wire_head h;
-    const uint64_t *w = c->ops->recv(c->tstate, &n, &has_cap, &cap);
-    if (w != NULL && is_single_reply(c, w, n, has_cap, id, &h)) {
-        size_t got = 0;
-        err = reply_copy(&h, w + 2, a->resp, a->resp_max, &got);
-        thread_mutex_unlock2_inline(&c->send_lock, &c->recv_lock);
-        if (res != NULL)
-            *res = (struct rpc_result){ .resp_len = got, .has_cap = has_cap, .cap = cap };
-        else if (has_cap)
-            drop_cap(cap);
-        return err;
-    }
-
-    /* Not (yet) the reply: join the table, and let what came go the
-     * general way (which may answer the peer's calls: send_lock first). */
-    thread_mutex_unlock_inline(&c->send_lock);
     struct rpc_pending p;
     pending_init(&p, a);
     thread_critical_enter();
@@ -540,11 +523,61 @@ static errval_t call_receiving(struct rpc_chan *c, const struct rpc_call_args *a
     return call_result(&p, wait_reply(c, &p, a->timeout_us), res);
 }
 
+/*
+ * A one-fragment call by a thread that takes the channel's receive lock at
+ * once: no other thread can take its reply, so the call goes into the
+ * table only if the reply is not there when the send returns. Over LMP the
+ * send hands the processor to the server (LMP_SEND_YIELD), which usually
+ * answers before this thread runs again; then the call costs no table, no
+ * claim and no wake-up. The lock, the id and, on a quiet channel, the send
+ * itself (rpc_send_quiet) are one critical section; the reply is read in
+ * place.
+ */
+static errval_t call_receiving(struct rpc_chan *c, const struct rpc_call_args *a, struct rpc_result *res)
+{
+    uint64_t words[RPC_WIRE_MAX_WORDS];
+    size_t n = rpc_wire_single_words(rpc_wire_header(RPC_KIND_CALL, a->type, 0) |
+                                     (a->req_cap != NULL ? RPC_HDR_CAP : 0),
+                                     0, a->req, (uint32_t)a->req_len, words);
+    thread_critical_enter();
+    if (!thread_mutex_take_critical(&c->recv_lock)) {
+        thread_critical_exit();
+        return call_queued(c, a, res);
+    }
+    uint32_t id = rpc_new_id(c);
+    words[0] |= rpc_wire_header(0, 0, id);
+    bool sent = rpc_send_quiet(c, words, n, a->req_cap);
+    thread_critical_exit();
+    if (!sent) {
+        errval_t err = rpc_send_words(c, words, n, a->req_cap);
+        if (err_is_fail(err)) {
+            thread_mutex_unlock_inline(&c->recv_lock);
+            return err;
+        }
+    }
+
+    bool has_cap;
+    struct capref cap;
+    const uint64_t *w = c->ops->recv(c->tstate, &n, &has_cap, &cap);
+    if (w == NULL || !is_single_reply(c, w, n, has_cap, id))
+        return call_joined(c, a, id, w, n, has_cap, cap, res);
+    struct rpc_wire_head h;
+    rpc_wire_single_head(w, has_cap, &h);
+    size_t got = 0;
+    errval_t err = reply_copy(&h, w + 2, a->resp, a->resp_max, &got);
+    thread_mutex_unlock_inline(&c->recv_lock);
+    if (res != NULL)
+        *res = (struct rpc_result){ .resp_len = got, .has_cap = has_cap, .cap = cap };
+    else if (has_cap)
+        drop_cap(cap);
+    return err;
+}
+
 errval_t rpc_call(struct rpc_chan *c, const struct rpc_call_args *a, struct rpc_result *res)
 {
     if (a->req_len > RPC_MAX_PAYLOAD)
         return RPC_ERR_TOO_LARGE;
-    if (rpc_fits_single(c, a->req_len) && thread_mutex_trylock2_inline(&c->recv_lock, &c->send_lock))
+    if (rpc_fits_single(c, a->req_len))
         return call_receiving(c, a, res);
     return call_queued(c, a, res);
 }

@@ -57,6 +57,11 @@ struct rpc_transport_ops {
     errval_t (*send)(void *t, const uint64_t *words, size_t n, const struct capref *cap, bool last);
     const uint64_t *(*recv)(void *t, size_t *n, bool *has_cap, struct capref *cap);
     void (*close)(void *t);                 /* may be NULL */
+    /* send may run in the thread library's critical section: it neither
+     * blocks nor takes a mutex nor allocates (LMP's is one system call).
+     * Then a one-fragment message on a quiet channel goes out without
+     * taking the channel's send lock (docs/rpc.md §3). */
+    bool send_atomic;
 };
 
 typedef struct rpc_reply_handle {

@@ -84,14 +84,20 @@ void rpc_chan_fail(struct rpc_chan *c, errval_t why);
 errval_t rpc_send(struct rpc_chan *c, const struct rpc_wire_head *head, const void *data,
                   const struct capref *cap);
 /* The common case of rpc_send, for a payload that rpc_fits_single: one
- * fragment, `header` its word 0 (rpc_wire_header), `status` a reply's. */
+ * fragment, `header` its word 0 (rpc_wire_header), `status` a reply's.
+ * It tries rpc_send_quiet first, then rpc_send_words. */
 errval_t rpc_send_single(struct rpc_chan *c, uint64_t header, uint16_t status, const void *data,
                          uint32_t len, const struct capref *cap);
-/* [S] The same by a caller that holds send_lock; on failure, once it has
- * let go of the lock, it calls rpc_send_failed with c->dead as it was
- * before the send. */
-errval_t rpc_send_single_held(struct rpc_chan *c, uint64_t header, uint16_t status, const void *data,
-                              uint32_t len, const struct capref *cap);
+/* [in the thread library's critical section] The quiet path: if the
+ * transport's send is atomic (rpc.h) and the channel is quiet (send_lock
+ * free, no backlog, not dead), send the one-fragment message words[0..n)
+ * now, without taking send_lock: no other thread of this process can run
+ * until the critical section ends. False if it did not send (it did not
+ * try, or the transport refused: nothing went out). */
+bool rpc_send_quiet(struct rpc_chan *c, const uint64_t *words, size_t n, const struct capref *cap);
+/* The one-fragment message words[0..n) under send_lock, behind any
+ * backlog; failures as rpc_send_failed. */
+errval_t rpc_send_words(struct rpc_chan *c, const uint64_t *words, size_t n, const struct capref *cap);
 /* A send failed: a transport that refused for good (or an overflowing
  * backlog) breaks the channel (unless it was dead before, `was_dead`), as
  * even half a message out would. Returns the error to report. */

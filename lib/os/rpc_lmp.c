@@ -21,7 +21,6 @@ _Static_assert(RPC_WIRE_MAX_WORDS == LMP_MSG_WORDS, "an RPC fragment is one LMP 
 struct lmp_end {
     struct lmp_endpoint *local;
     struct capref remote;           /* EndPoint to the peer's buffer */
-    uint64_t scratch[LMP_MSG_WORDS];    /* the last fragment received */
     struct rpc_chan *chan;
 };
 
@@ -53,23 +52,25 @@ static errval_t arm(struct lmp_endpoint *ep)
     return err;
 }
 
-/* The fragment stays in e->scratch (one receiver at a time: the RPC
- * layer's recv_lock) until the next receive. */
+/* The fragment is read in place, in its ring slot, which stays ours
+ * until the next receive (one receiver at a time: the RPC layer's
+ * recv_lock). */
 static const uint64_t *lmpt_recv(void *t, size_t *n, bool *has_cap, struct capref *cap)
 {
     struct lmp_end *e = t;
-    uint64_t header, badge, cap_addr;
-    if (!lmp_endpoint_take(e->local, e->scratch, &header, &badge, &cap_addr))
+    const struct lmp_slot *s = lmp_endpoint_next(e->local);
+    if (s == NULL)
         return NULL;
+    uint64_t header = s->header;
     *n = header & LMP_SLOT_WORDS_MASK;
     *has_cap = (header & LMP_SLOT_HAS_CAP) != 0;
     if (*has_cap) {
-        *cap = capref_from_addr(cap_addr);
+        *cap = capref_from_addr(s->cap);
         errval_t err = arm(e->local);
         if (err_is_fail(err))
             DEBUG_ERR(err, "rpc_lmp: arming a slot for the next capability");
     }
-    return e->scratch;
+    return s->words;
 }
 
 static void lmpt_close(void *t)
@@ -85,6 +86,7 @@ static void lmpt_close(void *t)
 
 static const struct rpc_transport_ops lmp_ops = {
     .send = lmpt_send, .recv = lmpt_recv, .close = lmpt_close,
+    .send_atomic = true,        /* one system call */
 };
 
 /* In the thread scheduler's critical section: only trigger. */

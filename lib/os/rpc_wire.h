@@ -135,24 +135,41 @@ enum rpc_wire_status {
 
 void rpc_wire_in_init(struct rpc_wire_in *in);
 
-/* The common case in one step: if words[0..n) is a whole, well-formed
- * message of one fragment (no bulk frame), fill *head and return true; its
- * payload is words + 2, in place. Otherwise false: give the fragment to
- * rpc_wire_feed (which also reports what is wrong with it). */
-static inline bool rpc_wire_single_in(const uint64_t *words, size_t n, bool cap_came,
-                                      struct rpc_wire_head *h)
+/* The common case in one step: whether words[0..n) is a whole, well-formed
+ * message of one fragment (no bulk frame), its capability (the header's
+ * CAP) as the transport says (`cap_came`). Its fields are then read
+ * straight from the words (rpc_wire_kind/type/id of words[0],
+ * rpc_wire_len/status of words[1]) and its payload is words + 2, in
+ * place. Otherwise give the fragment to rpc_wire_feed (which also reports
+ * what is wrong with it). */
+static inline bool rpc_wire_single_ok(const uint64_t *words, size_t n, bool cap_came)
 {
     if (n < 2 || n > RPC_WIRE_MAX_WORDS)
         return false;
     uint64_t hdr = words[0];
     uint32_t len = (uint32_t)words[1];
     bool cap = (hdr & RPC_HDR_CAP) != 0;
-    if ((hdr & (RPC_HDR_MORE | RPC_HDR_BULK | RPC_HDR_RESERVED)) != 0 || cap != cap_came ||
-        (len + 7) / 8 != n - 2)
+    return (hdr & (RPC_HDR_MORE | RPC_HDR_BULK | RPC_HDR_RESERVED)) == 0 && cap == cap_came &&
+           (len + 7) / 8 == n - 2;
+}
+static inline uint32_t rpc_wire_len(uint64_t w1) { return (uint32_t)w1; }
+static inline uint16_t rpc_wire_status(uint64_t w1) { return (uint16_t)(w1 >> 32); }
+
+/* The head of a message rpc_wire_single_ok accepted. */
+static inline void rpc_wire_single_head(const uint64_t *words, bool cap_came, struct rpc_wire_head *h)
+{
+    *h = (struct rpc_wire_head){ .kind = rpc_wire_kind(words[0]), .type = rpc_wire_type(words[0]),
+                                 .id = rpc_wire_id(words[0]), .status = rpc_wire_status(words[1]),
+                                 .len = rpc_wire_len(words[1]), .has_cap = cap_came };
+}
+
+/* Both in one step. */
+static inline bool rpc_wire_single_in(const uint64_t *words, size_t n, bool cap_came,
+                                      struct rpc_wire_head *h)
+{
+    if (!rpc_wire_single_ok(words, n, cap_came))
         return false;
-    *h = (struct rpc_wire_head){ .kind = rpc_wire_kind(hdr), .type = rpc_wire_type(hdr),
-                                 .id = rpc_wire_id(hdr), .status = (uint16_t)(words[1] >> 32),
-                                 .len = len, .has_cap = cap };
+    rpc_wire_single_head(words, cap_came, h);
     return true;
 }
 

@@ -128,6 +128,17 @@ static inline void thread_mutex_unlock_inline(struct thread_mutex *m)
         thread_mutex_unlock(m);
 }
 
+/* [critical section held] Take `m` if it is free. */
+static inline bool thread_mutex_take_critical(struct thread_mutex *m)
+{
+    bool got = m->owner == NULL;
+    if (got) {
+        m->owner = thread_current;
+        thread_mutexes_held++;
+    }
+    return got;
+}
+
 /* Two mutexes, both or neither, in one critical section (the RPC layer's
  * one-fragment call takes its channel's receive and send locks together).
  * Neither may be held by the caller. */
