@@ -98,6 +98,9 @@ void rpc_chan_stats(struct rpc_chan *c, struct rpc_chan_stats *out)
     thread_mutex_lock_inline(&c->send_lock);
     thread_critical_enter();
     *out = c->stats;
+    out->calls = c->sent[RPC_KIND_CALL];
+    out->replies = c->sent[RPC_KIND_REPLY];
+    out->notifies = c->sent[RPC_KIND_NOTIFY];
     thread_critical_exit();
     thread_mutex_unlock_inline(&c->send_lock);
 }

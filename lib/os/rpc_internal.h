@@ -12,6 +12,7 @@
 #pragma once
 
 #include "rpc.h"
+#include "thread_internal.h"
 
 #define RPC_CALL_BUCKETS 64
 #define RPC_BACKLOG_MAX  256        /* fragments */
@@ -73,7 +74,8 @@ struct rpc_chan {
     rpc_notify_fn *notify;                      /* [R] */
     void *notify_arg;
 
-    struct rpc_chan_stats stats;                /* [S] messages sent and backlogged, [C] the rest */
+    uint64_t sent[4];                           /* [S] messages sent, by enum rpc_kind */
+    struct rpc_chan_stats stats;                /* [S] backlogged, [C] the rest */
 };
 
 /* rpc.c */
@@ -83,21 +85,42 @@ void rpc_chan_fail(struct rpc_chan *c, errval_t why);
  * the transport cannot take now wait in the backlog. */
 errval_t rpc_send(struct rpc_chan *c, const struct rpc_wire_head *head, const void *data,
                   const struct capref *cap);
-/* The common case of rpc_send, for a payload that rpc_fits_single: one
- * fragment, `header` its word 0 (rpc_wire_header), `status` a reply's.
- * It tries rpc_send_quiet first, then rpc_send_words. */
-errval_t rpc_send_single(struct rpc_chan *c, uint64_t header, uint16_t status, const void *data,
-                         uint32_t len, const struct capref *cap);
 /* [in the thread library's critical section] The quiet path: if the
  * transport's send is atomic (rpc.h) and the channel is quiet (send_lock
  * free, no backlog, not dead), send the one-fragment message words[0..n)
  * now, without taking send_lock: no other thread of this process can run
  * until the critical section ends. False if it did not send (it did not
- * try, or the transport refused: nothing went out). */
-bool rpc_send_quiet(struct rpc_chan *c, const uint64_t *words, size_t n, const struct capref *cap);
+ * try, or the transport refused: nothing went out). Inline: the send of
+ * every common call and reply. */
+static inline bool rpc_send_quiet(struct rpc_chan *c, const uint64_t *words, size_t n,
+                                  const struct capref *cap)
+{
+    if (!c->ops->send_atomic || c->send_lock.owner != NULL || c->backlog != NULL || err_is_fail(c->dead))
+        return false;
+    if (err_is_fail(c->ops->send(c->tstate, words, n, cap, true)))
+        return false;
+    c->sent[rpc_wire_kind(words[0])]++;
+    return true;
+}
+
 /* The one-fragment message words[0..n) under send_lock, behind any
  * backlog; failures as rpc_send_failed. */
 errval_t rpc_send_words(struct rpc_chan *c, const uint64_t *words, size_t n, const struct capref *cap);
+
+/* The common case of rpc_send, for a payload that rpc_fits_single: one
+ * fragment, `header` its word 0 (rpc_wire_header), `status` a reply's:
+ * rpc_send_quiet, or else rpc_send_words. Inline: every reply's send. */
+static inline errval_t rpc_send_single(struct rpc_chan *c, uint64_t header, uint16_t status,
+                                       const void *data, uint32_t len, const struct capref *cap)
+{
+    uint64_t words[RPC_WIRE_MAX_WORDS];
+    size_t n = rpc_wire_single_words(header | (cap != NULL ? RPC_HDR_CAP : 0), status, data, len, words);
+    thread_critical_enter();
+    bool sent = rpc_send_quiet(c, words, n, cap);
+    thread_critical_exit();
+    return sent ? SYS_ERR_OK : rpc_send_words(c, words, n, cap);
+}
+
 /* A send failed: a transport that refused for good (or an overflowing
  * backlog) breaks the channel (unless it was dead before, `was_dead`), as
  * even half a message out would. Returns the error to report. */

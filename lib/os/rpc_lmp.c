@@ -21,6 +21,7 @@ _Static_assert(RPC_WIRE_MAX_WORDS == LMP_MSG_WORDS, "an RPC fragment is one LMP 
 struct lmp_end {
     struct lmp_endpoint *local;
     struct capref remote;           /* EndPoint to the peer's buffer */
+    uint64_t remote_addr;           /* its capaddr, for every send */
     struct rpc_chan *chan;
 };
 
@@ -39,7 +40,7 @@ static errval_t lmpt_send(void *t, const uint64_t *words, size_t n, const struct
      * into the system call's registers, no copy */
     uint64_t control = lmp_control((unsigned)n, (last ? LMP_SEND_YIELD : 0) | (cap != NULL ? LMP_SEND_CAP : 0),
                                    cap != NULL ? (uint32_t)capref_addr(*cap) : 0);
-    errval_t err = sys_lmp_send(capref_addr(e->remote), control, words);
+    errval_t err = sys_lmp_send(e->remote_addr, control, words);
     return transient(err) ? err_push(err, RPC_ERR_TRANSPORT_FULL) : err;
 }
 
@@ -50,6 +51,16 @@ static errval_t arm(struct lmp_endpoint *ep)
     if (err_is_ok(err))
         lmp_endpoint_arm(ep, slot);
     return err;
+}
+
+/* A capability came: where it is, and a fresh slot armed for the next.
+ * Out of line, so that a receive without one needs no stack. */
+static __attribute__((noinline)) struct capref took_cap(struct lmp_end *e, uint64_t addr)
+{
+    errval_t err = arm(e->local);
+    if (err_is_fail(err))
+        DEBUG_ERR(err, "rpc_lmp: arming a slot for the next capability");
+    return capref_from_addr(addr);
 }
 
 /* The fragment is read in place, in its ring slot, which stays ours
@@ -64,12 +75,8 @@ static const uint64_t *lmpt_recv(void *t, size_t *n, bool *has_cap, struct capre
     uint64_t header = s->header;
     *n = header & LMP_SLOT_WORDS_MASK;
     *has_cap = (header & LMP_SLOT_HAS_CAP) != 0;
-    if (*has_cap) {
-        *cap = capref_from_addr(s->cap);
-        errval_t err = arm(e->local);
-        if (err_is_fail(err))
-            DEBUG_ERR(err, "rpc_lmp: arming a slot for the next capability");
-    }
+    if (header & LMP_SLOT_HAS_CAP)
+        *cap = took_cap(e, s->cap);
     return s->words;
 }
 
@@ -103,7 +110,7 @@ static errval_t chan_new(struct lmp_endpoint *local, struct capref remote, struc
     struct lmp_end *e = malloc(sizeof *e);
     if (e == NULL)
         return LIB_ERR_SLAB_EMPTY;
-    *e = (struct lmp_end){ .local = local, .remote = remote };
+    *e = (struct lmp_end){ .local = local, .remote = remote, .remote_addr = capref_addr(remote) };
     errval_t err = arm(local);
     if (err_is_ok(err))
         err = rpc_chan_new(&e->chan, &lmp_ops, e, LMP_MSG_WORDS, ws);

@@ -72,16 +72,10 @@ static inline __attribute__((always_inline)) errval_t send_frag(struct rpc_chan 
     return err;
 }
 
-/* [S] A message went out (or into the backlog): count it by its kind.
- * (Or in the critical section, on the quiet path: send_lock is free.) */
-static inline void count_sent(struct rpc_chan *c, enum rpc_kind kind)
+/* [S] A message went out (or into the backlog): count it by its kind. */
+static void count_sent(struct rpc_chan *c, enum rpc_kind kind)
 {
-    if (kind == RPC_KIND_CALL)
-        c->stats.calls++;
-    else if (kind == RPC_KIND_REPLY)
-        c->stats.replies++;
-    else if (kind == RPC_KIND_NOTIFY)
-        c->stats.notifies++;
+    c->sent[kind]++;
 }
 
 errval_t rpc_send_failed(struct rpc_chan *c, errval_t err, errval_t was_dead)
@@ -91,16 +85,6 @@ errval_t rpc_send_failed(struct rpc_chan *c, errval_t err, errval_t was_dead)
     enum err_code why = err_no(err) == RPC_ERR_BACKLOG ? RPC_ERR_BACKLOG : RPC_ERR_PEER_DEAD;
     rpc_chan_fail(c, why);
     return err_no(err) != why ? err_push(err, why) : err;
-}
-
-bool rpc_send_quiet(struct rpc_chan *c, const uint64_t *words, size_t n, const struct capref *cap)
-{
-    if (!c->ops->send_atomic || c->send_lock.owner != NULL || c->backlog != NULL || err_is_fail(c->dead))
-        return false;
-    if (err_is_fail(c->ops->send(c->tstate, words, n, cap, true)))
-        return false;
-    count_sent(c, rpc_wire_kind(words[0]));
-    return true;
 }
 
 errval_t rpc_send_words(struct rpc_chan *c, const uint64_t *words, size_t n, const struct capref *cap)
@@ -113,17 +97,6 @@ errval_t rpc_send_words(struct rpc_chan *c, const uint64_t *words, size_t n, con
         count_sent(c, rpc_wire_kind(words[0]));
     thread_mutex_unlock_inline(&c->send_lock);
     return err_is_ok(err) ? err : rpc_send_failed(c, err, was_dead);
-}
-
-errval_t rpc_send_single(struct rpc_chan *c, uint64_t header, uint16_t status, const void *data,
-                         uint32_t len, const struct capref *cap)
-{
-    uint64_t words[RPC_WIRE_MAX_WORDS];
-    size_t n = rpc_wire_single_words(header | (cap != NULL ? RPC_HDR_CAP : 0), status, data, len, words);
-    thread_critical_enter();
-    bool sent = rpc_send_quiet(c, words, n, cap);
-    thread_critical_exit();
-    return sent ? SYS_ERR_OK : rpc_send_words(c, words, n, cap);
 }
 
 /* A message of several fragments, or with its payload in a frame. */

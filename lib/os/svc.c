@@ -18,11 +18,9 @@
 static struct rpc_chan *chan;
 static struct thread_mutex connect_lock = THREAD_MUTEX_INITIALIZER("svc connect");
 
-errval_t svc_chan(struct rpc_chan **out)
+/* The first call: connect (one thread does, the others wait for it). */
+static __attribute__((noinline)) errval_t connect(struct rpc_chan **out)
 {
-    *out = __atomic_load_n(&chan, __ATOMIC_ACQUIRE);
-    if (*out != NULL)
-        return SYS_ERR_OK;      /* connected: no lock on every call */
     errval_t err = SYS_ERR_OK;
     thread_mutex_lock(&connect_lock);
     struct rpc_chan *made = chan;
@@ -36,16 +34,25 @@ errval_t svc_chan(struct rpc_chan **out)
     return err;
 }
 
+/* Inline: once connected, no lock and no call on every call's path. */
+static inline errval_t chan_get(struct rpc_chan **out)
+{
+    *out = __atomic_load_n(&chan, __ATOMIC_ACQUIRE);
+    return *out != NULL ? SYS_ERR_OK : connect(out);
+}
+
+errval_t svc_chan(struct rpc_chan **out) { return chan_get(out); }
+
 /* One call on the channel to init (made on first use). */
-static errval_t call_args(const struct rpc_call_args *a, struct rpc_result *res)
+static inline errval_t call_args(const struct rpc_call_args *a, struct rpc_result *res)
 {
     struct rpc_chan *c;
-    errval_t err = svc_chan(&c);
+    errval_t err = chan_get(&c);
     return err_is_ok(err) ? rpc_call(c, a, res) : err;
 }
 
 /* One call with the default timeout. */
-static errval_t call(uint16_t type, const void *req, size_t len, void *resp, size_t max,
+static inline errval_t call(uint16_t type, const void *req, size_t len, void *resp, size_t max,
                      struct rpc_result *res)
 {
     /* Every field named: a partial initialiser zeroes the struct with a
