@@ -53,14 +53,18 @@ static errval_t arm(struct lmp_endpoint *ep)
     return err;
 }
 
-/* A capability came: where it is, and a fresh slot armed for the next.
- * Out of line, so that a receive without one needs no stack. */
-static __attribute__((noinline)) struct capref took_cap(struct lmp_end *e, uint64_t addr)
+/* A fragment with a capability: where the capability is, and a fresh
+ * slot armed for the next. Out of line, and reached by a tail call, so
+ * that a receive without one is a leaf that needs no stack. */
+static __attribute__((noinline)) const uint64_t *took_cap(struct lmp_end *e, const struct lmp_slot *s,
+                                                          bool *has_cap, struct capref *cap)
 {
+    *has_cap = true;
+    *cap = capref_from_addr(s->cap);
     errval_t err = arm(e->local);
     if (err_is_fail(err))
         DEBUG_ERR(err, "rpc_lmp: arming a slot for the next capability");
-    return capref_from_addr(addr);
+    return s->words;
 }
 
 /* The fragment is read in place, in its ring slot, which stays ours
@@ -74,9 +78,9 @@ static const uint64_t *lmpt_recv(void *t, size_t *n, bool *has_cap, struct capre
         return NULL;
     uint64_t header = s->header;
     *n = header & LMP_SLOT_WORDS_MASK;
-    *has_cap = (header & LMP_SLOT_HAS_CAP) != 0;
     if (header & LMP_SLOT_HAS_CAP)
-        *cap = took_cap(e, s->cap);
+        return took_cap(e, s, has_cap, cap);
+    *has_cap = false;
     return s->words;
 }
 

@@ -139,34 +139,6 @@ static inline bool thread_mutex_take_critical(struct thread_mutex *m)
     return got;
 }
 
-/* Two mutexes, both or neither, in one critical section (the RPC layer's
- * one-fragment call takes its channel's receive and send locks together).
- * Neither may be held by the caller. */
-static inline bool thread_mutex_trylock2_inline(struct thread_mutex *a, struct thread_mutex *b)
-{
-    thread_critical_enter();
-    bool got = a->owner == NULL && b->owner == NULL;
-    if (got) {
-        a->owner = b->owner = thread_current;
-        thread_mutexes_held += 2;
-    }
-    thread_critical_exit();
-    return got;
-}
-
-/* Unlock both, in one critical section when neither has waiters. */
-static inline void thread_mutex_unlock2_inline(struct thread_mutex *a, struct thread_mutex *b)
-{
-    thread_critical_enter();
-    bool simple_a = thread_mutex_release_critical(a);
-    bool simple_b = thread_mutex_release_critical(b);
-    thread_critical_exit();
-    if (!simple_a)
-        thread_mutex_unlock(a);
-    if (!simple_b)
-        thread_mutex_unlock(b);
-}
-
 /* In a critical section: put the current thread on `q` (NULL: none) as
  * blocked and run others until thread_wake() makes it runnable. Returns in
  * the critical section. */
