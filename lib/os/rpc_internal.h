@@ -7,7 +7,9 @@
  * [R] by recv_lock (one thread receives at a time), [C] by the thread
  * library's critical section (the call table and refs, touched by a
  * caller that times out while another thread delivers its reply), [I]
- * immutable after rpc_chan_new.
+ * immutable after rpc_chan_new. rpc_send_quiet sends without send_lock,
+ * in the critical section, and only while send_lock is free: no thread
+ * holding it can run then, so [S] holds for what it touches.
  */
 #pragma once
 
@@ -74,7 +76,7 @@ struct rpc_chan {
     rpc_notify_fn *notify;                      /* [R] */
     void *notify_arg;
 
-    uint64_t sent[4];                           /* [S] messages sent, by enum rpc_kind */
+    uint64_t sent[4];                           /* [S] (or rpc_send_quiet's section) messages sent, by kind */
     struct rpc_chan_stats stats;                /* [S] backlogged, [C] the rest */
 };
 

@@ -19,7 +19,7 @@ static struct rpc_chan *chan;
 static struct thread_mutex connect_lock = THREAD_MUTEX_INITIALIZER("svc connect");
 
 /* The first call: connect (one thread does, the others wait for it). */
-static __attribute__((noinline)) errval_t connect(struct rpc_chan **out)
+static __attribute__((noinline)) errval_t connect_first(struct rpc_chan **out)
 {
     errval_t err = SYS_ERR_OK;
     thread_mutex_lock(&connect_lock);
@@ -38,7 +38,7 @@ static __attribute__((noinline)) errval_t connect(struct rpc_chan **out)
 static inline errval_t chan_get(struct rpc_chan **out)
 {
     *out = __atomic_load_n(&chan, __ATOMIC_ACQUIRE);
-    return *out != NULL ? SYS_ERR_OK : connect(out);
+    return *out != NULL ? SYS_ERR_OK : connect_first(out);
 }
 
 errval_t svc_chan(struct rpc_chan **out) { return chan_get(out); }
@@ -53,7 +53,7 @@ static inline errval_t call_args(const struct rpc_call_args *a, struct rpc_resul
 
 /* One call with the default timeout. */
 static inline errval_t call(uint16_t type, const void *req, size_t len, void *resp, size_t max,
-                     struct rpc_result *res)
+                            struct rpc_result *res)
 {
     /* Every field named: a partial initialiser zeroes the struct with a
      * call to memset first, on every call's path. */
