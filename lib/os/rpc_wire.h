@@ -163,16 +163,6 @@ static inline void rpc_wire_single_head(const uint64_t *words, bool cap_came, st
                                  .len = rpc_wire_len(words[1]), .has_cap = cap_came };
 }
 
-/* Both in one step. */
-static inline bool rpc_wire_single_in(const uint64_t *words, size_t n, bool cap_came,
-                                      struct rpc_wire_head *h)
-{
-    if (!rpc_wire_single_ok(words, n, cap_came))
-        return false;
-    rpc_wire_single_head(words, cap_came, h);
-    return true;
-}
-
 /* Take one fragment; `cap` is RPC_HDR_CAP/RPC_HDR_BULK if the transport
  * delivered a capability with it (its meaning is the header's), 0 if not.
  * A malformed fragment gives RPC_ERR_BAD_MESSAGE (or RPC_ERR_TOO_LARGE)

@@ -212,24 +212,26 @@ Test(rpc_wire, single_fragment_paths_agree)
                 cr_assert_eq(n, f[0].n, "len %zu width %zu", len, w);
                 cr_assert(memcmp(one, f[0].w, n * 8) == 0, "len %zu width %zu: words differ", len, w);
                 struct rpc_wire_head back;
-                cr_assert(rpc_wire_single_in(one, n, cap, &back));
+                cr_assert(rpc_wire_single_ok(one, n, cap));
+                rpc_wire_single_head(one, cap, &back);
+                cr_assert_eq(back.kind, RPC_KIND_CALL);
+                cr_assert_eq(back.type, 7);
                 cr_assert_eq(back.len, len);
                 cr_assert_eq(back.has_cap, cap);
                 cr_assert_eq(back.id, 99);
                 cr_assert_eq(back.status, 3);
                 cr_assert(len == 0 || memcmp(one + 2, data, len) == 0);
-                cr_assert(!rpc_wire_single_in(one, n, !cap, &back), "cap mismatch refused");
-                cr_assert(!rpc_wire_single_in(one, n + 1, cap, &back), "extra word refused");
+                cr_assert(!rpc_wire_single_ok(one, n, !cap), "cap mismatch refused");
+                cr_assert(!rpc_wire_single_ok(one, n + 1, cap), "extra word refused");
             }
 }
 
-Test(rpc_wire, single_in_leaves_the_rest_to_feed)
+Test(rpc_wire, single_ok_leaves_the_rest_to_feed)
 {
-    struct rpc_wire_head h;
     uint64_t more[2] = { rpc_wire_header(RPC_KIND_CALL, 1, 1) | RPC_HDR_MORE, 0 };
-    cr_assert(!rpc_wire_single_in(more, 2, false, &h));
+    cr_assert(!rpc_wire_single_ok(more, 2, false));
     uint64_t bulk[2] = { rpc_wire_header(RPC_KIND_CALL, 1, 1) | RPC_HDR_BULK, 1u << 20 };
-    cr_assert(!rpc_wire_single_in(bulk, 2, true, &h));
+    cr_assert(!rpc_wire_single_ok(bulk, 2, true));
     uint64_t reserved[2] = { rpc_wire_header(RPC_KIND_CALL, 1, 1) | 0x100, 0 };
-    cr_assert(!rpc_wire_single_in(reserved, 2, false, &h));
+    cr_assert(!rpc_wire_single_ok(reserved, 2, false));
 }

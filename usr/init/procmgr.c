@@ -213,35 +213,25 @@ static errval_t changeable(const struct proc *p)
     return has_ended(p) ? PROC_ERR_ENDED : SYS_ERR_OK;
 }
 
-errval_t proc_suspend(uint32_t pid)
+/* Suspend a running process, or resume a suspended one. */
+static errval_t set_suspended(uint32_t pid, bool suspend)
 {
     struct proc *p = lookup(pid);
     errval_t err = changeable(p);
-    if (err_is_ok(err) && p->info.state == PROC_SUSPENDED)
-        err = PROC_ERR_SUSPENDED;
+    if (err_is_ok(err) && (p->info.state == PROC_SUSPENDED) == suspend)
+        err = suspend ? PROC_ERR_SUSPENDED : PROC_ERR_NOT_SUSPENDED;
     if (err_is_ok(err))
-        err = dispatcher_stop(p->sp.dispatcher);
+        err = suspend ? dispatcher_stop(p->sp.dispatcher) : dispatcher_run(p->sp.dispatcher);
     if (err_is_ok(err))
-        p->info.state = PROC_SUSPENDED;
+        p->info.state = suspend ? PROC_SUSPENDED : PROC_RUNNING;
     if (p != NULL)
         thread_mutex_unlock(&lock);
     return err;
 }
 
-errval_t proc_resume(uint32_t pid)
-{
-    struct proc *p = lookup(pid);
-    errval_t err = changeable(p);
-    if (err_is_ok(err) && p->info.state != PROC_SUSPENDED)
-        err = PROC_ERR_NOT_SUSPENDED;
-    if (err_is_ok(err))
-        err = dispatcher_run(p->sp.dispatcher);
-    if (err_is_ok(err))
-        p->info.state = PROC_RUNNING;
-    if (p != NULL)
-        thread_mutex_unlock(&lock);
-    return err;
-}
+errval_t proc_suspend(uint32_t pid) { return set_suspended(pid, true); }
+
+errval_t proc_resume(uint32_t pid) { return set_suspended(pid, false); }
 
 errval_t proc_kill(uint32_t pid)
 {
