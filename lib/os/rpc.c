@@ -59,6 +59,7 @@ errval_t rpc_chan_new(struct rpc_chan **out, const struct rpc_transport_ops *ops
     rpc_wire_in_init(&c->in);
     c->next_id = 1;
     c->refs = 1;
+    c->quiet_off = ops->send_atomic ? 0 : 1;
     waitset_source_init(&c->ev, ws != NULL ? ws : waitset_default(), on_event, c);
     c->ev.hold = hold;
     *out = c;
@@ -169,6 +170,7 @@ void rpc_chan_fail(struct rpc_chan *c, errval_t why)
     bool first = err_is_ok(c->dead);
     if (first) {
         c->dead = why;
+        rpc_quiet_off(c, true);
         for (unsigned i = 0; i < RPC_CALL_BUCKETS; i++) {
             struct rpc_pending *p;
             while ((p = c->calls[i]) != NULL) {
@@ -225,15 +227,15 @@ static struct capref take_in_cap(struct rpc_chan *c)
 }
 
 /* A reply's payload to where its caller wants it; the reply's status. */
-static errval_t reply_copy(const struct rpc_wire_head *h, const void *data, void *resp, size_t resp_max,
-                           size_t *resp_len)
+static inline errval_t reply_copy(uint32_t len, uint16_t status, const void *data, void *resp,
+                                  size_t resp_max, size_t *resp_len)
 {
-    if (h->len > resp_max)
+    if (len > resp_max)
         return RPC_ERR_REPLY_TOO_LARGE;
-    if (h->len > 0)
-        memcpy(resp, data, h->len);
-    *resp_len = h->len;
-    return h->status;
+    if (len > 0)
+        memcpy(resp, data, len);
+    *resp_len = len;
+    return status;
 }
 
 /* Out of line, like deliver_notify: deliver() then needs no stack for
@@ -249,7 +251,7 @@ static __attribute__((noinline)) void deliver_reply(struct rpc_chan *c, const st
             drop_cap(take_in_cap(c));
         return;
     }
-    errval_t err = reply_copy(h, data, p->resp, p->resp_max, &p->resp_len);
+    errval_t err = reply_copy(h->len, h->status, data, p->resp, p->resp_max, &p->resp_len);
     p->has_cap = h->has_cap;
     if (h->has_cap)
         p->cap = take_in_cap(c);
@@ -495,13 +497,10 @@ static errval_t call_queued(struct rpc_chan *c, const struct rpc_call_args *a, s
 }
 
 /* [R] Fragment `w` (n words, a capability with it) is the whole reply to
- * call `id`: one fragment, while no other message is being put together
- * (a reply's type is not looked at). */
+ * call `id`, while no other message is being put together. */
 static inline bool is_single_reply(struct rpc_chan *c, const uint64_t *w, size_t n, bool has_cap, uint32_t id)
 {
-    const uint64_t which = 0xffffffff00000000ull | 3;   /* id and kind */
-    return !c->in.active && !c->in.discard && rpc_wire_single_ok(w, n, has_cap) &&
-           (w[0] & which) == rpc_wire_header(RPC_KIND_REPLY, 0, id);
+    return !c->in.active && !c->in.discard && rpc_wire_single_reply(w, n, has_cap, id);
 }
 
 /* The rest of call_receiving, for a call whose reply was not the next
@@ -549,7 +548,7 @@ static errval_t call_receiving(struct rpc_chan *c, const struct rpc_call_args *a
     }
     uint32_t id = rpc_new_id(c);
     words[0] |= rpc_wire_header(0, 0, id);
-    bool sent = rpc_send_quiet(c, words, n, a->req_cap);
+    bool sent = rpc_send_quiet(c, RPC_KIND_CALL, words, n, a->req_cap);
     thread_critical_exit();
     if (!sent) {
         errval_t err = rpc_send_words(c, words, n, a->req_cap);
@@ -564,10 +563,8 @@ static errval_t call_receiving(struct rpc_chan *c, const struct rpc_call_args *a
     const uint64_t *w = c->ops->recv(c->tstate, &n, &has_cap, &cap);
     if (w == NULL || !is_single_reply(c, w, n, has_cap, id))
         return call_joined(c, a, id, w, n, has_cap, cap, res);
-    struct rpc_wire_head h;
-    rpc_wire_single_head(w, has_cap, &h);
     size_t got = 0;
-    errval_t err = reply_copy(&h, w + 2, a->resp, a->resp_max, &got);
+    errval_t err = reply_copy(rpc_wire_len(w[1]), rpc_wire_status(w[1]), w + 2, a->resp, a->resp_max, &got);
     thread_mutex_unlock_inline(&c->recv_lock);
     if (res != NULL)
         *res = (struct rpc_result){ .resp_len = got, .has_cap = has_cap, .cap = cap };

@@ -76,6 +76,11 @@ struct rpc_chan {
     rpc_notify_fn *notify;                      /* [R] */
     void *notify_arg;
 
+    /* [C] Why the quiet send (rpc_send_quiet) is off, one count each: the
+     * transport's send is not atomic (for good), the channel is dead (for
+     * good), fragments wait in the backlog (while they do). One word, so
+     * that the quiet path makes one test for them all. */
+    uint32_t quiet_off;
     uint64_t sent[4];                           /* [S] (or rpc_send_quiet's section) messages sent, by kind */
     struct rpc_chan_stats stats;                /* [S] backlogged, [C] the rest */
 };
@@ -88,21 +93,27 @@ void rpc_chan_fail(struct rpc_chan *c, errval_t why);
 errval_t rpc_send(struct rpc_chan *c, const struct rpc_wire_head *head, const void *data,
                   const struct capref *cap);
 /* [in the thread library's critical section] The quiet path: if the
- * transport's send is atomic (rpc.h) and the channel is quiet (send_lock
- * free, no backlog, not dead), send the one-fragment message words[0..n)
- * now, without taking send_lock: no other thread of this process can run
- * until the critical section ends. False if it did not send (it did not
- * try, or the transport refused: nothing went out). Inline: the send of
- * every common call and reply. */
-static inline bool rpc_send_quiet(struct rpc_chan *c, const uint64_t *words, size_t n,
+ * channel is quiet (quiet_off 0: an atomic transport (rpc.h), no backlog,
+ * not dead; and send_lock free), send the one-fragment message
+ * words[0..n), of kind `kind`, now, without taking send_lock: no other
+ * thread of this process can run until the critical section ends. False
+ * if it did not send (it did not try, or the transport refused: nothing
+ * went out). Inline: the send of every common call and reply. */
+static inline bool rpc_send_quiet(struct rpc_chan *c, enum rpc_kind kind, const uint64_t *words, size_t n,
                                   const struct capref *cap)
 {
-    if (!c->ops->send_atomic || c->send_lock.owner != NULL || c->backlog != NULL || err_is_fail(c->dead))
+    if (c->quiet_off != 0 || c->send_lock.owner != NULL)
         return false;
-    if (err_is_fail(c->ops->send(c->tstate, words, n, cap, true)))
+    if (c->ops->send(c->tstate, words, n, cap, true) != SYS_ERR_OK)
         return false;
-    c->sent[rpc_wire_kind(words[0])]++;
+    c->sent[kind]++;
     return true;
+}
+
+/* [critical section held] quiet_off up or down by one. */
+static inline void rpc_quiet_off(struct rpc_chan *c, bool on)
+{
+    c->quiet_off += on ? 1 : (uint32_t)-1;
 }
 
 /* The one-fragment message words[0..n) under send_lock, behind any
@@ -118,7 +129,7 @@ static inline errval_t rpc_send_single(struct rpc_chan *c, uint64_t header, uint
     uint64_t words[RPC_WIRE_MAX_WORDS];
     size_t n = rpc_wire_single_words(header | (cap != NULL ? RPC_HDR_CAP : 0), status, data, len, words);
     thread_critical_enter();
-    bool sent = rpc_send_quiet(c, words, n, cap);
+    bool sent = rpc_send_quiet(c, rpc_wire_kind(header), words, n, cap);
     thread_critical_exit();
     return sent ? SYS_ERR_OK : rpc_send_words(c, words, n, cap);
 }

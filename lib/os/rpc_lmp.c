@@ -41,6 +41,8 @@ static errval_t lmpt_send(void *t, const uint64_t *words, size_t n, const struct
     uint64_t control = lmp_control((unsigned)n, (last ? LMP_SEND_YIELD : 0) | (cap != NULL ? LMP_SEND_CAP : 0),
                                    cap != NULL ? (uint32_t)capref_addr(*cap) : 0);
     errval_t err = sys_lmp_send(e->remote_addr, control, words);
+    if (err == SYS_ERR_OK)
+        return err;             /* the usual case first: one compare */
     return transient(err) ? err_push(err, RPC_ERR_TRANSPORT_FULL) : err;
 }
 

@@ -46,14 +46,27 @@ static __attribute__((noinline)) errval_t backlog_add(struct rpc_chan *c, const 
             return err_push(err, RPC_ERR_BACKLOG);
         }
     }
-    if (c->backlog_tail != NULL)
+    if (c->backlog_tail != NULL) {
         c->backlog_tail->next = f;
-    else
+    } else {
         c->backlog = f;
+        thread_critical_enter();
+        rpc_quiet_off(c, true);
+        thread_critical_exit();
+    }
     c->backlog_tail = f;
     c->backlog_len++;
     c->stats.backlogged++;
     return SYS_ERR_OK;
+}
+
+/* [S] The last fragment of the backlog went (or was dropped). */
+static void backlog_emptied(struct rpc_chan *c)
+{
+    c->backlog_tail = NULL;
+    thread_critical_enter();
+    rpc_quiet_off(c, false);
+    thread_critical_exit();
 }
 
 /* [S] One fragment: straight out, or into the backlog behind others.
@@ -153,11 +166,11 @@ void rpc_send_retry(struct rpc_chan *c)
         if (err_is_fail(err))
             break;
         c->backlog = f->next;
-        if (c->backlog == NULL)
-            c->backlog_tail = NULL;
         c->backlog_len--;
         frag_free(f);
     }
+    if (c->backlog == NULL && c->backlog_tail != NULL)
+        backlog_emptied(c);
     bool again = c->backlog != NULL && err_no(err) == RPC_ERR_TRANSPORT_FULL;
     thread_mutex_unlock_inline(&c->send_lock);
     if (again)
@@ -174,7 +187,8 @@ void rpc_send_drop_all(struct rpc_chan *c)
         c->backlog = f->next;
         frag_free(f);
     }
-    c->backlog_tail = NULL;
+    if (c->backlog_tail != NULL)
+        backlog_emptied(c);
     c->backlog_len = 0;
     thread_mutex_unlock_inline(&c->send_lock);
 }

@@ -155,6 +155,17 @@ static inline bool rpc_wire_single_ok(const uint64_t *words, size_t n, bool cap_
 static inline uint32_t rpc_wire_len(uint64_t w1) { return (uint32_t)w1; }
 static inline uint16_t rpc_wire_status(uint64_t w1) { return (uint16_t)(w1 >> 32); }
 
+/* Whether words[0..n) is, in one fragment, the whole reply to call `id`
+ * exactly as rpc_reply sends it: kind REPLY, type 0, no MORE or BULK, CAP
+ * as the transport says (`cap_came`), and a length that fills the n
+ * words. One compare checks the whole header. A reply of any other shape
+ * is not refused by this: it goes the general way (rpc_wire_feed). */
+static inline bool rpc_wire_single_reply(const uint64_t *words, size_t n, bool cap_came, uint32_t id)
+{
+    uint64_t want = rpc_wire_header(RPC_KIND_REPLY, 0, id) | (cap_came ? RPC_HDR_CAP : 0);
+    return n - 2 < RPC_WIRE_MAX_WORDS - 1 && words[0] == want && (rpc_wire_len(words[1]) + 7) / 8 == n - 2;
+}
+
 /* The head of a message rpc_wire_single_ok accepted. */
 static inline void rpc_wire_single_head(const uint64_t *words, bool cap_came, struct rpc_wire_head *h)
 {
