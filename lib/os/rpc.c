@@ -59,7 +59,7 @@ errval_t rpc_chan_new(struct rpc_chan **out, const struct rpc_transport_ops *ops
     rpc_wire_in_init(&c->in);
     c->next_id = 1;
     c->refs = 1;
-    c->quiet_off = ops->send_atomic ? 0 : 1;
+    c->quiet_off = ops->atomic ? 0 : 1;
     waitset_source_init(&c->ev, ws != NULL ? ws : waitset_default(), on_event, c);
     c->ev.hold = hold;
     *out = c;
@@ -389,6 +389,13 @@ static void take_fragment(struct rpc_chan *c, const uint64_t *w, size_t n, bool 
         deliver_single(c, w, has_cap);
 }
 
+/* [R] A capability came: the transport gets ready for the next. */
+static void rearm(struct rpc_chan *c, bool has_cap)
+{
+    if (has_cap && c->ops->rearm != NULL)
+        c->ops->rearm(c->tstate);
+}
+
 /* [R] Take everything the transport has. */
 static void drain(struct rpc_chan *c)
 {
@@ -396,8 +403,10 @@ static void drain(struct rpc_chan *c)
     size_t n;
     bool has_cap;
     struct capref cap;
-    while (err_is_ok(c->dead) && (w = c->ops->recv(c->tstate, &n, &has_cap, &cap)) != NULL)
+    while (err_is_ok(c->dead) && (w = c->ops->recv(c->tstate, &n, &has_cap, &cap)) != NULL) {
+        rearm(c, has_cap);
         take_fragment(c, w, n, has_cap, cap);
+    }
 }
 
 /* The channel's waitset source fired: fragments arrived, or it is time to
@@ -503,9 +512,9 @@ static inline bool is_single_reply(struct rpc_chan *c, const uint64_t *w, size_t
     return !c->in.active && !c->in.discard && rpc_wire_single_reply(w, n, has_cap, id);
 }
 
-/* The rest of call_receiving, for a call whose reply was not the next
- * fragment: join the table, and let what came go the general way (which
- * may answer the peer's calls). Holds recv_lock, and lets it go. */
+/* The rest of a call whose reply was not the next fragment: join the
+ * table, and let what came go the general way (which may answer the
+ * peer's calls). Holds recv_lock, and lets it go. */
 static __attribute__((noinline)) errval_t call_joined(struct rpc_chan *c, const struct rpc_call_args *a,
                                                       uint32_t id, const uint64_t *w, size_t n,
                                                       bool has_cap, struct capref cap,
@@ -525,15 +534,65 @@ static __attribute__((noinline)) errval_t call_joined(struct rpc_chan *c, const 
     return call_result(&p, wait_reply(c, &p, a->timeout_us), res);
 }
 
+/* A call's reply is in: its payload (len bytes) copied to the caller's
+ * buffer already, its status `err`. */
+static errval_t call_done(errval_t err, size_t len, bool has_cap, struct capref cap, struct rpc_result *res)
+{
+    if (res != NULL)
+        *res = (struct rpc_result){ .resp_len = len, .has_cap = has_cap, .cap = cap };
+    else if (has_cap)
+        drop_cap(cap);
+    return err;
+}
+
+/* The fragment `w` (or none) came after call `id` went out; recv_lock is
+ * held. Its reply, in one fragment, is taken here; anything else goes
+ * the general way. */
+static __attribute__((noinline)) errval_t call_received(struct rpc_chan *c, const struct rpc_call_args *a,
+                                                        uint32_t id, const uint64_t *w, size_t n,
+                                                        bool has_cap, struct capref cap,
+                                                        struct rpc_result *res)
+{
+    rearm(c, has_cap);
+    if (w == NULL || !is_single_reply(c, w, n, has_cap, id))
+        return call_joined(c, a, id, w, n, has_cap, cap, res);
+    size_t got = 0;
+    errval_t err = reply_copy(rpc_wire_len(w[1]), rpc_wire_status(w[1]), w + 2, a->resp, a->resp_max, &got);
+    thread_mutex_unlock_inline(&c->recv_lock);
+    return call_done(err, got, has_cap, cap, res);
+}
+
+/* A call the quiet path could not send: under send_lock (and behind any
+ * backlog), then as call_received. recv_lock is held. */
+static __attribute__((noinline)) errval_t call_locked(struct rpc_chan *c, const struct rpc_call_args *a,
+                                                      uint32_t id, const uint64_t *words, size_t n,
+                                                      struct rpc_result *res)
+{
+    errval_t err = rpc_send_words(c, words, n, a->req_cap);
+    if (err_is_fail(err)) {
+        thread_mutex_unlock_inline(&c->recv_lock);
+        return err;
+    }
+    bool has_cap;
+    struct capref cap;
+    const uint64_t *w = c->ops->recv(c->tstate, &n, &has_cap, &cap);
+    return call_received(c, a, id, w, n, has_cap, cap, res);
+}
+
 /*
- * A one-fragment call by a thread that takes the channel's receive lock at
- * once: no other thread can take its reply, so the call goes into the
- * table only if the reply is not there when the send returns. Over LMP the
- * send hands the processor to the server (LMP_SEND_YIELD), which usually
- * answers before this thread runs again; then the call costs no table, no
- * claim and no wake-up. The lock, the id and, on a quiet channel, the send
- * itself (rpc_send_quiet) are one critical section; the reply is read in
- * place.
+ * A one-fragment call while no thread receives on the channel. Over LMP
+ * the send hands the processor to the server (LMP_SEND_YIELD), which
+ * usually answers before this thread runs again; then the reply is the
+ * next fragment, and the call needs no table, no claim and no wake-up.
+ *
+ * On a quiet channel (rpc_send_quiet: an atomic transport, nothing
+ * queued), the id, the send, the receive and the check of the reply are
+ * one critical section: no other thread can receive in between, so no
+ * lock is taken. The reply's payload (at most six words) is copied to
+ * this thread's stack inside it, and to the caller's buffer, which may
+ * fault, after it. Anything unusual (a capability, another message, no
+ * reply yet, a channel that is not quiet) takes recv_lock instead, still
+ * free then, and goes on out of line.
  */
 static errval_t call_receiving(struct rpc_chan *c, const struct rpc_call_args *a, struct rpc_result *res)
 {
@@ -542,35 +601,32 @@ static errval_t call_receiving(struct rpc_chan *c, const struct rpc_call_args *a
                                      (a->req_cap != NULL ? RPC_HDR_CAP : 0),
                                      0, a->req, (uint32_t)a->req_len, words);
     thread_critical_enter();
-    if (!thread_mutex_take_critical(&c->recv_lock)) {
+    if (c->recv_lock.owner != NULL) {
         thread_critical_exit();
         return call_queued(c, a, res);
     }
     uint32_t id = rpc_new_id(c);
     words[0] |= rpc_wire_header(0, 0, id);
-    bool sent = rpc_send_quiet(c, RPC_KIND_CALL, words, n, a->req_cap);
-    thread_critical_exit();
-    if (!sent) {
-        errval_t err = rpc_send_words(c, words, n, a->req_cap);
-        if (err_is_fail(err)) {
-            thread_mutex_unlock_inline(&c->recv_lock);
-            return err;
-        }
+    if (!rpc_send_quiet(c, RPC_KIND_CALL, words, n, a->req_cap)) {
+        thread_mutex_take_critical(&c->recv_lock);
+        thread_critical_exit();
+        return call_locked(c, a, id, words, n, res);
     }
-
     bool has_cap;
     struct capref cap;
     const uint64_t *w = c->ops->recv(c->tstate, &n, &has_cap, &cap);
-    if (w == NULL || !is_single_reply(c, w, n, has_cap, id))
-        return call_joined(c, a, id, w, n, has_cap, cap, res);
+    if (w == NULL || has_cap || !is_single_reply(c, w, n, false, id)) {
+        thread_mutex_take_critical(&c->recv_lock);
+        thread_critical_exit();
+        return call_received(c, a, id, w, n, has_cap, cap, res);
+    }
+    uint64_t w1 = w[1];
+    for (size_t i = 2; i < n; i++)
+        words[i] = w[i];
+    thread_critical_exit();
     size_t got = 0;
-    errval_t err = reply_copy(rpc_wire_len(w[1]), rpc_wire_status(w[1]), w + 2, a->resp, a->resp_max, &got);
-    thread_mutex_unlock_inline(&c->recv_lock);
-    if (res != NULL)
-        *res = (struct rpc_result){ .resp_len = got, .has_cap = has_cap, .cap = cap };
-    else if (has_cap)
-        drop_cap(cap);
-    return err;
+    errval_t err = reply_copy(rpc_wire_len(w1), rpc_wire_status(w1), words + 2, a->resp, a->resp_max, &got);
+    return call_done(err, got, false, (struct capref){ 0 }, res);
 }
 
 errval_t rpc_call(struct rpc_chan *c, const struct rpc_call_args *a, struct rpc_result *res)

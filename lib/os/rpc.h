@@ -50,18 +50,23 @@ struct rpc_msg {
  * RPC_ERR_TRANSPORT_FULL (nothing sent, try later) or a permanent error;
  * `last` says it ends a message (the transport may hand the processor to
  * the receiver). recv: take one fragment if there is one: its words, which
- * stay valid until the next recv on the channel, or NULL. Each gets the
+ * stay valid until the next recv on the channel, or NULL. rearm: after a
+ * recv that handed out a capability, and before the next, get ready for
+ * the next capability (LMP arms a fresh slot); may be NULL. Each gets the
  * transport's state (rpc_chan_new's `state`). The transport calls
  * rpc_chan_arrived() when fragments may have arrived. */
 struct rpc_transport_ops {
     errval_t (*send)(void *t, const uint64_t *words, size_t n, const struct capref *cap, bool last);
     const uint64_t *(*recv)(void *t, size_t *n, bool *has_cap, struct capref *cap);
+    void (*rearm)(void *t);
     void (*close)(void *t);                 /* may be NULL */
-    /* send may run in the thread library's critical section: it neither
-     * blocks nor takes a mutex nor allocates (LMP's is one system call).
-     * Then a one-fragment message on a quiet channel goes out without
-     * taking the channel's send lock (docs/rpc.md §3). */
-    bool send_atomic;
+    /* send and recv may run in the thread library's critical section:
+     * they neither block nor take a mutex nor allocate (LMP's are one
+     * system call and a read of the ring; rearm, which allocates, is not
+     * included). Then a one-fragment message on a quiet channel goes out
+     * without taking the channel's send lock, and a call's reply is taken
+     * in the same critical section (docs/rpc.md §3). */
+    bool atomic;
 };
 
 typedef struct rpc_reply_handle {

@@ -55,23 +55,21 @@ static errval_t arm(struct lmp_endpoint *ep)
     return err;
 }
 
-/* A fragment with a capability: where the capability is, and a fresh
- * slot armed for the next. Out of line, and reached by a tail call, so
- * that a receive without one is a leaf that needs no stack. */
-static __attribute__((noinline)) const uint64_t *took_cap(struct lmp_end *e, const struct lmp_slot *s,
-                                                          bool *has_cap, struct capref *cap)
+/* A fragment with a capability: where it is. Out of line, and reached by
+ * a tail call, so that a receive without one is a leaf that needs no
+ * stack. */
+static __attribute__((noinline)) const uint64_t *took_cap(const struct lmp_slot *s, bool *has_cap,
+                                                          struct capref *cap)
 {
     *has_cap = true;
     *cap = capref_from_addr(s->cap);
-    errval_t err = arm(e->local);
-    if (err_is_fail(err))
-        DEBUG_ERR(err, "rpc_lmp: arming a slot for the next capability");
     return s->words;
 }
 
 /* The fragment is read in place, in its ring slot, which stays ours
  * until the next receive (one receiver at a time: the RPC layer's
- * recv_lock). */
+ * recv_lock, or its critical section). The kernel disarmed the slot a
+ * capability came into: lmpt_rearm, which allocates, arms the next. */
 static const uint64_t *lmpt_recv(void *t, size_t *n, bool *has_cap, struct capref *cap)
 {
     struct lmp_end *e = t;
@@ -81,9 +79,17 @@ static const uint64_t *lmpt_recv(void *t, size_t *n, bool *has_cap, struct capre
     uint64_t header = s->header;
     *n = header & LMP_SLOT_WORDS_MASK;
     if (header & LMP_SLOT_HAS_CAP)
-        return took_cap(e, s, has_cap, cap);
+        return took_cap(s, has_cap, cap);
     *has_cap = false;
     return s->words;
+}
+
+static void lmpt_rearm(void *t)
+{
+    struct lmp_end *e = t;
+    errval_t err = arm(e->local);
+    if (err_is_fail(err))
+        DEBUG_ERR(err, "rpc_lmp: arming a slot for the next capability");
 }
 
 static void lmpt_close(void *t)
@@ -98,8 +104,8 @@ static void lmpt_close(void *t)
 }
 
 static const struct rpc_transport_ops lmp_ops = {
-    .send = lmpt_send, .recv = lmpt_recv, .close = lmpt_close,
-    .send_atomic = true,        /* one system call */
+    .send = lmpt_send, .recv = lmpt_recv, .rearm = lmpt_rearm, .close = lmpt_close,
+    .atomic = true,             /* one system call; a read of the ring */
 };
 
 /* In the thread scheduler's critical section: only trigger. */
