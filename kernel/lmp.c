@@ -259,9 +259,8 @@ NO_FRAME_RECORD void sys_lmp_send(struct trap_frame *f)
         return send_slow(f);
     struct lmp_slot *m = &buf->slots[at % LMP_BUF_SLOTS];
     __asm__("" : "+r"(m));      /* one base for every store below: GCC would compute two */
-    m->header = n;
+    m->header = n;              /* no LMP_SLOT_HAS_CAP: m->cap is not read */
     m->badge = ep->cap.param;
-    m->cap = LMP_RECV_NONE;
     copy_words(m->words, f, n);
     __atomic_store_n(&buf->hdr.delivered, at + 1, __ATOMIC_RELEASE);
     frame->pending |= 1ull << index;

@@ -52,7 +52,7 @@ struct lmp_slot {
     uint64_t header;                  /* LMP_SLOT_* */
     uint64_t badge;                   /* of the EndPoint it was sent through */
     uint64_t words[LMP_MSG_WORDS];
-    uint64_t cap;                     /* the capaddr the capability was put at */
+    uint64_t cap;                     /* with LMP_SLOT_HAS_CAP: the capaddr the capability was put at */
     uint64_t reserved;
 };
 

@@ -331,8 +331,9 @@ static void deliver_bulk(struct rpc_chan *c, const struct rpc_wire_head *h)
  * put together with the others of its message. Out of line, so that the
  * common case needs no stack for it. */
 static __attribute__((noinline)) void take_part(struct rpc_chan *c, const uint64_t *w, size_t n, bool has_cap,
-                                                struct capref cap)
+                                                const struct capref *capp)
 {
+    struct capref cap = *capp;
     enum rpc_wire_status st;
     errval_t err = rpc_wire_feed(&c->in, w, n, has_cap, &st);
     if (err_is_fail(err)) {
@@ -374,14 +375,14 @@ static __attribute__((noinline)) void deliver_single(struct rpc_chan *c, const u
 
 /* [R] One fragment from the transport. The common case, a whole message
  * in one fragment, is read in place; a call goes straight to its handler. */
-static void take_fragment(struct rpc_chan *c, const uint64_t *w, size_t n, bool has_cap, struct capref cap)
+static void take_fragment(struct rpc_chan *c, const uint64_t *w, size_t n, bool has_cap, const struct capref *cap)
 {
-    if (c->in.active || c->in.discard || !rpc_wire_single_ok(w, n, has_cap)) {
+    if (!rpc_wire_in_idle(&c->in) || !rpc_wire_single_ok(w, n, has_cap)) {
         take_part(c, w, n, has_cap, cap);
         return;
     }
     if (has_cap)
-        c->in_cap = cap;
+        c->in_cap = *cap;
     uint64_t hdr = w[0];
     if (rpc_wire_kind(hdr) == RPC_KIND_CALL)
         deliver_call(c, rpc_wire_type(hdr), rpc_wire_id(hdr), w + 2, rpc_wire_len(w[1]), has_cap);
@@ -405,7 +406,7 @@ static void drain(struct rpc_chan *c)
     struct capref cap;
     while (err_is_ok(c->dead) && (w = c->ops->recv(c->tstate, &n, &has_cap, &cap)) != NULL) {
         rearm(c, has_cap);
-        take_fragment(c, w, n, has_cap, cap);
+        take_fragment(c, w, n, has_cap, &cap);
     }
 }
 
@@ -509,7 +510,7 @@ static errval_t call_queued(struct rpc_chan *c, const struct rpc_call_args *a, s
  * call `id`, while no other message is being put together. */
 static inline bool is_single_reply(struct rpc_chan *c, const uint64_t *w, size_t n, bool has_cap, uint32_t id)
 {
-    return !c->in.active && !c->in.discard && rpc_wire_single_reply(w, n, has_cap, id);
+    return rpc_wire_in_idle(&c->in) && rpc_wire_single_reply(w, n, has_cap, id);
 }
 
 /* The rest of a call whose reply was not the next fragment: join the
@@ -526,7 +527,7 @@ static __attribute__((noinline)) errval_t call_joined(struct rpc_chan *c, const 
     errval_t joined = table_join(c, &p, id);
     thread_critical_exit();
     if (w != NULL)
-        take_fragment(c, w, n, has_cap, cap);
+        take_fragment(c, w, n, has_cap, &cap);
     drain(c);
     thread_mutex_unlock_inline(&c->recv_lock);
     if (err_is_fail(joined))
@@ -631,10 +632,10 @@ static errval_t call_receiving(struct rpc_chan *c, const struct rpc_call_args *a
 
 errval_t rpc_call(struct rpc_chan *c, const struct rpc_call_args *a, struct rpc_result *res)
 {
-    if (a->req_len > RPC_MAX_PAYLOAD)
-        return RPC_ERR_TOO_LARGE;
     if (rpc_fits_single(c, a->req_len))
         return call_receiving(c, a, res);
+    if (a->req_len > RPC_MAX_PAYLOAD)
+        return RPC_ERR_TOO_LARGE;
     return call_queued(c, a, res);
 }
 
@@ -678,7 +679,9 @@ errval_t rpc_reply(rpc_reply_handle *h, errval_t status, const void *data, size_
                                    .len = (uint32_t)len };
         err = rpc_send(c, &r, data, cap);
     }
-    rpc_reply_drop(h);
+    if (h->kept)
+        rpc_chan_unref(c);
+    h->chan = NULL;
     return err;
 }
 

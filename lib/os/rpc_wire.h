@@ -122,11 +122,19 @@ static inline bool rpc_wire_fits_single(size_t len, size_t max_words)
 struct rpc_wire_in {
     struct rpc_wire_head head;
     size_t got;                 /* payload bytes so far */
-    bool active;                /* inside a message (more fragments due) */
-    bool discard;               /* inside a malformed message: drop up to its end */
+    union {
+        struct {
+            bool active;        /* inside a message (more fragments due) */
+            bool discard;       /* inside a malformed message: drop up to its end */
+        };
+        uint16_t busy;          /* either: one load tests both (rpc_wire_in_idle) */
+    };
     bool got_cap, got_bulk;     /* their fragments have arrived */
     uint8_t data[RPC_INLINE_MAX];
 };
+
+/* Between messages: neither putting one together nor dropping one. */
+static inline bool rpc_wire_in_idle(const struct rpc_wire_in *in) { return in->busy == 0; }
 
 enum rpc_wire_status {
     RPC_WIRE_MORE,              /* wait for the next fragment */
