@@ -330,10 +330,12 @@ static void deliver_bulk(struct rpc_chan *c, const struct rpc_wire_head *h)
 /* [R] A fragment that is not a whole message by itself (or is malformed):
  * put together with the others of its message. Out of line, so that the
  * common case needs no stack for it. */
-static __attribute__((noinline)) void take_part(struct rpc_chan *c, const uint64_t *w, size_t n, bool has_cap,
-                                                const struct capref *capp)
+static __attribute__((noinline)) void take_part(struct rpc_chan *c, struct rpc_frag_in f)
 {
-    struct capref cap = *capp;
+    const uint64_t *w = f.words;
+    size_t n = rpc_frag_n(f);
+    bool has_cap = rpc_frag_has_cap(f);
+    struct capref cap = rpc_frag_cap(f);
     enum rpc_wire_status st;
     errval_t err = rpc_wire_feed(&c->in, w, n, has_cap, &st);
     if (err_is_fail(err)) {
@@ -375,14 +377,16 @@ static __attribute__((noinline)) void deliver_single(struct rpc_chan *c, const u
 
 /* [R] One fragment from the transport. The common case, a whole message
  * in one fragment, is read in place; a call goes straight to its handler. */
-static void take_fragment(struct rpc_chan *c, const uint64_t *w, size_t n, bool has_cap, const struct capref *cap)
+static void take_fragment(struct rpc_chan *c, struct rpc_frag_in f)
 {
-    if (!rpc_wire_in_idle(&c->in) || !rpc_wire_single_ok(w, n, has_cap)) {
-        take_part(c, w, n, has_cap, cap);
+    const uint64_t *w = f.words;
+    bool has_cap = rpc_frag_has_cap(f);
+    if (!rpc_wire_in_idle(&c->in) || !rpc_wire_single_ok(w, rpc_frag_n(f), has_cap)) {
+        take_part(c, f);
         return;
     }
     if (has_cap)
-        c->in_cap = *cap;
+        c->in_cap = rpc_frag_cap(f);
     uint64_t hdr = w[0];
     if (rpc_wire_kind(hdr) == RPC_KIND_CALL)
         deliver_call(c, rpc_wire_type(hdr), rpc_wire_id(hdr), w + 2, rpc_wire_len(w[1]), has_cap);
@@ -390,23 +394,20 @@ static void take_fragment(struct rpc_chan *c, const uint64_t *w, size_t n, bool 
         deliver_single(c, w, has_cap);
 }
 
-/* [R] A capability came: the transport gets ready for the next. */
-static void rearm(struct rpc_chan *c, bool has_cap)
+/* [R] If a capability came with `f`, the transport gets ready for the next. */
+static void rearm(struct rpc_chan *c, struct rpc_frag_in f)
 {
-    if (has_cap && c->ops->rearm != NULL)
+    if (rpc_frag_has_cap(f) && c->ops->rearm != NULL)
         c->ops->rearm(c->tstate);
 }
 
 /* [R] Take everything the transport has. */
 static void drain(struct rpc_chan *c)
 {
-    const uint64_t *w;
-    size_t n;
-    bool has_cap;
-    struct capref cap;
-    while (err_is_ok(c->dead) && (w = c->ops->recv(c->tstate, &n, &has_cap, &cap)) != NULL) {
-        rearm(c, has_cap);
-        take_fragment(c, w, n, has_cap, &cap);
+    struct rpc_frag_in f;
+    while (err_is_ok(c->dead) && (f = c->ops->recv(c->tstate)).words != NULL) {
+        rearm(c, f);
+        take_fragment(c, f);
     }
 }
 
@@ -508,26 +509,25 @@ static errval_t call_queued(struct rpc_chan *c, const struct rpc_call_args *a, s
 
 /* [R] Fragment `w` (n words, a capability with it) is the whole reply to
  * call `id`, while no other message is being put together. */
-static inline bool is_single_reply(struct rpc_chan *c, const uint64_t *w, size_t n, bool has_cap, uint32_t id)
+static inline bool is_single_reply(struct rpc_chan *c, struct rpc_frag_in f, uint32_t id)
 {
-    return rpc_wire_in_idle(&c->in) && rpc_wire_single_reply(w, n, has_cap, id);
+    return f.words != NULL && rpc_wire_in_idle(&c->in) &&
+           rpc_wire_single_reply(f.words, rpc_frag_n(f), rpc_frag_has_cap(f), id);
 }
 
 /* The rest of a call whose reply was not the next fragment: join the
  * table, and let what came go the general way (which may answer the
  * peer's calls). Holds recv_lock, and lets it go. */
 static __attribute__((noinline)) errval_t call_joined(struct rpc_chan *c, const struct rpc_call_args *a,
-                                                      uint32_t id, const uint64_t *w, size_t n,
-                                                      bool has_cap, struct capref cap,
-                                                      struct rpc_result *res)
+                                                      uint32_t id, struct rpc_frag_in f, struct rpc_result *res)
 {
     struct rpc_pending p;
     pending_init(&p, a);
     thread_critical_enter();
     errval_t joined = table_join(c, &p, id);
     thread_critical_exit();
-    if (w != NULL)
-        take_fragment(c, w, n, has_cap, &cap);
+    if (f.words != NULL)
+        take_fragment(c, f);
     drain(c);
     thread_mutex_unlock_inline(&c->recv_lock);
     if (err_is_fail(joined))
@@ -550,17 +550,16 @@ static errval_t call_done(errval_t err, size_t len, bool has_cap, struct capref 
  * held. Its reply, in one fragment, is taken here; anything else goes
  * the general way. */
 static __attribute__((noinline)) errval_t call_received(struct rpc_chan *c, const struct rpc_call_args *a,
-                                                        uint32_t id, const uint64_t *w, size_t n,
-                                                        bool has_cap, struct capref cap,
-                                                        struct rpc_result *res)
+                                                        uint32_t id, struct rpc_frag_in f, struct rpc_result *res)
 {
-    rearm(c, has_cap);
-    if (w == NULL || !is_single_reply(c, w, n, has_cap, id))
-        return call_joined(c, a, id, w, n, has_cap, cap, res);
+    rearm(c, f);
+    if (!is_single_reply(c, f, id))
+        return call_joined(c, a, id, f, res);
+    const uint64_t *w = f.words;
     size_t got = 0;
     errval_t err = reply_copy(rpc_wire_len(w[1]), rpc_wire_status(w[1]), w + 2, a->resp, a->resp_max, &got);
     thread_mutex_unlock_inline(&c->recv_lock);
-    return call_done(err, got, has_cap, cap, res);
+    return call_done(err, got, rpc_frag_has_cap(f), rpc_frag_cap(f), res);
 }
 
 /* A call the quiet path could not send: under send_lock (and behind any
@@ -574,10 +573,7 @@ static __attribute__((noinline)) errval_t call_locked(struct rpc_chan *c, const 
         thread_mutex_unlock_inline(&c->recv_lock);
         return err;
     }
-    bool has_cap;
-    struct capref cap;
-    const uint64_t *w = c->ops->recv(c->tstate, &n, &has_cap, &cap);
-    return call_received(c, a, id, w, n, has_cap, cap, res);
+    return call_received(c, a, id, c->ops->recv(c->tstate), res);
 }
 
 /*
@@ -598,31 +594,29 @@ static __attribute__((noinline)) errval_t call_locked(struct rpc_chan *c, const 
 static errval_t call_receiving(struct rpc_chan *c, const struct rpc_call_args *a, struct rpc_result *res)
 {
     uint64_t words[RPC_WIRE_MAX_WORDS];
-    size_t n = rpc_wire_single_words(rpc_wire_header(RPC_KIND_CALL, a->type, 0) |
-                                     (a->req_cap != NULL ? RPC_HDR_CAP : 0),
-                                     0, a->req, (uint32_t)a->req_len, words);
+    uint64_t header = rpc_wire_header(RPC_KIND_CALL, a->type, 0) | (a->req_cap != NULL ? RPC_HDR_CAP : 0);
+    size_t n = rpc_wire_single_words(header, 0, a->req, (uint32_t)a->req_len, words);
     thread_critical_enter();
     if (c->recv_lock.owner != NULL) {
         thread_critical_exit();
         return call_queued(c, a, res);
     }
     uint32_t id = rpc_new_id(c);
-    words[0] |= rpc_wire_header(0, 0, id);
+    words[0] = header | rpc_wire_header(0, 0, id);
     if (!rpc_send_quiet(c, RPC_KIND_CALL, words, n, a->req_cap)) {
         thread_mutex_take_critical(&c->recv_lock);
         thread_critical_exit();
         return call_locked(c, a, id, words, n, res);
     }
-    bool has_cap;
-    struct capref cap;
-    const uint64_t *w = c->ops->recv(c->tstate, &n, &has_cap, &cap);
-    if (w == NULL || has_cap || !is_single_reply(c, w, n, false, id)) {
+    struct rpc_frag_in f = c->ops->recv(c->tstate);
+    if (rpc_frag_has_cap(f) || !is_single_reply(c, f, id)) {
         thread_mutex_take_critical(&c->recv_lock);
         thread_critical_exit();
-        return call_received(c, a, id, w, n, has_cap, cap, res);
+        return call_received(c, a, id, f, res);
     }
+    const uint64_t *w = f.words;
     uint64_t w1 = w[1];
-    for (size_t i = 2; i < n; i++)
+    for (size_t i = 2; i < rpc_frag_n(f); i++)
         words[i] = w[i];
     thread_critical_exit();
     size_t got = 0;

@@ -45,19 +45,31 @@ struct rpc_msg {
     struct capref cap;
 };
 
+/* A fragment as a transport's recv hands it over: its words (NULL: none
+ * there), and in `info` its word count (RPC_FRAG_WORDS), whether a
+ * capability came with it (RPC_FRAG_CAP) and, if one did, the address of
+ * the L2 slot it is in (bits 32..63). Two words, returned in registers. */
+struct rpc_frag_in {
+    const uint64_t *words;
+    uint64_t info;
+};
+#define RPC_FRAG_WORDS 0xffull
+#define RPC_FRAG_CAP   (1ull << 8)
+#define RPC_FRAG_CAP_SHIFT 32
+
 /* What a transport does for a channel. send: one fragment (words[] always
  * has room for RPC_WIRE_MAX_WORDS, so a transport may read all), SYS_ERR_OK,
  * RPC_ERR_TRANSPORT_FULL (nothing sent, try later) or a permanent error;
  * `last` says it ends a message (the transport may hand the processor to
- * the receiver). recv: take one fragment if there is one: its words, which
- * stay valid until the next recv on the channel, or NULL. rearm: after a
+ * the receiver). recv: take one fragment if there is one; its words stay
+ * valid until the next recv on the channel. rearm: after a
  * recv that handed out a capability, and before the next, get ready for
  * the next capability (LMP arms a fresh slot); may be NULL. Each gets the
  * transport's state (rpc_chan_new's `state`). The transport calls
  * rpc_chan_arrived() when fragments may have arrived. */
 struct rpc_transport_ops {
     errval_t (*send)(void *t, const uint64_t *words, size_t n, const struct capref *cap, bool last);
-    const uint64_t *(*recv)(void *t, size_t *n, bool *has_cap, struct capref *cap);
+    struct rpc_frag_in (*recv)(void *t);
     void (*rearm)(void *t);
     void (*close)(void *t);                 /* may be NULL */
     /* send and recv may run in the thread library's critical section:

@@ -85,6 +85,14 @@ struct rpc_chan {
     struct rpc_chan_stats stats;                /* [S] backlogged, [C] the rest */
 };
 
+/* A received fragment's parts (rpc.h). */
+static inline size_t rpc_frag_n(struct rpc_frag_in f) { return f.info & RPC_FRAG_WORDS; }
+static inline bool rpc_frag_has_cap(struct rpc_frag_in f) { return (f.info & RPC_FRAG_CAP) != 0; }
+static inline struct capref rpc_frag_cap(struct rpc_frag_in f)
+{
+    return capref_from_addr(f.info >> RPC_FRAG_CAP_SHIFT);
+}
+
 /* rpc.c */
 void rpc_chan_fail(struct rpc_chan *c, errval_t why);
 

@@ -55,33 +55,25 @@ static errval_t arm(struct lmp_endpoint *ep)
     return err;
 }
 
-/* A fragment with a capability: where it is. Out of line, and reached by
- * a tail call, so that a receive without one is a leaf that needs no
- * stack. */
-static __attribute__((noinline)) const uint64_t *took_cap(const struct lmp_slot *s, bool *has_cap,
-                                                          struct capref *cap)
-{
-    *has_cap = true;
-    *cap = capref_from_addr(s->cap);
-    return s->words;
-}
+_Static_assert(LMP_SLOT_WORDS_MASK == RPC_FRAG_WORDS && LMP_SLOT_HAS_CAP == RPC_FRAG_CAP,
+               "an LMP slot's header is the fragment's info");
 
 /* The fragment is read in place, in its ring slot, which stays ours
  * until the next receive (one receiver at a time: the RPC layer's
- * recv_lock, or its critical section). The kernel disarmed the slot a
- * capability came into: lmpt_rearm, which allocates, arms the next. */
-static const uint64_t *lmpt_recv(void *t, size_t *n, bool *has_cap, struct capref *cap)
+ * recv_lock, or its critical section). The slot's header is the
+ * fragment's info, with the capability's slot added if one came. The
+ * kernel disarmed the slot it came into: lmpt_rearm, which allocates,
+ * arms the next. */
+static struct rpc_frag_in lmpt_recv(void *t)
 {
     struct lmp_end *e = t;
     const struct lmp_slot *s = lmp_endpoint_next(e->local);
     if (s == NULL)
-        return NULL;
-    uint64_t header = s->header;
-    *n = header & LMP_SLOT_WORDS_MASK;
-    if (header & LMP_SLOT_HAS_CAP)
-        return took_cap(s, has_cap, cap);
-    *has_cap = false;
-    return s->words;
+        return (struct rpc_frag_in){ NULL, 0 };
+    uint64_t info = s->header;
+    if (info & LMP_SLOT_HAS_CAP)
+        info |= s->cap << RPC_FRAG_CAP_SHIFT;       /* an L2 slot's address: 32 bits */
+    return (struct rpc_frag_in){ s->words, info };
 }
 
 static void lmpt_rearm(void *t)

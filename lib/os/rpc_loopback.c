@@ -74,7 +74,7 @@ static errval_t loop_send(void *t, const uint64_t *words, size_t n, const struct
     return push(e->peer, words, n, cap);
 }
 
-static const uint64_t *loop_recv(void *t, size_t *n, bool *has_cap, struct capref *cap)
+static struct rpc_frag_in loop_recv(void *t)
 {
     struct loop_end *e = t;
     thread_critical_enter();
@@ -86,11 +86,11 @@ static const uint64_t *loop_recv(void *t, size_t *n, bool *has_cap, struct capre
     }
     thread_critical_exit();
     if (!got)
-        return NULL;
-    *n = e->scratch.n;
-    *has_cap = e->scratch.has_cap;
-    *cap = e->scratch.cap;
-    return e->scratch.words;
+        return (struct rpc_frag_in){ NULL, 0 };
+    uint64_t info = e->scratch.n;
+    if (e->scratch.has_cap)
+        info |= RPC_FRAG_CAP | capref_addr(e->scratch.cap) << RPC_FRAG_CAP_SHIFT;
+    return (struct rpc_frag_in){ e->scratch.words, info };
 }
 
 static void loop_close(void *t)

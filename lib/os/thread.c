@@ -12,10 +12,10 @@
  * exit) saves only what a call preserves (thread_ctx_save); one that the
  * tick preempted has every register in its struct thread (ctx_full). The
  * next thread is entered by thread_ctx_load in the first case and by
- * SYS_RESUME in the second, which also clears `thread_in_critical` as it jumps.
+ * SYS_RESUME in the second, which also clears `thread_cs.in_critical` as it jumps.
  *
- * The critical section (thread_internal.h) is the word `thread_in_critical`: while
- * it is set, a preemption upcall only sets `thread_preempt_pending` and resumes;
+ * The critical section (thread_internal.h) is the word `thread_cs.in_critical`: while
+ * it is set, a preemption upcall only sets `thread_cs.preempt_pending` and resumes;
  * thread_critical_exit then yields. Upcalls run on their own stack and are
  * never interrupted by another upcall, so they change the state freely.
  */
@@ -38,8 +38,7 @@ static struct thread first_thread;              /* the program's own, id 0 */
 struct thread *thread_current = &first_thread;
 static struct thread_queue runq, sleepq;
 static struct thread *reap;                     /* detached threads that ended */
-volatile uint32_t thread_in_critical;           /* cleared by SYS_RESUME, see above */
-volatile bool thread_preempt_pending;
+struct thread_cs thread_cs;      /* in_critical is cleared by SYS_RESUME, see above */
 static bool upcall_registered;
 static uint32_t next_id = 1;
 static struct thread_stats stats = { .live = 1 };
@@ -134,12 +133,12 @@ static void wake_sleepers(void)
 /* ---- switching ---- */
 
 /* Run `t`. From an upcall (or for a preempted thread) only SYS_RESUME
- * will do: it also ends the upcall and clears `thread_in_critical` with the jump. */
+ * will do: it also ends the upcall and clears `thread_cs.in_critical` with the jump. */
 __attribute__((noreturn)) static void resume(struct thread *t, bool in_upcall)
 {
     thread_current = t;
     if (t->ctx_full || in_upcall) {
-        errval_t err = sys_resume(&t->ctx, &thread_in_critical);
+        errval_t err = sys_resume(&t->ctx, &thread_cs.in_critical);
         thread_fatal("SYS_RESUME refused thread %u's state: %s", t->id, err_getstring(err));
     }
     thread_ctx_load(&t->ctx);
@@ -167,7 +166,7 @@ static struct thread *pick_next(void)
 static void switch_away(void)
 {
     struct thread *self = thread_current;
-    thread_preempt_pending = false;
+    thread_cs.preempt_pending = false;
     struct thread *next = pick_next();
     if (next == self)
         return;
@@ -254,14 +253,14 @@ void thread_sleep_us(uint64_t us)
 static void on_preempt(const struct upcall_ctx *saved)
 {
     stats.preemptions++;
-    if (thread_in_critical) {
-        thread_preempt_pending = true;     /* thread_critical_exit will yield */
+    if (thread_cs.in_critical) {
+        thread_cs.preempt_pending = true;     /* thread_critical_exit will yield */
         sys_resume(saved, NULL);
     }
     thread_current->ctx = *saved;
     thread_current->ctx_full = true;
     thread_wake(thread_current);
-    thread_preempt_pending = false;
+    thread_cs.preempt_pending = false;
     struct thread *next = pick_next();
     if (next != thread_current)
         stats.switches++;
@@ -273,14 +272,14 @@ static void on_preempt(const struct upcall_ctx *saved)
 static void on_fault(const struct upcall_ctx *saved, uint64_t addr, uint64_t esr)
 {
     struct thread *t = thread_current;
-    if (thread_in_critical)
+    if (thread_cs.in_critical)
         thread_fatal("fault in the thread scheduler at 0x%llx, pc 0x%llx",
                      (unsigned long long)addr, (unsigned long long)saved->pc);
     if (t->in_fault)
         thread_fatal("fault in its page-fault handler: %s at 0x%llx, pc 0x%llx", os_fault_kind(esr),
                      (unsigned long long)addr, (unsigned long long)saved->pc);
     t->fault = (struct os_fault){ addr, esr, saved->pc };
-    if (thread_mutexes_held == 0 && !thread_preempt_pending && os_exception_try_fast(&t->fault))
+    if (thread_mutexes_held == 0 && !thread_cs.preempt_pending && os_exception_try_fast(&t->fault))
         sys_resume(saved, NULL);    /* fixed in the upcall: straight back */
     t->fault_ctx = *saved;
     t->in_fault = true;
@@ -323,7 +322,7 @@ static struct thread_mutex stdio_locks[2] = {
 };
 static void stdio_lock(enum os_stdio_lock which) { thread_mutex_lock(&stdio_locks[which]); }
 static void stdio_unlock(enum os_stdio_lock which) { thread_mutex_unlock(&stdio_locks[which]); }
-static bool stdio_in_critical(void) { return thread_in_critical != 0; }
+static bool stdio_in_critical(void) { return thread_cs.in_critical != 0; }
 static void stdio_wait(void) { thread_sleep_us(2000); }
 static const struct os_stdio_threads stdio_threads = {
     stdio_lock, stdio_unlock, stdio_in_critical, stdio_wait,

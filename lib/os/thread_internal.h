@@ -56,15 +56,18 @@ struct thread {
  * thread, the critical-section word (SYS_RESUME clears it as it jumps),
  * and whether a preemption came during a critical section. */
 extern struct thread *thread_current;
-extern volatile uint32_t thread_in_critical;
-extern volatile bool thread_preempt_pending;
+struct thread_cs {
+    volatile uint32_t in_critical;      /* SYS_RESUME clears it (thread.c) */
+    volatile uint32_t preempt_pending;  /* a preemption came during the section */
+};
+extern struct thread_cs thread_cs;      /* one base address for both: every exit reads both */
 
 static inline void thread_barrier(void) { __asm__ volatile("" ::: "memory"); }
 
 /* Enter the critical section: a preemption upcall now only notes itself. */
 static inline void thread_critical_enter(void)
 {
-    thread_in_critical = 1;
+    thread_cs.in_critical = 1;
     thread_barrier();
 }
 
@@ -73,9 +76,9 @@ static inline void thread_critical_enter(void)
 static inline void thread_critical_exit(void)
 {
     thread_barrier();
-    thread_in_critical = 0;
+    thread_cs.in_critical = 0;
     thread_barrier();
-    if (thread_preempt_pending)
+    if (thread_cs.preempt_pending)
         thread_yield();
 }
 
