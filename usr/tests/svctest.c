@@ -49,6 +49,15 @@ static void payloads(void)
     size_t got;
     expect("a number", svc_echo(&n, sizeof n, &back, sizeof back, &got), SYS_ERR_OK);
     check("... comes back", back == n && got == sizeof n);
+    uint64_t six[6] = { 1, 2, 3, 4, 5, 6 }, six_back[6] = { 0 };
+    expect("48 B (a whole one-fragment reply)", svc_echo(six, sizeof six, six_back, sizeof six_back, &got),
+           SYS_ERR_OK);
+    check("... comes back intact", got == sizeof six && memcmp(six, six_back, sizeof six) == 0);
+    uint32_t small = 0;
+    expect("a reply larger than the buffer", svc_echo(&n, sizeof n, &small, sizeof small, &got),
+           RPC_ERR_REPLY_TOO_LARGE);
+    check("... writes nothing there, and says so", small == 0 && got == 0);
+    expect("... and init still answers", svc_ping(), SYS_ERR_OK);
     check("a 1 B string comes back intact", echo(1));
     check("a 4 KiB string comes back intact", echo(4096));
     check("a 1 MiB string comes back intact", echo(MiB));
