@@ -9,7 +9,9 @@
  * caller that times out while another thread delivers its reply), [I]
  * immutable after rpc_chan_new. rpc_send_quiet sends without send_lock,
  * in the critical section, and only while send_lock is free: no thread
- * holding it can run then, so [S] holds for what it touches.
+ * holding it can run then, so [S] holds for what it touches. The common
+ * call (rpc.c, call_receiving) receives without recv_lock the same way:
+ * in the critical section, while recv_lock is free, so [R] holds too.
  */
 #pragma once
 
