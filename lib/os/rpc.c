@@ -507,8 +507,8 @@ static errval_t call_queued(struct rpc_chan *c, const struct rpc_call_args *a, s
     return call_result(&p, wait_reply(c, &p, a->timeout_us), res);
 }
 
-/* [R] Fragment `w` (n words, a capability with it) is the whole reply to
- * call `id`, while no other message is being put together. */
+/* [R] Fragment `f` (if one came) is the whole reply to call `id`, while
+ * no other message is being put together. */
 static inline bool is_single_reply(struct rpc_chan *c, struct rpc_frag_in f, uint32_t id)
 {
     return f.words != NULL && rpc_wire_in_idle(&c->in) &&
@@ -546,7 +546,7 @@ static errval_t call_done(errval_t err, size_t len, bool has_cap, struct capref 
     return err;
 }
 
-/* The fragment `w` (or none) came after call `id` went out; recv_lock is
+/* Fragment `f` (or none) came after call `id` went out; recv_lock is
  * held. Its reply, in one fragment, is taken here; anything else goes
  * the general way. */
 static __attribute__((noinline)) errval_t call_received(struct rpc_chan *c, const struct rpc_call_args *a,
