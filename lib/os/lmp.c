@@ -101,9 +101,11 @@ void lmp_endpoint_arm(struct lmp_endpoint *ep, struct capref slot)
     ep->buf->hdr.recv_slot = capref_addr(slot);
 }
 
-void lmp_endpoint_disarm(struct lmp_endpoint *ep)
+uint64_t lmp_endpoint_disarm(struct lmp_endpoint *ep)
 {
+    uint64_t armed = ep->buf->hdr.recv_slot;
     ep->buf->hdr.recv_slot = LMP_RECV_NONE;
+    return armed;
 }
 
 void lmp_endpoint_set_handler(struct lmp_endpoint *ep, lmp_handler_fn fn, void *arg)

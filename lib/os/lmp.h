@@ -75,7 +75,9 @@ errval_t lmp_endpoint_mint(struct lmp_endpoint *ep, uint64_t badge, struct capre
 /* The empty slot the next capability sent to `ep` goes into. The kernel
  * disarms it when it uses it; arm again for the next one. */
 void lmp_endpoint_arm(struct lmp_endpoint *ep, struct capref slot);
-void lmp_endpoint_disarm(struct lmp_endpoint *ep);
+/* Disarm; returns the capaddr that was armed (still an empty slot, the
+ * caller's to free) or LMP_RECV_NONE. */
+uint64_t lmp_endpoint_disarm(struct lmp_endpoint *ep);
 
 /* Set (or, with NULL, clear) the callback lmp_poll calls. */
 void lmp_endpoint_set_handler(struct lmp_endpoint *ep, lmp_handler_fn fn, void *arg);

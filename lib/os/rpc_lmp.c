@@ -76,6 +76,15 @@ static struct rpc_frag_in lmpt_recv(void *t)
     return (struct rpc_frag_in){ s->words, info };
 }
 
+/* Disarm `ep` and free the slot that was armed: it is empty (the kernel
+ * disarms a slot it fills), and nothing else remembers it. */
+static void disarm(struct lmp_endpoint *ep)
+{
+    uint64_t armed = lmp_endpoint_disarm(ep);
+    if (armed != LMP_RECV_NONE)
+        os_slot_free(capref_from_addr(armed));
+}
+
 static void lmpt_rearm(void *t)
 {
     struct lmp_end *e = t;
@@ -88,7 +97,7 @@ static void lmpt_close(void *t)
 {
     struct lmp_end *e = t;
     lmp_endpoint_set_handler(e->local, NULL, NULL);
-    lmp_endpoint_disarm(e->local);
+    disarm(e->local);
     lmp_endpoint_free(e->local);
     cap_delete(e->remote);
     os_slot_free(e->remote);
@@ -119,7 +128,7 @@ static errval_t chan_new(struct lmp_endpoint *local, struct capref remote, struc
     if (err_is_ok(err))
         err = rpc_chan_new(&e->chan, &lmp_ops, e, LMP_MSG_WORDS, ws);
     if (err_is_fail(err)) {
-        lmp_endpoint_disarm(local);
+        disarm(local);
         free(e);
         return err;
     }
@@ -191,7 +200,7 @@ errval_t rpc_lmp_connect(struct capref server_ep, struct waitset *ws, uint64_t t
     if (err_is_fail(err)) {
         if (got_cap)
             drop(reply.cap);
-        lmp_endpoint_disarm(local);
+        disarm(local);
         lmp_endpoint_free(local);
     }
     return err;

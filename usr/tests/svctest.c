@@ -256,6 +256,20 @@ static void bad_requests(void)
         rpc_chan_close(second);
     }
     expect("the first channel still works", svc_ping(), SYS_ERR_OK);
+
+    /* Connecting and closing gives back every slot: the EndPoints, and
+     * the receive slot the channel keeps armed for capabilities. */
+    size_t before = slot_alloc_freecount(os_slots());
+    bool ok = true;
+    for (int i = 0; i < 5 && ok; i++) {
+        ok = err_is_ok(rpc_lmp_connect(capref_l2(ROOTCN_SLOT_TASKCN, TASKCN_SLOT_INITEP), NULL, 1000 * 1000,
+                                       &second));
+        if (ok)
+            rpc_chan_close(second);
+    }
+    size_t after = slot_alloc_freecount(os_slots());
+    printf("svctest: free slots %zu before 5 connections opened and closed, %zu after\n", before, after);
+    check("5 connections opened and closed leave every slot free", ok && after == before);
 }
 
 int main(void)
