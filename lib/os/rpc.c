@@ -673,9 +673,7 @@ errval_t rpc_reply(rpc_reply_handle *h, errval_t status, const void *data, size_
                                    .len = (uint32_t)len };
         err = rpc_send(c, &r, data, cap);
     }
-    if (h->kept)
-        rpc_chan_unref(c);
-    h->chan = NULL;
+    rpc_reply_drop(h);
     return err;
 }
 
