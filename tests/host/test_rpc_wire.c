@@ -235,3 +235,25 @@ Test(rpc_wire, single_ok_leaves_the_rest_to_feed)
     uint64_t reserved[2] = { rpc_wire_header(RPC_KIND_CALL, 1, 1) | 0x100, 0 };
     cr_assert(!rpc_wire_single_ok(reserved, 2, false));
 }
+
+/* The common call's one-compare check of its reply. */
+Test(rpc_wire, single_reply_is_recognised_by_its_header)
+{
+    uint8_t data[16] = { 1, 2, 3 };
+    for (int cap = 0; cap < 2; cap++) {
+        uint64_t w[RPC_WIRE_MAX_WORDS];
+        uint64_t header = rpc_wire_header(RPC_KIND_REPLY, 0, 77) | (cap ? RPC_HDR_CAP : 0);
+        size_t n = rpc_wire_single_words(header, 5, data, sizeof data, w);
+        cr_assert(rpc_wire_single_reply(w, n, cap, 77));
+        cr_assert(!rpc_wire_single_reply(w, n, cap, 78), "another call's reply");
+        cr_assert(!rpc_wire_single_reply(w, n, !cap, 77), "a capability the header does not announce");
+        cr_assert(!rpc_wire_single_reply(w, n - 1, cap, 77), "fewer words than the length");
+        cr_assert(!rpc_wire_single_reply(w, n + 1, cap, 77), "more words than the length");
+        cr_assert(!rpc_wire_single_reply(w, 1, cap, 77), "no length word");
+        cr_assert(!rpc_wire_single_reply(w, 0, cap, 77), "nothing");
+        w[0] |= RPC_HDR_MORE;
+        cr_assert(!rpc_wire_single_reply(w, n, cap, 77), "the first of several fragments");
+        w[0] = rpc_wire_header(RPC_KIND_CALL, 0, 77) | (cap ? RPC_HDR_CAP : 0);
+        cr_assert(!rpc_wire_single_reply(w, n, cap, 77), "a call, not a reply");
+    }
+}
