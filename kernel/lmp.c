@@ -112,15 +112,34 @@ static errval_t check_cap(struct lmp_send *s, const struct capability *sender_ro
  * that no register the sender did not mean to send reaches the receiver.
  * In order with an exit after each word: a short message (most are one or
  * two words) pays a compare per word, not a search for where to start. */
+static const uint8_t reg_of_word[LMP_MSG_WORDS] = { 2, 3, 4, 5, 6, 7, 9, 10 };
+
 static inline void copy_words(uint64_t *to, const struct trap_frame *f, unsigned n)
 {
-    static const uint8_t reg_of_word[LMP_MSG_WORDS] = { 2, 3, 4, 5, 6, 7, 9, 10 };
 #pragma GCC unroll 8
     for (unsigned i = 0; i < LMP_MSG_WORDS; i++) {
         if (i == n)
             return;
         to[i] = f->x[reg_of_word[i]];
     }
+}
+
+/* The same, into a parked receiver's registers (LMP_SEND_RECV). */
+static inline void copy_regs(struct trap_frame *to, const struct trap_frame *f, unsigned n)
+{
+#pragma GCC unroll 8
+    for (unsigned i = 0; i < LMP_MSG_WORDS; i++) {
+        if (i == n)
+            return;
+        to->x[reg_of_word[i]] = f->x[reg_of_word[i]];
+    }
+}
+
+/* The sender is about to switch to the receiver: it waits parked on the
+ * buffer its control word names (LMP_SEND_RECV), if any. */
+static inline void park(struct dcb *self, uint64_t control)
+{
+    self->lmp_park = (uint8_t)(control >> LMP_SEND_RECV_SHIFT);
 }
 
 static void put_message(struct lmp_send *s, const struct trap_frame *f, bool with_cap)
@@ -134,6 +153,10 @@ static void put_message(struct lmp_send *s, const struct trap_frame *f, bool wit
     m->cap = with_cap ? s->cap_slot : LMP_RECV_NONE;
     __atomic_store_n(&s->buf->hdr.delivered, at + 1, __ATOMIC_RELEASE);
     frame_of(s->to)->pending |= 1ull << ep_index(&s->ep->cap);
+    /* A receiver parked on this buffer waits no longer: a later message
+     * must not overtake this one by going to its registers. */
+    if (s->to->lmp_park == ep_index(&s->ep->cap) + 1)
+        s->to->lmp_park = 0;
 }
 
 static errval_t send(struct trap_frame *f, struct lmp_send *s)
@@ -168,8 +191,10 @@ static __attribute__((noinline)) void deliver(struct trap_frame *f, struct dcb *
     f->x[0] = SYS_ERR_OK;
     if (to->state == DCB_WAITING)
         sched_wake(to, SYS_ERR_OK);
-    if ((control & LMP_SEND_YIELD) && to->state == DCB_RUNNABLE)
+    if ((control & LMP_SEND_YIELD) && to->state == DCB_RUNNABLE && to != sched_running) {
+        park(sched_running, control);
         sched_switch_to(f, to);
+    }
 }
 
 static void send_slow(struct trap_frame *f)
@@ -177,6 +202,7 @@ static void send_slow(struct trap_frame *f)
     struct lmp_send s;
     errval_t err = send(f, &s);
     f->x[0] = err;
+    f->x[1] = 0;                /* no message in the registers */
     if (err_is_ok(err))
         deliver(f, s.to, s.control);
 }
@@ -233,9 +259,10 @@ static inline const struct cte *fast_endpoint(const struct dcb *self, uint64_t a
 NO_FRAME_RECORD void sys_lmp_send(struct trap_frame *f)
 {
     uint64_t control = f->x[1];
-    /* Words only: with LMP_SEND_YIELD taken out, the low half must be the
+    /* Words only: with LMP_SEND_YIELD and LMP_SEND_RECV taken out (one
+     * AND: the bits kept form one rotated run), the low half must be the
      * word count alone, so one compare checks the count and every flag. */
-    uint64_t n = (uint32_t)control & ~(uint32_t)LMP_SEND_YIELD;
+    uint64_t n = (uint32_t)control & ~(uint32_t)(LMP_SEND_YIELD | LMP_SEND_RECV_MASK);
     if (n > LMP_MSG_WORDS)
         return send_slow(f);
     struct dcb *self = sched_running;
@@ -250,25 +277,37 @@ NO_FRAME_RECORD void sys_lmp_send(struct trap_frame *f)
     if (state == DCB_EXITED || state == DCB_FAULTED || cte_is_empty(&to->dispframe) ||
         index >= to->lmp_buffers || ep_epoch(&ep->cap) != to->lmp_epoch[index])
         return send_slow(f);
-    struct lmp_frame_hdr *frame = to->lmp_frame;
-    struct lmp_buf *buf = (struct lmp_buf *)((char *)frame + lmp_buf_offset(index));
-    uint64_t at = buf->hdr.delivered;
-    /* Read once (hostile), without acquire: the receiver runs on this core
-     * only, so its reads of the ring are done before this send. */
-    if (at - *(volatile uint64_t *)&buf->hdr.consumed >= LMP_BUF_SLOTS)
-        return send_slow(f);
-    struct lmp_slot *m = &buf->slots[at % LMP_BUF_SLOTS];
-    __asm__("" : "+r"(m));      /* one base for every store below: GCC would compute two */
-    m->header = n;              /* no LMP_SLOT_HAS_CAP: m->cap is not read */
-    m->badge = ep->cap.param;
-    copy_words(m->words, f, n);
-    __atomic_store_n(&buf->hdr.delivered, at + 1, __ATOMIC_RELEASE);
-    frame->pending |= 1ull << index;
+    if (to->lmp_park == index + 1) {
+        /* Parked on this buffer (LMP_SEND_RECV), so not running, and its
+         * ring is empty: the message goes into its registers. */
+        to->lmp_park = 0;
+        to->regs.x[1] = n | LMP_SLOT_IN_REGS;
+        to->regs.x[11] = ep->cap.param;
+        copy_regs(&to->regs, f, n);
+    } else {
+        struct lmp_frame_hdr *frame = to->lmp_frame;
+        struct lmp_buf *buf = (struct lmp_buf *)((char *)frame + lmp_buf_offset(index));
+        uint64_t at = buf->hdr.delivered;
+        /* Read once (hostile), without acquire: the receiver runs on this
+         * core only, so its reads of the ring are done before this send. */
+        if (at - *(volatile uint64_t *)&buf->hdr.consumed >= LMP_BUF_SLOTS)
+            return send_slow(f);
+        struct lmp_slot *m = &buf->slots[at % LMP_BUF_SLOTS];
+        __asm__("" : "+r"(m));  /* one base for every store below: GCC would compute two */
+        m->header = n;          /* no LMP_SLOT_HAS_CAP: m->cap is not read */
+        m->badge = ep->cap.param;
+        copy_words(m->words, f, n);
+        __atomic_store_n(&buf->hdr.delivered, at + 1, __ATOMIC_RELEASE);
+        frame->pending |= 1ull << index;
+    }
     f->x[0] = SYS_ERR_OK;
+    f->x[1] = 0;
     if (state == DCB_WAITING)
         return deliver(f, to, control);
-    if ((control & LMP_SEND_YIELD) && state == DCB_RUNNABLE && to != self)
+    if ((control & LMP_SEND_YIELD) && state == DCB_RUNNABLE && to != self) {
+        park(self, control);
         sched_switch_checked(to);
+    }
 }
 
 void sys_wait(struct trap_frame *f)

@@ -205,6 +205,7 @@ static __attribute__((noinline)) void fpu_load_hot(struct dcb *next)
  * are already in its DCB, where the return path loads them from. */
 static inline void load(struct dcb *next)
 {
+    next->lmp_park = 0;         /* it runs: no message may go into its registers now */
     WRITE_SYSREG(tpidr_el0, next->tpidr_el0);
     mmu_switch_user(next->ttbr0);
     sched_running = next;

@@ -47,6 +47,7 @@
 /* A slot's header word. */
 #define LMP_SLOT_WORDS_MASK  0xffull  /* how many words came (0..8) */
 #define LMP_SLOT_HAS_CAP     (1ull << 8) /* a capability came, at slot.cap */
+#define LMP_SLOT_IN_REGS     (1ull << 9) /* (x1 after LMP_SEND_RECV) the words are in the registers */
 
 struct lmp_slot {
     uint64_t header;                  /* LMP_SLOT_* */
@@ -109,13 +110,33 @@ static inline uint64_t lmp_buf_offset(uint32_t index)
  *   bit 8        LMP_SEND_CAP: also send (a copy of) the capability whose
  *                capaddr is in bits 32..63
  *   bit 9        LMP_SEND_YIELD: switch to the receiver at once
+ *   bits 10..17  LMP_SEND_RECV: 1 + the index of one of the sender's own
+ *                buffers, R (0: none). If the send switches to the
+ *                receiver, the sender waits *parked* on R: the next
+ *                message to R that the fast path delivers while it waits
+ *                goes into its registers, not into R's ring. The sender
+ *                promises that R's ring is empty (else that message
+ *                overtakes the ones in it: its own loss). It stops
+ *                waiting parked when it runs again for any reason, or
+ *                when a message goes into R's ring.
  *   other bits   zero
+ * Returns x0, the error, and x1: 0, or (LMP_SEND_RECV) the header of the
+ * message put in the registers, LMP_SLOT_IN_REGS set, its words in x2..x7,
+ * x9, x10 and its badge in x11. Every other register comes back unchanged.
  */
 #define LMP_CTRL_WORDS_MASK  0xffull
 #define LMP_SEND_CAP         (1ull << 8)
 #define LMP_SEND_YIELD       (1ull << 9)
-#define LMP_CTRL_FLAGS       (LMP_SEND_CAP | LMP_SEND_YIELD)
+#define LMP_SEND_RECV_SHIFT  10
+#define LMP_SEND_RECV_MASK   (0xffull << LMP_SEND_RECV_SHIFT)
+#define LMP_CTRL_FLAGS       (LMP_SEND_CAP | LMP_SEND_YIELD | LMP_SEND_RECV_MASK)
 #define LMP_CTRL_CAP_SHIFT   32
+
+/* LMP_SEND_RECV's field for buffer `index`. */
+static inline uint64_t lmp_send_recv(uint32_t index)
+{
+    return (uint64_t)(index + 1) << LMP_SEND_RECV_SHIFT;
+}
 
 static inline uint64_t lmp_control(unsigned words, uint64_t flags, uint32_t cap)
 {

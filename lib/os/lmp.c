@@ -41,6 +41,7 @@ void lmp_init(void)
     for (uint32_t i = 0; i < nbuffers; i++) {
         endpoints[i].index = i;
         endpoints[i].buf = (struct lmp_buf *)((char *)frame + lmp_buf_offset(i));
+        endpoints[i].next = endpoints[i].buf->hdr.consumed;
     }
     if (nbuffers > 0)
         endpoints[0].in_use = true;     /* the self endpoint (TASKCN_SLOT_SELFEP) */
@@ -84,7 +85,7 @@ void lmp_endpoint_free(struct lmp_endpoint *ep)
     ep->waiter = NULL;
     ep->buf->hdr.recv_slot = LMP_RECV_NONE;
     ep->buf->hdr.consumed = ep->buf->hdr.delivered;    /* what was left is dropped */
-    ep->held = 0;
+    ep->next = ep->buf->hdr.consumed;
     if (ep->index != 0)
         ep->in_use = false;
     thread_critical_exit();

@@ -52,7 +52,8 @@ struct lmp_endpoint {
     lmp_handler_fn on_message;      /* NULL: none */
     void *arg;
     struct thread *waiter;          /* a thread in lmp_endpoint_recv_wait, or NULL */
-    uint64_t held;                  /* 1: lmp_endpoint_next handed out slot `consumed`, 0: none */
+    uint64_t next;                  /* lmp_endpoint_next: the position it reads next; the slot
+                                     * before it, if not yet `consumed`, is the one it handed out */
 };
 
 /* Set up from the dispatcher frame at DISPFRAME_VADDR (os_start does it). */
@@ -106,6 +107,7 @@ static inline bool lmp_endpoint_take(struct lmp_endpoint *ep, uint64_t *words, u
     words[0] = w[0]; words[1] = w[1]; words[2] = w[2]; words[3] = w[3];
     words[4] = w[4]; words[5] = w[5]; words[6] = w[6]; words[7] = w[7];
     __atomic_store_n(&b->hdr.consumed, at + 1, __ATOMIC_RELEASE);
+    ep->next = at + 1;          /* so that lmp_endpoint_next may follow */
     return true;
 }
 
@@ -113,18 +115,37 @@ static inline bool lmp_endpoint_take(struct lmp_endpoint *ep, uint64_t *words, u
  * RPC transport): the next message's slot, or NULL. The slot stays in the
  * ring, where the kernel does not write it, until the next call of this
  * function on `ep`, which hands it back (moves `consumed` past it); until
- * then the sender sees one slot fewer. An endpoint is read either this way
- * or with lmp_endpoint_take, not both (lmp_endpoint_free starts afresh).
+ * then the sender sees one slot fewer. lmp_endpoint_take may read the
+ * same endpoint only while no slot is handed out (after this function
+ * returned NULL); lmp_endpoint_free starts afresh.
  * Inline, like take: no words are copied, so a short message costs a few
  * loads. */
 static inline const struct lmp_slot *lmp_endpoint_next(struct lmp_endpoint *ep)
 {
     struct lmp_buf *b = ep->buf;
-    uint64_t at = b->hdr.consumed + ep->held;
-    __atomic_store_n(&b->hdr.consumed, at, __ATOMIC_RELEASE);  /* the previous one back */
-    bool got = __atomic_load_n(&b->hdr.delivered, __ATOMIC_ACQUIRE) != at;
-    ep->held = got;
-    return got ? &b->slots[at % LMP_BUF_SLOTS] : NULL;
+    uint64_t at = ep->next;
+    /* Plain accesses, fenced for the compiler only: the kernel that fills
+     * this ring runs on this core (LMP is local), and one core sees its
+     * own accesses, at either exception level, in program order. */
+    __atomic_signal_fence(__ATOMIC_RELEASE);
+    *(volatile uint64_t *)&b->hdr.consumed = at;        /* the previous one back */
+    if (*(volatile uint64_t *)&b->hdr.delivered == at)
+        return NULL;
+    __atomic_signal_fence(__ATOMIC_ACQUIRE);
+    ep->next = at + 1;
+    return &b->slots[at % LMP_BUF_SLOTS];
+}
+
+/* For a receiver that reads with lmp_endpoint_next: hand back the slot it
+ * handed out, and say whether the ring is empty now (so that a send with
+ * LMP_SEND_RECV may park on it). */
+static inline bool lmp_endpoint_drained(struct lmp_endpoint *ep)
+{
+    struct lmp_buf *b = ep->buf;
+    uint64_t at = ep->next;
+    __atomic_signal_fence(__ATOMIC_RELEASE);
+    *(volatile uint64_t *)&b->hdr.consumed = at;
+    return *(volatile uint64_t *)&b->hdr.delivered == at;
 }
 
 /* Take the next message, if there is one, as a struct lmp_msg. */

@@ -59,7 +59,7 @@ errval_t rpc_chan_new(struct rpc_chan **out, const struct rpc_transport_ops *ops
     rpc_wire_in_init(&c->in);
     c->next_id = 1;
     c->refs = 1;
-    c->quiet_off = ops->atomic ? 0 : 1;
+    c->quiet_off = ops->atomic && ops->call != NULL ? 0 : 1;    /* one reason, for good */
     waitset_source_init(&c->ev, ws != NULL ? ws : waitset_default(), on_event, c);
     c->ev.hold = hold;
     *out = c;
@@ -109,15 +109,12 @@ void rpc_chan_stats(struct rpc_chan *c, struct rpc_chan_stats *out)
 /* [C] */
 static uint32_t rpc_new_id(struct rpc_chan *c)
 {
-    uint32_t id = c->next_id++;
-    if (c->next_id == 0)
-        c->next_id = 1;         /* 0 is never a call's id */
-    return id;
+    return c->next_id += 2;     /* odd (from 1), so never 0, which no call has */
 }
 
 static struct rpc_pending **bucket(struct rpc_chan *c, uint32_t id)
 {
-    return &c->calls[id % RPC_CALL_BUCKETS];
+    return &c->calls[(id >> 1) % RPC_CALL_BUCKETS];    /* ids are odd */
 }
 
 /* [C] */
@@ -372,7 +369,7 @@ static __attribute__((noinline)) void deliver_single(struct rpc_chan *c, const u
 {
     struct rpc_wire_head h;
     rpc_wire_single_head(w, has_cap, &h);
-    deliver(c, &h, w + 2);
+    deliver(c, &h, w + 1);
 }
 
 /* [R] One fragment from the transport. The common case, a whole message
@@ -389,7 +386,7 @@ static void take_fragment(struct rpc_chan *c, struct rpc_frag_in f)
         c->in_cap = rpc_frag_cap(f);
     uint64_t hdr = w[0];
     if (rpc_wire_kind(hdr) == RPC_KIND_CALL)
-        deliver_call(c, rpc_wire_type(hdr), rpc_wire_id(hdr), w + 2, rpc_wire_len(w[1]), has_cap);
+        deliver_call(c, rpc_wire_type(hdr), rpc_wire_id(hdr), w + 1, rpc_wire_short_len(hdr), has_cap);
     else
         deliver_single(c, w, has_cap);
 }
@@ -557,7 +554,8 @@ static __attribute__((noinline)) errval_t call_received(struct rpc_chan *c, cons
         return call_joined(c, a, id, f, res);
     const uint64_t *w = f.words;
     size_t got = 0;
-    errval_t err = reply_copy(rpc_wire_len(w[1]), rpc_wire_status(w[1]), w + 2, a->resp, a->resp_max, &got);
+    errval_t err = reply_copy(rpc_wire_short_len(w[0]), rpc_wire_short_status(w[0]), w + 1, a->resp,
+                              a->resp_max, &got);
     thread_mutex_unlock_inline(&c->recv_lock);
     return call_done(err, got, rpc_frag_has_cap(f), rpc_frag_cap(f), res);
 }
@@ -576,20 +574,50 @@ static __attribute__((noinline)) errval_t call_locked(struct rpc_chan *c, const 
     return call_received(c, a, id, c->ops->recv(c->tstate), res);
 }
 
+/* The rest of a call that found the channel not quiet (in the critical
+ * section): behind the receiving thread, or under recv_lock. */
+static __attribute__((noinline)) errval_t call_not_quiet(struct rpc_chan *c, const struct rpc_call_args *a,
+                                                         struct rpc_result *res, uint64_t *words)
+{
+    if (c->recv_lock.owner != NULL) {
+        thread_critical_exit();
+        return call_queued(c, a, res);
+    }
+    uint32_t id = rpc_new_id(c);
+    words[0] |= rpc_wire_header(0, 0, id);
+    thread_mutex_take_critical(&c->recv_lock);
+    thread_critical_exit();
+    return call_locked(c, a, id, words, rpc_wire_short_words(rpc_wire_short_len(words[0])), res);
+}
+
+/* The rest of a quiet call whose send the transport refused, or (f) whose
+ * reply was not the next fragment: under recv_lock, still free. */
+static __attribute__((noinline)) errval_t call_aside(struct rpc_chan *c, const struct rpc_call_args *a,
+                                                     struct rpc_result *res, uint32_t id, uint64_t *words,
+                                                     struct rpc_frag_in f)
+{
+    thread_mutex_take_critical(&c->recv_lock);
+    thread_critical_exit();
+    if (f.info == RPC_FRAG_UNSENT)
+        return call_locked(c, a, id, words, rpc_wire_short_words(rpc_wire_short_len(words[0])), res);
+    return call_received(c, a, id, f, res);
+}
+
 /*
  * A one-fragment call while no thread receives on the channel. Over LMP
  * the send hands the processor to the server (LMP_SEND_YIELD), which
  * usually answers before this thread runs again; then the reply is the
- * next fragment, and the call needs no table, no claim and no wake-up.
+ * next fragment (in the registers, lmpt_call), and the call needs no
+ * table, no claim and no wake-up.
  *
- * On a quiet channel (rpc_send_quiet: an atomic transport, nothing
- * queued), the id, the send, the receive and the check of the reply are
- * one critical section: no other thread can receive in between, so no
- * lock is taken. The reply's payload (at most six words) is copied to
- * this thread's stack inside it, and to the caller's buffer, which may
- * fault, after it. Anything unusual (a capability, another message, no
- * reply yet, a channel that is not quiet) takes recv_lock instead, still
- * free then, and goes on out of line.
+ * On a quiet channel (rpc_quiet: an atomic transport, nothing queued),
+ * the id, the send, the receive and the check of the reply are one
+ * critical section: no other thread can receive in between, so no lock
+ * is taken. The reply's payload (at most seven words) is copied to this
+ * thread's stack inside it, and to the caller's buffer, which may fault,
+ * after it. Anything unusual (a capability, another message, no reply
+ * yet, a channel that is not quiet) takes recv_lock instead, still free
+ * then, and goes on out of line.
  */
 static errval_t call_receiving(struct rpc_chan *c, const struct rpc_call_args *a, struct rpc_result *res)
 {
@@ -597,30 +625,26 @@ static errval_t call_receiving(struct rpc_chan *c, const struct rpc_call_args *a
     uint64_t header = rpc_wire_header(RPC_KIND_CALL, a->type, 0) | (a->req_cap != NULL ? RPC_HDR_CAP : 0);
     size_t n = rpc_wire_single_words(header, 0, a->req, (uint32_t)a->req_len, words);
     thread_critical_enter();
-    if (c->recv_lock.owner != NULL) {
-        thread_critical_exit();
-        return call_queued(c, a, res);
-    }
+    if (c->recv_lock.owner != NULL || !rpc_quiet(c))
+        return call_not_quiet(c, a, res, words);
     uint32_t id = rpc_new_id(c);
-    words[0] = header | rpc_wire_header(0, 0, id);
-    if (!rpc_send_quiet(c, RPC_KIND_CALL, words, n, a->req_cap)) {
-        thread_mutex_take_critical(&c->recv_lock);
-        thread_critical_exit();
-        return call_locked(c, a, id, words, n, res);
-    }
-    struct rpc_frag_in f = c->ops->recv(c->tstate);
-    if (rpc_frag_has_cap(f) || !is_single_reply(c, f, id)) {
-        thread_mutex_take_critical(&c->recv_lock);
-        thread_critical_exit();
-        return call_received(c, a, id, f, res);
-    }
+    words[0] |= rpc_wire_header(0, 0, id);
+    struct rpc_frag_in f = c->ops->call(c->tstate, words, n, a->req_cap);
+    if (f.info == RPC_FRAG_UNSENT)
+        return call_aside(c, a, res, id, words, f);
+    c->sent[RPC_KIND_CALL]++;
+    if (rpc_frag_has_cap(f) || !is_single_reply(c, f, id))
+        return call_aside(c, a, res, id, words, f);
     const uint64_t *w = f.words;
-    uint64_t w1 = w[1];
-    for (size_t i = 2; i < rpc_frag_n(f); i++)
-        words[i] = w[i];
+    uint64_t hdr = w[0];
+    if (w != words) {           /* in the transport's buffer: ours only inside the section */
+        for (size_t i = 1; i < rpc_frag_n(f); i++)
+            words[i] = w[i];
+    }
     thread_critical_exit();
     size_t got = 0;
-    errval_t err = reply_copy(rpc_wire_len(w1), rpc_wire_status(w1), words + 2, a->resp, a->resp_max, &got);
+    errval_t err = reply_copy(rpc_wire_short_len(hdr), rpc_wire_short_status(hdr), words + 1, a->resp,
+                              a->resp_max, &got);
     return call_done(err, got, false, (struct capref){ 0 }, res);
 }
 

@@ -56,6 +56,7 @@ struct rpc_frag_in {
 #define RPC_FRAG_WORDS 0xffull
 #define RPC_FRAG_CAP   (1ull << 8)
 #define RPC_FRAG_CAP_SHIFT 32
+#define RPC_FRAG_UNSENT (1ull << 10)    /* (call, with no words) it did not send */
 
 /* What a transport does for a channel. send: one fragment (words[] always
  * has room for RPC_WIRE_MAX_WORDS, so a transport may read all), SYS_ERR_OK,
@@ -70,6 +71,13 @@ struct rpc_frag_in {
 struct rpc_transport_ops {
     errval_t (*send)(void *t, const uint64_t *words, size_t n, const struct capref *cap, bool last);
     struct rpc_frag_in (*recv)(void *t);
+    /* call: send the one fragment of a call (as send, `last` true), then
+     * recv, in one step; without it, a transport counts as not atomic. The fragment
+     * received may be put in words[] (the caller's, RPC_WIRE_MAX_WORDS
+     * long; LMP's reply comes in the registers), valid there while the
+     * caller keeps words[]. Returns { NULL, RPC_FRAG_UNSENT } if it did
+     * not send (nothing went out). */
+    struct rpc_frag_in (*call)(void *t, uint64_t *words, size_t n, const struct capref *cap);
     void (*rearm)(void *t);
     void (*close)(void *t);                 /* may be NULL */
     /* send and recv may run in the thread library's critical section:

@@ -109,10 +109,14 @@ errval_t rpc_send(struct rpc_chan *c, const struct rpc_wire_head *head, const vo
  * thread of this process can run until the critical section ends. False
  * if it did not send (it did not try, or the transport refused: nothing
  * went out). Inline: the send of every common call and reply. */
+static inline bool rpc_quiet(const struct rpc_chan *c)
+{
+    return c->quiet_off == 0 && c->send_lock.owner == NULL;
+}
 static inline bool rpc_send_quiet(struct rpc_chan *c, enum rpc_kind kind, const uint64_t *words, size_t n,
                                   const struct capref *cap)
 {
-    if (c->quiet_off != 0 || c->send_lock.owner != NULL)
+    if (!rpc_quiet(c))
         return false;
     if (c->ops->send(c->tstate, words, n, cap, true) != SYS_ERR_OK)
         return false;
@@ -149,8 +153,7 @@ static inline errval_t rpc_send_single(struct rpc_chan *c, uint64_t header, uint
  * even half a message out would. Returns the error to report. */
 errval_t rpc_send_failed(struct rpc_chan *c, errval_t err, errval_t was_dead);
 
-/* A payload of `len` bytes travels inline in one fragment (header and
- * length word first). */
+/* A payload of `len` bytes travels SHORT, in one fragment after its header. */
 static inline bool rpc_fits_single(const struct rpc_chan *c, size_t len)
 {
     return rpc_wire_fits_single(len, c->max_words);

@@ -12,8 +12,16 @@ static size_t bytes_in(size_t words) { return words * sizeof(uint64_t); }
 /* Does the message's own capability need a fragment of its own? */
 static bool cap_alone(const struct rpc_wire_head *h) { return h->has_cap && h->bulk; }
 
+/* Does the message travel SHORT, in one fragment? */
+static bool is_short(const struct rpc_wire_head *h, size_t max_words)
+{
+    return !h->bulk && rpc_wire_fits_single(h->len, max_words);
+}
+
 size_t rpc_wire_fragments(const struct rpc_wire_head *h, size_t max_words)
 {
+    if (is_short(h, max_words))
+        return 1;
     size_t n = 1;
     if (cap_alone(h))
         n++;
@@ -51,11 +59,25 @@ static bool payload_left(const struct rpc_wire_out *o)
     return !o->head.bulk && o->off < o->head.len;
 }
 
+/* A message that fits one fragment, SHORT. */
+static size_t next_short(struct rpc_wire_out *o, uint64_t *words, uint64_t *cap)
+{
+    const struct rpc_wire_head *h = &o->head;
+    bool reply = h->kind == RPC_KIND_REPLY;
+    *cap = h->has_cap ? RPC_HDR_CAP : 0;
+    o->frag = 1;
+    o->done = true;
+    return rpc_wire_single_words(rpc_wire_header(h->kind, reply ? 0 : h->type, h->id) | *cap,
+                                 reply ? h->status : 0, o->data, h->len, words);
+}
+
 size_t rpc_wire_next(struct rpc_wire_out *o, uint64_t *words, uint64_t *cap)
 {
     if (o->done)
         return 0;
     const struct rpc_wire_head *h = &o->head;
+    if (o->frag == 0 && is_short(h, o->max_words))
+        return next_short(o, words, cap);
     uint64_t hdr = rpc_wire_header(h->kind, h->type, h->id);
     size_t n;
     *cap = 0;
@@ -123,6 +145,25 @@ static errval_t start(struct rpc_wire_in *in, const uint64_t *words, size_t n, u
     return unpack(in, words + 2, n - 2);
 }
 
+/* The first fragment of a SHORT message: all of it. */
+static errval_t start_short(struct rpc_wire_in *in, const uint64_t *words, size_t n, uint64_t capbits)
+{
+    uint64_t hdr = words[0];
+    uint32_t len = rpc_wire_short_len(hdr);
+    if ((hdr & (RPC_HDR_MORE | RPC_HDR_BULK)) != 0 || rpc_wire_short_words(len) != n)
+        return RPC_ERR_BAD_MESSAGE;
+    bool reply = rpc_wire_kind(hdr) == RPC_KIND_REPLY;
+    in->head = (struct rpc_wire_head){
+        .kind = rpc_wire_kind(hdr), .type = reply ? 0 : rpc_wire_type(hdr), .id = rpc_wire_id(hdr),
+        .status = reply ? rpc_wire_short_status(hdr) : 0, .len = len,
+        .has_cap = (capbits & RPC_HDR_CAP) != 0,
+    };
+    in->got = 0;
+    in->got_bulk = false;
+    in->got_cap = in->head.has_cap;
+    return unpack(in, words + 1, n - 1);
+}
+
 static errval_t carry_on(struct rpc_wire_in *in, const uint64_t *words, size_t n, uint64_t capbits)
 {
     uint64_t hdr = words[0];
@@ -160,10 +201,14 @@ errval_t rpc_wire_feed(struct rpc_wire_in *in, const uint64_t *words, size_t n, 
         in->discard = more;
         return SYS_ERR_OK;
     }
-    uint64_t capbits = 0;
-    errval_t err = (words[0] & RPC_HDR_RESERVED) ? RPC_ERR_BAD_MESSAGE : cap_bits(words, cap_came, &capbits);
-    if (err_is_ok(err))
-        err = in->active ? carry_on(in, words, n, capbits) : start(in, words, n, capbits);
+    uint64_t hdr = words[0], capbits = 0;
+    bool shrt = (hdr & RPC_HDR_SHORT) != 0;
+    bool reserved = (hdr & RPC_HDR_RESERVED) != 0 || (!shrt && (hdr & RPC_HDR_LEN) != 0);
+    errval_t err = reserved ? RPC_ERR_BAD_MESSAGE : cap_bits(words, cap_came, &capbits);
+    if (err_is_ok(err) && in->active)
+        err = shrt ? RPC_ERR_BAD_MESSAGE : carry_on(in, words, n, capbits);
+    else if (err_is_ok(err))
+        err = shrt ? start_short(in, words, n, capbits) : start(in, words, n, capbits);
     if (err_is_ok(err) && !more && !in->head.bulk && in->got != in->head.len)
         err = RPC_ERR_BAD_MESSAGE;      /* ended short */
     if (err_is_fail(err)) {

@@ -12,13 +12,19 @@
  *   bit   2      MORE: another fragment of this message follows
  *   bit   3      BULK: this fragment's capability is the payload's frame
  *   bit   4      CAP:  this fragment's capability is the message's own
- *   bits  5..15  zero
- *   bits 16..31  message type (the interface's)
+ *   bit   5      SHORT: the whole message is this one fragment (below)
+ *   bits  6..7   zero
+ *   bits  8..15  SHORT: the payload length in bytes; otherwise zero
+ *   bits 16..31  message type (the interface's); in a SHORT reply, the
+ *                server's error code
  *   bits 32..63  call id (calls and their replies; 0 otherwise)
  *
- * The first fragment's word 1 holds the payload length (bits 0..31) and,
- * in a reply, the server's error code (bits 32..47). The payload follows,
- * packed little-endian in the remaining words of this and the following
+ * A SHORT message (most are: every one whose payload fits the words
+ * after the header, up to 56 bytes over LMP) is its header and the
+ * payload, packed little-endian from word 1. Any other message's first
+ * fragment has in word 1 the payload length (bits 0..31) and, in a reply,
+ * the server's error code (bits 32..47); the payload follows, packed
+ * little-endian in the remaining words of this and the following
  * fragments. A payload longer than RPC_INLINE_MAX is not sent inline: it
  * lies in a frame whose capability travels with the BULK flag (then no
  * payload words follow). The message's own capability, if any, travels in
@@ -43,7 +49,11 @@ enum rpc_kind {
 #define RPC_HDR_MORE    (1ull << 2)
 #define RPC_HDR_BULK    (1ull << 3)
 #define RPC_HDR_CAP     (1ull << 4)
-#define RPC_HDR_RESERVED 0xffe0ull
+#define RPC_HDR_SHORT   (1ull << 5)
+#define RPC_HDR_RESERVED 0xc0ull        /* always zero */
+#define RPC_HDR_LEN_SHIFT 8             /* SHORT: the length, 8 bits */
+#define RPC_HDR_LEN     0xff00ull       /* zero unless SHORT */
+#define RPC_HDR_TYPE_SHIFT 16
 
 #define RPC_INLINE_MAX  256u            /* larger payloads go through a frame */
 #define RPC_MAX_PAYLOAD (64u << 20)     /* 64 MiB */
@@ -63,11 +73,16 @@ struct rpc_wire_head {
 
 static inline uint64_t rpc_wire_header(enum rpc_kind kind, uint16_t type, uint32_t id)
 {
-    return (uint64_t)kind | (uint64_t)type << 16 | (uint64_t)id << 32;
+    return (uint64_t)kind | (uint64_t)type << RPC_HDR_TYPE_SHIFT | (uint64_t)id << 32;
 }
 static inline enum rpc_kind rpc_wire_kind(uint64_t h) { return (enum rpc_kind)(h & 3); }
-static inline uint16_t rpc_wire_type(uint64_t h) { return (uint16_t)(h >> 16); }
+static inline uint16_t rpc_wire_type(uint64_t h) { return (uint16_t)(h >> RPC_HDR_TYPE_SHIFT); }
 static inline uint32_t rpc_wire_id(uint64_t h) { return (uint32_t)(h >> 32); }
+/* A SHORT header's payload length, and (a reply's) error code. */
+static inline uint32_t rpc_wire_short_len(uint64_t h) { return (uint8_t)(h >> RPC_HDR_LEN_SHIFT); }
+static inline uint16_t rpc_wire_short_status(uint64_t h) { return rpc_wire_type(h); }
+/* Words a SHORT message of `len` payload bytes takes. */
+static inline size_t rpc_wire_short_words(uint32_t len) { return 1 + (len + 7) / 8; }
 
 /* ---- sending: cut a message into fragments ---- */
 
@@ -92,29 +107,29 @@ size_t rpc_wire_next(struct rpc_wire_out *o, uint64_t *words, uint64_t *cap);
 /* How many fragments a message needs. */
 size_t rpc_wire_fragments(const struct rpc_wire_head *head, size_t max_words);
 
-/* Write a one-fragment message to words[]: `header` (rpc_wire_header, with
- * RPC_HDR_CAP if a capability goes with it), a reply's `status`, and `len`
- * payload bytes, which must fit the fragment (rpc_wire_fits_single).
- * Returns its word count.
- * (Inline: it is on every call's path.) */
+/* Write a SHORT message to words[]: `header` (rpc_wire_header, with
+ * RPC_HDR_CAP if a capability goes with it), a reply's `status` (0 for
+ * any other kind: it takes the type's bits), and `len` payload bytes,
+ * which must fit the fragment (rpc_wire_fits_single). Returns its word
+ * count. (Inline: it is on every call's path.) */
 static inline size_t rpc_wire_single_words(uint64_t header, uint16_t status, const void *data,
                                            uint32_t len, uint64_t *words)
 {
-    size_t n = 2 + (len + 7) / 8;
-    words[0] = header;
-    words[1] = len | (uint64_t)status << 32;
+    size_t n = rpc_wire_short_words(len);
+    words[0] = header | RPC_HDR_SHORT | (uint64_t)len << RPC_HDR_LEN_SHIFT |
+               (uint64_t)status << RPC_HDR_TYPE_SHIFT;
     if (len > 0) {
         words[n - 1] = 0;
-        __builtin_memcpy(words + 2, data, len);
+        __builtin_memcpy(words + 1, data, len);
     }
     return n;
 }
 
-/* Whether a payload of `len` bytes travels inline in one fragment of a
- * transport `max_words` wide (header and length word first). */
+/* Whether a payload of `len` bytes travels as a SHORT message on a
+ * transport `max_words` wide (the header first). */
 static inline bool rpc_wire_fits_single(size_t len, size_t max_words)
 {
-    return len <= (max_words - 2) * sizeof(uint64_t);
+    return len <= (max_words - 1) * sizeof(uint64_t);
 }
 
 /* ---- receiving: put fragments back together ---- */
@@ -143,43 +158,43 @@ enum rpc_wire_status {
 
 void rpc_wire_in_init(struct rpc_wire_in *in);
 
-/* The common case in one step: whether words[0..n) is a whole, well-formed
- * message of one fragment (no bulk frame), its capability (the header's
- * CAP) as the transport says (`cap_came`). Its fields are then read
- * straight from the words (rpc_wire_kind/type/id of words[0],
- * rpc_wire_len/status of words[1]) and its payload is words + 2, in
- * place. Otherwise give the fragment to rpc_wire_feed (which also reports
- * what is wrong with it). */
+/* The common case in one step: whether words[0..n) is a whole,
+ * well-formed SHORT message, its capability (the header's CAP) as the
+ * transport says (`cap_came`). Its fields are then read straight from
+ * the header (rpc_wire_kind/type/id, rpc_wire_short_len/status) and its
+ * payload is words + 1, in place. Otherwise give the fragment to
+ * rpc_wire_feed (which also reports what is wrong with it). */
 static inline bool rpc_wire_single_ok(const uint64_t *words, size_t n, bool cap_came)
 {
-    if (n < 2 || n > RPC_WIRE_MAX_WORDS)
+    if (n - 1 >= RPC_WIRE_MAX_WORDS)
         return false;
     uint64_t hdr = words[0];
-    uint32_t len = (uint32_t)words[1];
     bool cap = (hdr & RPC_HDR_CAP) != 0;
-    return (hdr & (RPC_HDR_MORE | RPC_HDR_BULK | RPC_HDR_RESERVED)) == 0 && cap == cap_came &&
-           (len + 7) / 8 == n - 2;
+    return (hdr & (RPC_HDR_MORE | RPC_HDR_BULK | RPC_HDR_RESERVED | RPC_HDR_SHORT)) == RPC_HDR_SHORT &&
+           cap == cap_came && rpc_wire_short_words(rpc_wire_short_len(hdr)) == n;
 }
-static inline uint32_t rpc_wire_len(uint64_t w1) { return (uint32_t)w1; }
-static inline uint16_t rpc_wire_status(uint64_t w1) { return (uint16_t)(w1 >> 32); }
 
-/* Whether words[0..n) is, in one fragment, the whole reply to call `id`
- * exactly as rpc_reply sends it: kind REPLY, type 0, no MORE or BULK, CAP
- * as the transport says (`cap_came`), and a length that fills the n
- * words. One compare checks the whole header. A reply of any other shape
- * is not refused by this: it goes the general way (rpc_wire_feed). */
+/* Whether words[0..n) is the whole reply to call `id` as rpc_reply sends
+ * it: SHORT, kind REPLY, no MORE or BULK, CAP as the transport says
+ * (`cap_came`), and a length that fills the n words. One compare checks
+ * the header but for its length and error code. A reply of any other
+ * shape is not refused by this: it goes the general way (rpc_wire_feed). */
 static inline bool rpc_wire_single_reply(const uint64_t *words, size_t n, bool cap_came, uint32_t id)
 {
-    uint64_t want = rpc_wire_header(RPC_KIND_REPLY, 0, id) | (cap_came ? RPC_HDR_CAP : 0);
-    return n - 2 < RPC_WIRE_MAX_WORDS - 1 && words[0] == want && (rpc_wire_len(words[1]) + 7) / 8 == n - 2;
+    uint64_t want = rpc_wire_header(RPC_KIND_REPLY, 0, id) | RPC_HDR_SHORT | (cap_came ? RPC_HDR_CAP : 0);
+    uint64_t hdr = words[0];
+    return n - 1 < RPC_WIRE_MAX_WORDS && (hdr & ~(RPC_HDR_LEN | 0xffffull << RPC_HDR_TYPE_SHIFT)) == want &&
+           rpc_wire_short_words(rpc_wire_short_len(hdr)) == n;
 }
 
 /* The head of a message rpc_wire_single_ok accepted. */
 static inline void rpc_wire_single_head(const uint64_t *words, bool cap_came, struct rpc_wire_head *h)
 {
-    *h = (struct rpc_wire_head){ .kind = rpc_wire_kind(words[0]), .type = rpc_wire_type(words[0]),
-                                 .id = rpc_wire_id(words[0]), .status = rpc_wire_status(words[1]),
-                                 .len = rpc_wire_len(words[1]), .has_cap = cap_came };
+    uint64_t hdr = words[0];
+    bool reply = rpc_wire_kind(hdr) == RPC_KIND_REPLY;
+    *h = (struct rpc_wire_head){ .kind = rpc_wire_kind(hdr), .type = reply ? 0 : rpc_wire_type(hdr),
+                                 .id = rpc_wire_id(hdr), .status = reply ? rpc_wire_short_status(hdr) : 0,
+                                 .len = rpc_wire_short_len(hdr), .has_cap = cap_came };
 }
 
 /* Take one fragment; `cap` is RPC_HDR_CAP/RPC_HDR_BULK if the transport

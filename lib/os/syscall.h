@@ -86,7 +86,8 @@ static inline errval_t sys_resume(const struct upcall_ctx *ctx, volatile uint32_
 }
 
 /* SYS_LMP_SEND (include/minnow/lmp.h): the words go in x2..x7, x9, x10;
- * every register but x0 comes back unchanged, so nothing else is clobbered. */
+ * every register but x0 and x1 comes back unchanged (x1 as 0: no
+ * LMP_SEND_RECV here), so nothing else is clobbered. */
 static inline errval_t sys_lmp_send(uint64_t ep, uint64_t control, const uint64_t w[LMP_MSG_WORDS])
 {
     register uint64_t x0 __asm__("x0") = ep;
@@ -101,10 +102,41 @@ static inline errval_t sys_lmp_send(uint64_t ep, uint64_t control, const uint64_
     register uint64_t x10 __asm__("x10") = w[7];
     register uint64_t x8 __asm__("x8") = SYS_LMP_SEND;
     __asm__ volatile("svc #0"
-                     : "+r"(x0)
-                     : "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5), "r"(x6), "r"(x7), "r"(x8),
-                       "r"(x9), "r"(x10)
+                     : "+r"(x0), "+r"(x1)
+                     : "r"(x2), "r"(x3), "r"(x4), "r"(x5), "r"(x6), "r"(x7), "r"(x8), "r"(x9), "r"(x10)
                      : "memory");
+    return (errval_t)x0;
+}
+
+/* SYS_LMP_SEND with LMP_SEND_RECV in `control`: as sys_lmp_send, and if
+ * a message came into the registers while this dispatcher waited parked,
+ * its header (LMP_SLOT_IN_REGS set) in *header and its eight words (as
+ * many valid as the header says) in w[]; else *header is 0 and w[] is
+ * unchanged. The badge (x11) is not kept. */
+static inline errval_t sys_lmp_send_recv(uint64_t ep, uint64_t control, uint64_t w[LMP_MSG_WORDS],
+                                         uint64_t *header)
+{
+    register uint64_t x0 __asm__("x0") = ep;
+    register uint64_t x1 __asm__("x1") = control;
+    register uint64_t x2 __asm__("x2") = w[0];
+    register uint64_t x3 __asm__("x3") = w[1];
+    register uint64_t x4 __asm__("x4") = w[2];
+    register uint64_t x5 __asm__("x5") = w[3];
+    register uint64_t x6 __asm__("x6") = w[4];
+    register uint64_t x7 __asm__("x7") = w[5];
+    register uint64_t x9 __asm__("x9") = w[6];
+    register uint64_t x10 __asm__("x10") = w[7];
+    register uint64_t x8 __asm__("x8") = SYS_LMP_SEND;
+    __asm__ volatile("svc #0"
+                     : "+r"(x0), "+r"(x1), "+r"(x2), "+r"(x3), "+r"(x4), "+r"(x5), "+r"(x6), "+r"(x7),
+                       "+r"(x9), "+r"(x10)
+                     : "r"(x8)
+                     : "x11", "memory");
+    if (x1 != 0) {
+        w[0] = x2; w[1] = x3; w[2] = x4; w[3] = x5;
+        w[4] = x6; w[5] = x7; w[6] = x9; w[7] = x10;
+    }
+    *header = x1;
     return (errval_t)x0;
 }
 

@@ -3,8 +3,9 @@
  * buffers (words, badges, capabilities, a full buffer, the bad inputs, each
  * changing nothing), SYS_WAIT's deadline, and a spawned peer (this program
  * run as "lmptest peer") for what needs two processes: a waiting receiver
- * woken, LMP_SEND_YIELD, 10,000 messages in a row, stop/run/kill of a
- * waiting process and a dead receiver. Run as init=lmptest.
+ * woken, LMP_SEND_YIELD, an answer in the registers (LMP_SEND_RECV), 10,000
+ * messages in a row, stop/run/kill of a waiting process and a dead
+ * receiver. Run as init=lmptest.
  */
 #include <stdio.h>
 #include <string.h>
@@ -192,7 +193,7 @@ static void test_in_place(void)
     while (lmp_endpoint_next(mine) != NULL)
         rest++;
     check("  ... the rest drain, and the last read leaves nothing held",
-          rest == LMP_BUF_SLOTS - 2 && h->consumed == h->delivered && mine->held == 0);
+          rest == LMP_BUF_SLOTS - 2 && h->consumed == h->delivered && mine->next == h->consumed);
 }
 
 static void test_bad_input(void)
@@ -206,7 +207,7 @@ static void test_bad_input(void)
     expect("9 words: LMP_ERR_TOO_MANY_WORDS",
            sys_lmp_send(capref_addr(mine_ep), lmp_control(9, 0, 0), m.words), LMP_ERR_TOO_MANY_WORDS);
     expect("unknown control flags: LMP_ERR_BAD_CONTROL",
-           sys_lmp_send(capref_addr(mine_ep), lmp_control(1, 1ull << 12, 0), m.words), LMP_ERR_BAD_CONTROL);
+           sys_lmp_send(capref_addr(mine_ep), lmp_control(1, 1ull << 20, 0), m.words), LMP_ERR_BAD_CONTROL);
     struct capref ro = new_slot();
     cap_mint(ro, mine_ep, CAPRIGHTS_READ, 7);
     expect("an EndPoint without WRITE cannot send", lmp_send(ro, &m, 0), CAP_ERR_NO_RIGHTS);
@@ -409,6 +410,39 @@ static void test_wake_and_yield(struct peer *p)
           at_once >= TRIES - 1);
 }
 
+/* LMP_SEND_RECV: the sender waits parked on its buffer, and the answer
+ * comes back in its registers, not through the ring. */
+static void test_send_recv(struct peer *p)
+{
+    uint64_t w[LMP_MSG_WORDS] = { 1, 2 }, header = 99;
+    uint64_t park_mine = lmp_send_recv(mine->index);
+    errval_t err = sys_lmp_send_recv(capref_addr(mine_ep), lmp_control(1, LMP_SEND_YIELD, 0) | park_mine, w, &header);
+    struct lmp_msg in;
+    check("LMP_SEND_RECV to ourselves: no switch, so no parking (x1 0)", err_is_ok(err) && header == 0);
+    check("  ... and the message is in the ring", lmp_endpoint_recv(mine, &in) && in.words[0] == 1);
+    enum { TRIES = 5 };         /* a timer tick may run us before the answer, once */
+    unsigned in_regs = 0, echoed = 0;
+    bool ring_empty = true;
+    for (uint64_t i = 0; i < TRIES; i++) {
+        if (!peer_reaches(p, DCB_WAITING) || !lmp_endpoint_drained(p->from))
+            break;
+        uint64_t v[LMP_MSG_WORDS] = { OP_ECHO, 31 + i };
+        uint64_t control = lmp_control(2, LMP_SEND_YIELD, 0) | lmp_send_recv(p->from->index);
+        if (err_is_fail(sys_lmp_send_recv(capref_addr(p->to), control, v, &header)))
+            break;
+        if (header != 0) {
+            in_regs += header == (3 | LMP_SLOT_IN_REGS) && v[0] == OP_ECHO && v[1] == 31 + i && v[2] == 2;
+            ring_empty &= !lmp_endpoint_recv(p->from, &in);
+            echoed++;
+        } else if (err_is_ok(lmp_endpoint_recv_wait(p->from, &in, lmp_deadline_us(SECOND_US)))) {
+            echoed += in.words[1] == 31 + i;
+        }
+    }
+    check("a call with LMP_SEND_RECV, five times: each answered", echoed == TRIES);
+    check("  ... the answer in the registers, words and count intact (at least 4 of 5)", in_regs >= TRIES - 1);
+    check("  ... and not in the ring as well", ring_empty);
+}
+
 static void test_stream(struct peer *p)
 {
     bool sent = true;
@@ -494,6 +528,7 @@ int main(int argc, char **argv)
     test_wait_deadline();
     test_destroyed();
     with_peer(101, test_wake_and_yield);
+    with_peer(105, test_send_recv);
     with_peer(102, test_stream);
     with_peer(103, test_stop_run_kill);
     with_peer(104, test_dead);
