@@ -258,11 +258,13 @@ static inline const struct cte *fast_endpoint(const struct dcb *self, uint64_t a
  */
 NO_FRAME_RECORD void sys_lmp_send(struct trap_frame *f)
 {
-    uint64_t control = f->x[1];
-    /* Words only: with LMP_SEND_YIELD and LMP_SEND_RECV taken out (one
-     * AND: the bits kept form one rotated run), the low half must be the
-     * word count alone, so one compare checks the count and every flag. */
-    uint64_t n = (uint32_t)control & ~(uint32_t)(LMP_SEND_YIELD | LMP_SEND_RECV_MASK);
+    /* The low half of the control word: the high half (a capability's
+     * address) matters only with LMP_SEND_CAP, which the general path
+     * takes. Words only: with LMP_SEND_YIELD and LMP_SEND_RECV taken out
+     * (one AND: the bits kept form one rotated run), it must be the word
+     * count alone, so one compare checks the count and every flag. */
+    uint32_t control = (uint32_t)f->x[1];
+    uint32_t n = control & ~(uint32_t)(LMP_SEND_YIELD | LMP_SEND_RECV_MASK);
     if (n > LMP_MSG_WORDS)
         return send_slow(f);
     struct dcb *self = sched_running;

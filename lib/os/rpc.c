@@ -374,7 +374,7 @@ static __attribute__((noinline)) void deliver_single(struct rpc_chan *c, const u
 
 /* [R] One fragment from the transport. The common case, a whole message
  * in one fragment, is read in place; a call goes straight to its handler. */
-static void take_fragment(struct rpc_chan *c, struct rpc_frag_in f)
+static inline __attribute__((always_inline)) void take_fragment(struct rpc_chan *c, struct rpc_frag_in f)
 {
     const uint64_t *w = f.words;
     bool has_cap = rpc_frag_has_cap(f);
@@ -682,23 +682,43 @@ void rpc_reply_drop(rpc_reply_handle *h)
     h->chan = NULL;
 }
 
+/* An answer that is not SHORT, or from a kept handle. */
+static __attribute__((noinline)) errval_t reply_general(rpc_reply_handle *h, errval_t status, const void *data,
+                                                        size_t len, const struct capref *cap)
+{
+    struct rpc_wire_head r = { .kind = RPC_KIND_REPLY, .id = h->id, .status = err_no(status),
+                               .len = (uint32_t)len };
+    errval_t err = rpc_send(h->chan, &r, data, cap);
+    rpc_reply_drop(h);
+    return err;
+}
+
+/* The quiet send of a SHORT answer did not go: the general one. */
+static __attribute__((noinline)) errval_t reply_unsent(struct rpc_chan *c, const uint64_t *words,
+                                                       const struct capref *cap)
+{
+    return rpc_send_words(c, words, rpc_wire_short_words(rpc_wire_short_len(words[0])), cap);
+}
+
+/* The common answer, SHORT from a handle the handler was given, goes
+ * out as rpc_send_single's would, with as little kept across the send as
+ * can be: the receive that runs the handler pins the channel. */
 errval_t rpc_reply(rpc_reply_handle *h, errval_t status, const void *data, size_t len,
                    const struct capref *cap)
 {
     struct rpc_chan *c = h->chan;
     if (c == NULL)
         return RPC_ERR_CLOSED;
-    errval_t err;
-    if (rpc_fits_single(c, len)) {
-        err = rpc_send_single(c, rpc_wire_header(RPC_KIND_REPLY, 0, h->id), err_no(status), data,
-                              (uint32_t)len, cap);
-    } else {
-        struct rpc_wire_head r = { .kind = RPC_KIND_REPLY, .id = h->id, .status = err_no(status),
-                                   .len = (uint32_t)len };
-        err = rpc_send(c, &r, data, cap);
-    }
-    rpc_reply_drop(h);
-    return err;
+    if (h->kept || !rpc_fits_single(c, len))
+        return reply_general(h, status, data, len, cap);
+    h->chan = NULL;
+    uint64_t words[RPC_WIRE_MAX_WORDS];
+    uint64_t header = rpc_wire_header(RPC_KIND_REPLY, 0, h->id) | (cap != NULL ? RPC_HDR_CAP : 0);
+    size_t n = rpc_wire_single_words(header, err_no(status), data, (uint32_t)len, words);
+    thread_critical_enter();
+    bool sent = rpc_send_quiet(c, RPC_KIND_REPLY, words, n, cap);
+    thread_critical_exit();
+    return sent ? SYS_ERR_OK : reply_unsent(c, words, cap);
 }
 
 errval_t rpc_notify(struct rpc_chan *c, uint16_t type, const void *data, size_t len,

@@ -82,7 +82,7 @@ static inline uint32_t rpc_wire_id(uint64_t h) { return (uint32_t)(h >> 32); }
 static inline uint32_t rpc_wire_short_len(uint64_t h) { return (uint8_t)(h >> RPC_HDR_LEN_SHIFT); }
 static inline uint16_t rpc_wire_short_status(uint64_t h) { return rpc_wire_type(h); }
 /* Words a SHORT message of `len` payload bytes takes. */
-static inline size_t rpc_wire_short_words(uint32_t len) { return 1 + (len + 7) / 8; }
+static inline size_t rpc_wire_short_words(uint32_t len) { return (len + 15) / 8; }   /* 1 + (len + 7) / 8 */
 
 /* ---- sending: cut a message into fragments ---- */
 
@@ -158,24 +158,23 @@ enum rpc_wire_status {
 
 void rpc_wire_in_init(struct rpc_wire_in *in);
 
-/* The common case in one step: whether words[0..n) is a whole,
- * well-formed SHORT message, its capability (the header's CAP) as the
- * transport says (`cap_came`). Its fields are then read straight from
- * the header (rpc_wire_kind/type/id, rpc_wire_short_len/status) and its
- * payload is words + 1, in place. Otherwise give the fragment to
- * rpc_wire_feed (which also reports what is wrong with it). */
+/* The common case in one step: whether words[0..n) (n at most
+ * RPC_WIRE_MAX_WORDS, as every transport gives) is a whole, well-formed
+ * SHORT message, its capability (the header's CAP) as the transport says
+ * (`cap_came`). Its fields are then read straight from the header
+ * (rpc_wire_kind/type/id, rpc_wire_short_len/status) and its payload is
+ * words + 1, in place. Otherwise give the fragment to rpc_wire_feed
+ * (which also reports what is wrong with it). */
 static inline bool rpc_wire_single_ok(const uint64_t *words, size_t n, bool cap_came)
 {
-    if (n - 1 >= RPC_WIRE_MAX_WORDS)
-        return false;
     uint64_t hdr = words[0];
-    bool cap = (hdr & RPC_HDR_CAP) != 0;
-    return (hdr & (RPC_HDR_MORE | RPC_HDR_BULK | RPC_HDR_RESERVED | RPC_HDR_SHORT)) == RPC_HDR_SHORT &&
-           cap == cap_came && rpc_wire_short_words(rpc_wire_short_len(hdr)) == n;
+    uint64_t mask = RPC_HDR_MORE | RPC_HDR_BULK | RPC_HDR_RESERVED | RPC_HDR_SHORT | RPC_HDR_CAP;
+    return (hdr & mask) == (RPC_HDR_SHORT | (cap_came ? RPC_HDR_CAP : 0)) &&
+           rpc_wire_short_words(rpc_wire_short_len(hdr)) == n;
 }
 
-/* Whether words[0..n) is the whole reply to call `id` as rpc_reply sends
- * it: SHORT, kind REPLY, no MORE or BULK, CAP as the transport says
+/* Whether words[0..n) (n at most RPC_WIRE_MAX_WORDS) is the whole reply
+ * to call `id` as rpc_reply sends it: SHORT, kind REPLY, no MORE or BULK, CAP as the transport says
  * (`cap_came`), and a length that fills the n words. One compare checks
  * the header but for its length and error code. A reply of any other
  * shape is not refused by this: it goes the general way (rpc_wire_feed). */
@@ -183,7 +182,7 @@ static inline bool rpc_wire_single_reply(const uint64_t *words, size_t n, bool c
 {
     uint64_t want = rpc_wire_header(RPC_KIND_REPLY, 0, id) | RPC_HDR_SHORT | (cap_came ? RPC_HDR_CAP : 0);
     uint64_t hdr = words[0];
-    return n - 1 < RPC_WIRE_MAX_WORDS && (hdr & ~(RPC_HDR_LEN | 0xffffull << RPC_HDR_TYPE_SHIFT)) == want &&
+    return (hdr & ~(RPC_HDR_LEN | 0xffffull << RPC_HDR_TYPE_SHIFT)) == want &&
            rpc_wire_short_words(rpc_wire_short_len(hdr)) == n;
 }
 

@@ -43,12 +43,20 @@ static inline errval_t chan_get(struct rpc_chan **out)
 
 errval_t svc_chan(struct rpc_chan **out) { return chan_get(out); }
 
-/* One call on the channel to init (made on first use). */
-static inline errval_t call_args(const struct rpc_call_args *a, struct rpc_result *res)
+/* The first call: connect, then call. */
+static __attribute__((noinline)) errval_t call_connecting(const struct rpc_call_args *a, struct rpc_result *res)
 {
     struct rpc_chan *c;
-    errval_t err = chan_get(&c);
+    errval_t err = connect_first(&c);
     return err_is_ok(err) ? rpc_call(c, a, res) : err;
+}
+
+/* One call on the channel to init (made on first use). Once connected, a
+ * tail call: the common case needs no stack frame here. */
+static inline errval_t call_args(const struct rpc_call_args *a, struct rpc_result *res)
+{
+    struct rpc_chan *c = __atomic_load_n(&chan, __ATOMIC_ACQUIRE);
+    return c != NULL ? rpc_call(c, a, res) : call_connecting(a, res);
 }
 
 /* One call with the default timeout. */
@@ -62,14 +70,19 @@ static inline errval_t call(uint16_t type, const void *req, size_t len, void *re
     return call_args(&a, res);
 }
 
+/* Calls with nothing to send and nothing back: their arguments are
+ * constants, so the call is a tail call with nothing built. */
+static const struct rpc_call_args ping_args = { .type = SVC_PING };
+static const struct rpc_call_args notify_me_args = { .type = SVC_NOTIFY_ME };
+
 errval_t svc_ping(void)
 {
-    return call(SVC_PING, NULL, 0, NULL, 0, NULL);
+    return call_args(&ping_args, NULL);
 }
 
 errval_t svc_notify_me(void)
 {
-    return call(SVC_NOTIFY_ME, NULL, 0, NULL, 0, NULL);
+    return call_args(&notify_me_args, NULL);
 }
 
 errval_t svc_echo(const void *data, size_t len, void *back, size_t max, size_t *got)
