@@ -299,7 +299,10 @@ NO_FRAME_RECORD void sys_lmp_send(struct trap_frame *f)
         m->header = n;          /* no LMP_SLOT_HAS_CAP: m->cap is not read */
         m->badge = ep->cap.param;
         copy_words(m->words, f, n);
-        __atomic_store_n(&buf->hdr.delivered, at + 1, __ATOMIC_RELEASE);
+        /* A plain store (ordered after the slot's by the compiler only):
+         * the receiver reads it on this core, after an ERET. */
+        __atomic_signal_fence(__ATOMIC_RELEASE);
+        *(volatile uint64_t *)&buf->hdr.delivered = at + 1;
         frame->pending |= 1ull << index;
     }
     f->x[0] = SYS_ERR_OK;

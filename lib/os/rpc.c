@@ -268,7 +268,7 @@ static void deliver_call(struct rpc_chan *c, uint16_t type, uint32_t id, const v
         rpc_reply_error(&rh, RPC_ERR_UNKNOWN_TYPE);
         return;
     }
-    struct rpc_msg m = { .type = type, .data = data, .len = len, .has_cap = has_cap };
+    struct rpc_msg m = { .data = data, .len = len, .type = type, .has_cap = has_cap };
     if (has_cap)
         m.cap = take_in_cap(c);
     c->serve(c, &m, &rh, c->serve_arg);
@@ -577,8 +577,10 @@ static __attribute__((noinline)) errval_t call_locked(struct rpc_chan *c, const 
 /* The rest of a call that found the channel not quiet (in the critical
  * section): behind the receiving thread, or under recv_lock. */
 static __attribute__((noinline)) errval_t call_not_quiet(struct rpc_chan *c, const struct rpc_call_args *a,
-                                                         struct rpc_result *res, uint64_t *words)
+                                                         struct rpc_result *res, uint64_t *words,
+                                                         uint64_t header)
 {
+    words[0] = header;
     if (c->recv_lock.owner != NULL) {
         thread_critical_exit();
         return call_queued(c, a, res);
@@ -622,13 +624,14 @@ static __attribute__((noinline)) errval_t call_aside(struct rpc_chan *c, const s
 static errval_t call_receiving(struct rpc_chan *c, const struct rpc_call_args *a, struct rpc_result *res)
 {
     uint64_t words[RPC_WIRE_MAX_WORDS];
-    uint64_t header = rpc_wire_header(RPC_KIND_CALL, a->type, 0) | (a->req_cap != NULL ? RPC_HDR_CAP : 0);
-    size_t n = rpc_wire_single_words(header, 0, a->req, (uint32_t)a->req_len, words);
+    size_t n = rpc_wire_short_payload(a->req, (uint32_t)a->req_len, words);
+    uint64_t header = rpc_wire_short_header(rpc_wire_header(RPC_KIND_CALL, a->type, 0), 0, (uint32_t)a->req_len) |
+                      (a->req_cap != NULL ? RPC_HDR_CAP : 0);
     thread_critical_enter();
     if (c->recv_lock.owner != NULL || !rpc_quiet(c))
-        return call_not_quiet(c, a, res, words);
+        return call_not_quiet(c, a, res, words, header);
     uint32_t id = rpc_new_id(c);
-    words[0] |= rpc_wire_header(0, 0, id);
+    words[0] = header | rpc_wire_header(0, 0, id);
     struct rpc_frag_in f = c->ops->call(c->tstate, words, n, a->req_cap);
     if (f.info == RPC_FRAG_UNSENT)
         return call_aside(c, a, res, id, words, f);

@@ -38,11 +38,11 @@ struct rpc_chan;
 /* A message as handlers see it. `data` is valid only during the handler;
  * the capability, if any, is the handler's to keep or delete. */
 struct rpc_msg {
-    uint16_t type;
     const void *data;
     size_t len;
-    bool has_cap;
     struct capref cap;
+    uint16_t type;              /* (after cap, in its padding: 32 bytes in all) */
+    bool has_cap;
 };
 
 /* A fragment as a transport's recv hands it over: its words (NULL: none

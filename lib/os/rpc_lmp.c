@@ -34,17 +34,21 @@ static bool transient(errval_t err)
     return c == LMP_ERR_BUF_FULL || c == LMP_ERR_NO_RECV_SLOT || c == LMP_ERR_RECV_SLOT_OCCUPIED;
 }
 
+static __attribute__((noinline)) errval_t send_failed(errval_t err)
+{
+    return transient(err) ? err_push(err, RPC_ERR_TRANSPORT_FULL) : err;
+}
+
 static errval_t lmpt_send(void *t, const uint64_t *words, size_t n, const struct capref *cap, bool last)
 {
     struct lmp_end *e = t;
     /* words[] has room for RPC_WIRE_MAX_WORDS == LMP_MSG_WORDS: straight
      * into the system call's registers, no copy */
-    uint64_t control = lmp_control((unsigned)n, (last ? LMP_SEND_YIELD : 0) | (cap != NULL ? LMP_SEND_CAP : 0),
-                                   cap != NULL ? (uint32_t)capref_addr(*cap) : 0);
+    uint64_t control = n | (last ? LMP_SEND_YIELD : 0);
+    if (cap != NULL)
+        control |= LMP_SEND_CAP | (uint64_t)(uint32_t)capref_addr(*cap) << LMP_CTRL_CAP_SHIFT;
     errval_t err = sys_lmp_send(e->remote_addr, control, words);
-    if (err == SYS_ERR_OK)
-        return err;             /* the usual case first: one compare */
-    return transient(err) ? err_push(err, RPC_ERR_TRANSPORT_FULL) : err;
+    return err == SYS_ERR_OK ? err : send_failed(err);     /* the usual case: one compare */
 }
 
 static errval_t arm(struct lmp_endpoint *ep)

@@ -111,18 +111,27 @@ size_t rpc_wire_fragments(const struct rpc_wire_head *head, size_t max_words);
  * RPC_HDR_CAP if a capability goes with it), a reply's `status` (0 for
  * any other kind: it takes the type's bits), and `len` payload bytes,
  * which must fit the fragment (rpc_wire_fits_single). Returns its word
- * count. (Inline: it is on every call's path.) */
-static inline size_t rpc_wire_single_words(uint64_t header, uint16_t status, const void *data,
-                                           uint32_t len, uint64_t *words)
+ * count. In two parts too: its header word, and its payload. (Inline: it
+ * is on every call's path.) */
+static inline uint64_t rpc_wire_short_header(uint64_t header, uint16_t status, uint32_t len)
+{
+    return header | RPC_HDR_SHORT | (uint64_t)len << RPC_HDR_LEN_SHIFT | (uint64_t)status << RPC_HDR_TYPE_SHIFT;
+}
+/* The payload part: words[1..), and the message's word count. */
+static inline size_t rpc_wire_short_payload(const void *data, uint32_t len, uint64_t *words)
 {
     size_t n = rpc_wire_short_words(len);
-    words[0] = header | RPC_HDR_SHORT | (uint64_t)len << RPC_HDR_LEN_SHIFT |
-               (uint64_t)status << RPC_HDR_TYPE_SHIFT;
     if (len > 0) {
         words[n - 1] = 0;
         __builtin_memcpy(words + 1, data, len);
     }
     return n;
+}
+static inline size_t rpc_wire_single_words(uint64_t header, uint16_t status, const void *data,
+                                           uint32_t len, uint64_t *words)
+{
+    words[0] = rpc_wire_short_header(header, status, len);
+    return rpc_wire_short_payload(data, len, words);
 }
 
 /* Whether a payload of `len` bytes travels as a SHORT message on a
