@@ -89,8 +89,9 @@ static struct rpc_frag_in lmpt_recv(void *t)
 static struct rpc_frag_in lmpt_call(void *t, uint64_t *words, size_t n, const struct capref *cap)
 {
     struct lmp_end *e = t;
-    uint64_t control = lmp_control((unsigned)n, LMP_SEND_YIELD | (cap != NULL ? LMP_SEND_CAP : 0),
-                                   cap != NULL ? (uint32_t)capref_addr(*cap) : 0);
+    uint64_t control = n | LMP_SEND_YIELD;
+    if (cap != NULL)
+        control |= LMP_SEND_CAP | (uint64_t)(uint32_t)capref_addr(*cap) << LMP_CTRL_CAP_SHIFT;
     if (lmp_endpoint_drained(e->local))
         control |= e->park_local;
     uint64_t header;
