@@ -598,14 +598,18 @@ static __attribute__((noinline)) errval_t call_not_quiet(struct rpc_chan *c, con
 }
 
 /* The rest of a quiet call whose send the transport refused, or (f) whose
- * reply was not the next fragment: under recv_lock, still free. */
+ * reply was not the next fragment: under recv_lock, still free. In the
+ * critical section. */
 static __attribute__((noinline)) errval_t call_aside(struct rpc_chan *c, const struct rpc_call_args *a,
                                                      struct rpc_result *res, uint32_t id, uint64_t *words,
                                                      struct rpc_frag_in f)
 {
+    bool sent = f.info != RPC_FRAG_UNSENT;
+    if (sent)
+        c->sent[RPC_KIND_CALL]++;
     thread_mutex_take_critical(&c->recv_lock);
     thread_critical_exit();
-    if (f.info == RPC_FRAG_UNSENT)
+    if (!sent)
         return call_locked(c, a, id, words, rpc_wire_short_words(rpc_wire_short_len(words[0])), res);
     return call_received(c, a, id, f, res);
 }
@@ -638,11 +642,9 @@ static errval_t call_receiving(struct rpc_chan *c, const struct rpc_call_args *a
     uint32_t id = rpc_new_id(c);
     words[0] = header | rpc_wire_header(0, 0, id);
     struct rpc_frag_in f = c->ops->call(c->tstate, words, n, a->req_cap);
-    if (f.info == RPC_FRAG_UNSENT)
+    if (rpc_frag_has_cap(f) || !is_single_reply(c, f, id))    /* (or it did not send: no words) */
         return call_aside(c, a, res, id, words, f);
     c->sent[RPC_KIND_CALL]++;
-    if (rpc_frag_has_cap(f) || !is_single_reply(c, f, id))
-        return call_aside(c, a, res, id, words, f);
     const uint64_t *w = f.words;
     uint64_t hdr = w[0];
     if (w != words) {           /* in the transport's buffer: ours only inside the section */
