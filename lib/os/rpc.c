@@ -403,7 +403,7 @@ static void rearm(struct rpc_chan *c, struct rpc_frag_in f)
 static void drain(struct rpc_chan *c)
 {
     struct rpc_frag_in f;
-    while (err_is_ok(c->dead) && (f = c->ops->recv(c->tstate)).words != NULL) {
+    while (c->dead == SYS_ERR_OK && (f = c->ops->recv(c->tstate)).words != NULL) {
         if (rpc_frag_has_cap(f)) {      /* two copies: the common one knows it has none */
             rearm(c, f);
             take_fragment(c, f);

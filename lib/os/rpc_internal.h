@@ -71,7 +71,8 @@ struct rpc_chan {
     struct rpc_pending *calls[RPC_CALL_BUCKETS];    /* [C] */
     uint32_t next_id;                               /* [C] */
     unsigned refs;                                  /* [C] 1 while open + kept handles */
-    volatile errval_t dead;                         /* [C] set once */
+    volatile errval_t dead;                         /* [C] set once, to a failure: a test against
+                                                       SYS_ERR_OK (0) is enough (drain) */
 
     rpc_serve_fn *serve;                        /* [R] */
     void *serve_arg;

@@ -10,6 +10,7 @@
  */
 #include "rpc_lmp.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "os.h"
@@ -75,11 +76,15 @@ static struct rpc_frag_in lmpt_recv(void *t)
     const struct lmp_slot *s = lmp_endpoint_next(e->local);
     if (s == NULL)
         return (struct rpc_frag_in){ NULL, 0 };
-    __asm__("" : "+r"(s));      /* one base for the loads and the result: GCC would compute two */
+    /* One base, the words, for the loads and the result: GCC would
+     * compute the slot's address and then the words' from it. */
+    const uint64_t *words = s->words;
+    __asm__("" : "+r"(words));
+    s = (const struct lmp_slot *)((const char *)words - offsetof(struct lmp_slot, words));
     uint64_t info = s->header;
     if (info & LMP_SLOT_HAS_CAP)
         info |= s->cap << RPC_FRAG_CAP_SHIFT;       /* an L2 slot's address: 32 bits */
-    return (struct rpc_frag_in){ s->words, info };
+    return (struct rpc_frag_in){ words, info };
 }
 
 /* A call's fragment, then the next fragment. Sent with LMP_SEND_RECV
