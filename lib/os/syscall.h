@@ -85,22 +85,27 @@ static inline errval_t sys_resume(const struct upcall_ctx *ctx, volatile uint32_
     return syscall2(SYS_RESUME, (uint64_t)ctx, (uint64_t)flag).err;
 }
 
+/* SYS_LMP_SEND's registers, declared and loaded: x0 the EndPoint, x1 the
+ * control word, the words in x2..x7, x9, x10, x8 the call's number. */
+#define LMP_SEND_REGS(ep, control, w)                                  \
+    register uint64_t x0 __asm__("x0") = (ep);                         \
+    register uint64_t x1 __asm__("x1") = (control);                    \
+    register uint64_t x2 __asm__("x2") = (w)[0];                       \
+    register uint64_t x3 __asm__("x3") = (w)[1];                       \
+    register uint64_t x4 __asm__("x4") = (w)[2];                       \
+    register uint64_t x5 __asm__("x5") = (w)[3];                       \
+    register uint64_t x6 __asm__("x6") = (w)[4];                       \
+    register uint64_t x7 __asm__("x7") = (w)[5];                       \
+    register uint64_t x9 __asm__("x9") = (w)[6];                       \
+    register uint64_t x10 __asm__("x10") = (w)[7];                     \
+    register uint64_t x8 __asm__("x8") = SYS_LMP_SEND
+
 /* SYS_LMP_SEND (include/minnow/lmp.h): the words go in x2..x7, x9, x10;
  * every register but x0 and x1 comes back unchanged (x1 as 0: no
  * LMP_SEND_RECV here), so nothing else is clobbered. */
 static inline errval_t sys_lmp_send(uint64_t ep, uint64_t control, const uint64_t w[LMP_MSG_WORDS])
 {
-    register uint64_t x0 __asm__("x0") = ep;
-    register uint64_t x1 __asm__("x1") = control;
-    register uint64_t x2 __asm__("x2") = w[0];
-    register uint64_t x3 __asm__("x3") = w[1];
-    register uint64_t x4 __asm__("x4") = w[2];
-    register uint64_t x5 __asm__("x5") = w[3];
-    register uint64_t x6 __asm__("x6") = w[4];
-    register uint64_t x7 __asm__("x7") = w[5];
-    register uint64_t x9 __asm__("x9") = w[6];
-    register uint64_t x10 __asm__("x10") = w[7];
-    register uint64_t x8 __asm__("x8") = SYS_LMP_SEND;
+    LMP_SEND_REGS(ep, control, w);
     __asm__ volatile("svc #0"
                      : "+r"(x0), "+r"(x1)
                      : "r"(x2), "r"(x3), "r"(x4), "r"(x5), "r"(x6), "r"(x7), "r"(x8), "r"(x9), "r"(x10)
@@ -116,17 +121,7 @@ static inline errval_t sys_lmp_send(uint64_t ep, uint64_t control, const uint64_
 static inline errval_t sys_lmp_send_recv(uint64_t ep, uint64_t control, uint64_t w[LMP_MSG_WORDS],
                                          uint64_t *header)
 {
-    register uint64_t x0 __asm__("x0") = ep;
-    register uint64_t x1 __asm__("x1") = control;
-    register uint64_t x2 __asm__("x2") = w[0];
-    register uint64_t x3 __asm__("x3") = w[1];
-    register uint64_t x4 __asm__("x4") = w[2];
-    register uint64_t x5 __asm__("x5") = w[3];
-    register uint64_t x6 __asm__("x6") = w[4];
-    register uint64_t x7 __asm__("x7") = w[5];
-    register uint64_t x9 __asm__("x9") = w[6];
-    register uint64_t x10 __asm__("x10") = w[7];
-    register uint64_t x8 __asm__("x8") = SYS_LMP_SEND;
+    LMP_SEND_REGS(ep, control, w);
     __asm__ volatile("svc #0"
                      : "+r"(x0), "+r"(x1), "+r"(x2), "+r"(x3), "+r"(x4), "+r"(x5), "+r"(x6), "+r"(x7),
                        "+r"(x9), "+r"(x10)
