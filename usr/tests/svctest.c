@@ -49,10 +49,16 @@ static void payloads(void)
     size_t got;
     expect("a number", svc_echo(&n, sizeof n, &back, sizeof back, &got), SYS_ERR_OK);
     check("... comes back", back == n && got == sizeof n);
-    uint64_t six[6] = { 1, 2, 3, 4, 5, 6 }, six_back[6] = { 0 };
-    expect("48 B (a whole one-fragment reply)", svc_echo(six, sizeof six, six_back, sizeof six_back, &got),
+    uint64_t seven[7] = { 1, 2, 3, 4, 5, 6, 7 }, seven_back[7] = { 0 };
+    expect("56 B (a whole SHORT reply)", svc_echo(seven, sizeof seven, seven_back, sizeof seven_back, &got),
            SYS_ERR_OK);
-    check("... comes back intact", got == sizeof six && memcmp(six, six_back, sizeof six) == 0);
+    check("... comes back intact", got == sizeof seven && memcmp(seven, seven_back, sizeof seven) == 0);
+    uint8_t odd[57], odd_back[57] = { 0 };
+    for (size_t i = 0; i < sizeof odd; i++)
+        odd[i] = (uint8_t)(i * 13 + 1);
+    expect("57 B (one byte past SHORT: two fragments)", svc_echo(odd, sizeof odd, odd_back, sizeof odd_back, &got),
+           SYS_ERR_OK);
+    check("... comes back intact", got == sizeof odd && memcmp(odd, odd_back, sizeof odd) == 0);
     uint32_t small = 0;
     expect("a reply larger than the buffer", svc_echo(&n, sizeof n, &small, sizeof small, &got),
            RPC_ERR_REPLY_TOO_LARGE);
