@@ -111,6 +111,24 @@ static inline bool lmp_endpoint_take(struct lmp_endpoint *ep, uint64_t *words, u
     return true;
 }
 
+/* For a receiver that reads with lmp_endpoint_next: hand back the slot it
+ * handed out, and say whether the ring is empty now (so that a send with
+ * LMP_SEND_RECV may park on it). Plain accesses, fenced for the compiler
+ * only: the kernel that fills this ring runs on this core (LMP is local),
+ * and one core sees its own accesses, at either exception level, in
+ * program order. */
+static inline bool lmp_ring_drained(struct lmp_buf *b, uint64_t next)
+{
+    __atomic_signal_fence(__ATOMIC_RELEASE);
+    *(volatile uint64_t *)&b->hdr.consumed = next;      /* the previous one back */
+    return *(volatile uint64_t *)&b->hdr.delivered == next;
+}
+
+static inline bool lmp_endpoint_drained(struct lmp_endpoint *ep)
+{
+    return lmp_ring_drained(ep->buf, ep->next);
+}
+
 /* Read in place, for a receiver that takes one message at a time (the
  * RPC transport): the next message's slot, or NULL. The slot stays in the
  * ring, where the kernel does not write it, until the next call of this
@@ -123,29 +141,12 @@ static inline bool lmp_endpoint_take(struct lmp_endpoint *ep, uint64_t *words, u
 static inline const struct lmp_slot *lmp_endpoint_next(struct lmp_endpoint *ep)
 {
     struct lmp_buf *b = ep->buf;
-    uint64_t at = ep->next;
-    /* Plain accesses, fenced for the compiler only: the kernel that fills
-     * this ring runs on this core (LMP is local), and one core sees its
-     * own accesses, at either exception level, in program order. */
-    __atomic_signal_fence(__ATOMIC_RELEASE);
-    *(volatile uint64_t *)&b->hdr.consumed = at;        /* the previous one back */
-    if (*(volatile uint64_t *)&b->hdr.delivered == at)
+    uint64_t at = ep->next;     /* loaded once: the fences would make GCC load them again */
+    if (lmp_ring_drained(b, at))
         return NULL;
     __atomic_signal_fence(__ATOMIC_ACQUIRE);
     ep->next = at + 1;
     return &b->slots[at % LMP_BUF_SLOTS];
-}
-
-/* For a receiver that reads with lmp_endpoint_next: hand back the slot it
- * handed out, and say whether the ring is empty now (so that a send with
- * LMP_SEND_RECV may park on it). */
-static inline bool lmp_endpoint_drained(struct lmp_endpoint *ep)
-{
-    struct lmp_buf *b = ep->buf;
-    uint64_t at = ep->next;
-    __atomic_signal_fence(__ATOMIC_RELEASE);
-    *(volatile uint64_t *)&b->hdr.consumed = at;
-    return *(volatile uint64_t *)&b->hdr.delivered == at;
 }
 
 /* Take the next message, if there is one, as a struct lmp_msg. */
