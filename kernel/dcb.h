@@ -31,7 +31,7 @@ struct dcb {
     uint32_t lmp_buffers;       /* dispframe is not empty (set with it, kernel/lmp.c) */
     uint32_t lmp_epoch[LMP_MAX_BUFFERS];   /* per buffer: EndPoints made before its last
                                               reset (DISPATCHER_CMD_BUFFER_RESET) are stale */
-    uint32_t lmp_park;          /* 1 + the buffer whose next message goes into `regs`
+    uint8_t lmp_park;           /* 1 + the buffer whose next message goes into `regs`
                                    (LMP_SEND_RECV), or 0; only while not running (sched.c) */
     struct dcb *next, *prev;    /* the run queue while DCB_RUNNABLE; the wait list while DCB_WAITING */
     uint64_t wait_deadline;     /* CNTVCT_EL0 value ending a SYS_WAIT; 0: none */

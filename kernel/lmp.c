@@ -110,28 +110,21 @@ static errval_t check_cap(struct lmp_send *s, const struct capability *sender_ro
 
 /* Words 0..5 are x2..x7, 6 and 7 are x9 and x10; only `n` are copied, so
  * that no register the sender did not mean to send reaches the receiver.
- * In order with an exit after each word: a short message (most are one or
+ * Word i goes to to[at[i]]: a ring slot's words (in_slot) or, for a
+ * parked receiver (LMP_SEND_RECV), its saved registers (reg_of_word). In
+ * order with an exit after each word: a short message (most are one or
  * two words) pays a compare per word, not a search for where to start. */
 static const uint8_t reg_of_word[LMP_MSG_WORDS] = { 2, 3, 4, 5, 6, 7, 9, 10 };
+static const uint8_t in_slot[LMP_MSG_WORDS] = { 0, 1, 2, 3, 4, 5, 6, 7 };
 
-static inline void copy_words(uint64_t *to, const struct trap_frame *f, unsigned n)
+static inline void copy_words(uint64_t *to, const uint8_t at[LMP_MSG_WORDS], const struct trap_frame *f,
+                              unsigned n)
 {
 #pragma GCC unroll 8
     for (unsigned i = 0; i < LMP_MSG_WORDS; i++) {
         if (i == n)
             return;
-        to[i] = f->x[reg_of_word[i]];
-    }
-}
-
-/* The same, into a parked receiver's registers (LMP_SEND_RECV). */
-static inline void copy_regs(struct trap_frame *to, const struct trap_frame *f, unsigned n)
-{
-#pragma GCC unroll 8
-    for (unsigned i = 0; i < LMP_MSG_WORDS; i++) {
-        if (i == n)
-            return;
-        to->x[reg_of_word[i]] = f->x[reg_of_word[i]];
+        to[at[i]] = f->x[reg_of_word[i]];
     }
 }
 
@@ -147,7 +140,7 @@ static void put_message(struct lmp_send *s, const struct trap_frame *f, bool wit
     unsigned n = s->control & LMP_CTRL_WORDS_MASK;
     uint64_t at = s->buf->hdr.delivered;
     struct lmp_slot *m = &s->buf->slots[at % LMP_BUF_SLOTS];
-    copy_words(m->words, f, n);
+    copy_words(m->words, in_slot, f, n);
     m->header = n | (with_cap ? LMP_SLOT_HAS_CAP : 0);
     m->badge = s->ep->cap.param;
     m->cap = with_cap ? s->cap_slot : LMP_RECV_NONE;
@@ -183,12 +176,12 @@ static errval_t send(struct trap_frame *f, struct lmp_send *s)
     return SYS_ERR_OK;
 }
 
-/* Succeed, wake, and switch if asked: the end of both paths. Out of line,
+/* Wake, and switch if asked (x0 says success already): the end of both
+ * paths. Out of line,
  * so that the fast path, which comes here only to wake a receiver, makes
  * no call that returns and needs no stack frame. */
 static __attribute__((noinline)) void deliver(struct trap_frame *f, struct dcb *to, uint64_t control)
 {
-    f->x[0] = SYS_ERR_OK;
     if (to->state == DCB_WAITING)
         sched_wake(to, SYS_ERR_OK);
     if ((control & LMP_SEND_YIELD) && to->state == DCB_RUNNABLE && to != sched_running) {
@@ -285,7 +278,7 @@ NO_FRAME_RECORD void sys_lmp_send(struct trap_frame *f)
         to->lmp_park = 0;
         to->regs.x[1] = n | LMP_SLOT_IN_REGS;
         to->regs.x[11] = ep->cap.param;
-        copy_regs(&to->regs, f, n);
+        copy_words(to->regs.x, reg_of_word, f, n);
     } else {
         struct lmp_frame_hdr *frame = to->lmp_frame;
         struct lmp_buf *buf = (struct lmp_buf *)((char *)frame + lmp_buf_offset(index));
@@ -298,7 +291,7 @@ NO_FRAME_RECORD void sys_lmp_send(struct trap_frame *f)
         __asm__("" : "+r"(m));  /* one base for every store below: GCC would compute two */
         m->header = n;          /* no LMP_SLOT_HAS_CAP: m->cap is not read */
         m->badge = ep->cap.param;
-        copy_words(m->words, f, n);
+        copy_words(m->words, in_slot, f, n);
         /* A plain store (ordered after the slot's by the compiler only):
          * the receiver reads it on this core, after an ERET. */
         __atomic_signal_fence(__ATOMIC_RELEASE);

@@ -12,8 +12,9 @@
  * access off (CPACR_EL1) unless the next process owns the registers; its
  * first FP/SIMD instruction traps and sched_fpu_claim saves the owner's
  * state and loads its own. Most switches (an LMP call and its reply, with
- * no FP/SIMD in between) then move none of the 528 bytes. The upcall code
- * reads and writes the live registers, so it claims them first.
+ * no FP/SIMD in between) then move none of the 528 bytes. Entering and
+ * leaving an upcall (upcall.c) read and write the live registers, so both
+ * claim them first.
  *
  * A dispatcher in SYS_WAIT (DCB_WAITING) is on the wait list instead, until
  * an LMP message wakes it (sched_wake) or the tick finds its deadline past
@@ -256,7 +257,6 @@ void sched_tick(struct trap_frame *f)
 {
     kassert(sched_running != NULL, "a trap from user mode has a sched_running process");
     sched_running->ticks++;
-    sched_fpu_claim(sched_running);
     if (upcall_enter(sched_running, f, UPCALL_PREEMPT, 0, 0) == UPCALL_BAD_SAVE_AREA) {
         sched_stop_current(f, "stopped: its upcall save area is not writable");
         return;

@@ -70,14 +70,6 @@ static void sys_exit(struct trap_frame *f)
     sched_exit_current(f, (int64_t)f->x[0]);
 }
 
-/* SYS_RESUME loads FP/SIMD state into the live registers: they must be
- * the caller's first (lazy switching, sched.c). */
-static void sys_resume_claiming_fpu(struct trap_frame *f)
-{
-    sched_fpu_claim(sched_running);
-    sys_resume(f);
-}
-
 void syscall_illegal(struct trap_frame *f)
 {
     f->x[0] = SYS_ERR_ILLEGAL_SYSCALL;
@@ -91,7 +83,7 @@ const syscall_fn syscall_table[SYS_COUNT] = {
     [SYS_EXIT] = sys_exit,
     [SYS_INVOKE] = sys_invoke,
     [SYS_UPCALL_SET] = sys_upcall_set,
-    [SYS_RESUME] = sys_resume_claiming_fpu,
+    [SYS_RESUME] = sys_resume,
     [SYS_LMP_SEND] = sys_lmp_send,
     [SYS_WAIT] = sys_wait,
 };

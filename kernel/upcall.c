@@ -32,6 +32,7 @@ enum upcall_result upcall_enter(struct dcb *d, struct trap_frame *f, uint64_t re
     struct upcall_ctx *save = (struct upcall_ctx *)d->upcall_save;
     if (!user_access_ok(d->upcall_save, sizeof *save, true))
         return UPCALL_BAD_SAVE_AREA;
+    sched_fpu_claim(d);         /* the live FP/SIMD registers must be d's (lazy switching, sched.c) */
     fpu_save(ctx_fpu(save));
     trap_frame_copy(ctx_frame(save), f);
     save->tpidr = READ_SYSREG(tpidr_el0);
@@ -84,8 +85,9 @@ static bool resume_args_ok(uint64_t ctx_va, uint64_t flag_va)
 
 /* SYS_RESUME's work, for arguments resume_args_ok accepted: `f` becomes
  * the state at ctx_va (only NZCV of its pstate), the word at flag_va is
- * cleared, and the process leaves its upcall if it was in it. */
-static void upcall_leave(struct dcb *d, struct trap_frame *f, uint64_t ctx_va, uint64_t flag_va)
+ * cleared, and the process leaves its upcall if it was in it. The live
+ * FP/SIMD registers are d's already (upcall_leave). */
+static inline void leave_owning_fpu(struct dcb *d, struct trap_frame *f, uint64_t ctx_va, uint64_t flag_va)
 {
     struct upcall_ctx *ctx = (struct upcall_ctx *)ctx_va;
     trap_frame_copy(f, ctx_frame(ctx));
@@ -95,6 +97,24 @@ static void upcall_leave(struct dcb *d, struct trap_frame *f, uint64_t ctx_va, u
     if (flag_va != 0)
         *(volatile uint32_t *)flag_va = 0;
     d->in_upcall = false;
+}
+
+static __attribute__((noinline)) void leave_claiming_fpu(struct dcb *d, struct trap_frame *f, uint64_t ctx_va,
+                                                          uint64_t flag_va)
+{
+    sched_fpu_claim_slow(d);
+    leave_owning_fpu(d, f, ctx_va, flag_va);
+}
+
+/* The FP/SIMD registers are claimed first: the state loaded into them must
+ * not overwrite another process's (lazy switching, sched.c). Usually d's
+ * are there already (its upcall claimed them): then this stays a leaf. */
+static void upcall_leave(struct dcb *d, struct trap_frame *f, uint64_t ctx_va, uint64_t flag_va)
+{
+    if (d != sched_fpu_owner || sched_fpu_user_off)
+        leave_claiming_fpu(d, f, ctx_va, flag_va);
+    else
+        leave_owning_fpu(d, f, ctx_va, flag_va);
 }
 
 /* Check both pointers, then load the state: a failed call changes nothing. */

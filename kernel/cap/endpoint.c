@@ -84,5 +84,7 @@ errval_t dispatcher_buffer_reset(struct dcb *d, const struct trap_frame *f)
     b->hdr.consumed = b->hdr.delivered;
     b->hdr.recv_slot = LMP_RECV_NONE;
     frame->pending &= ~(1ull << i);
+    if (d->lmp_park == i + 1)
+        d->lmp_park = 0;        /* a new peer's message must not go into its registers */
     return SYS_ERR_OK;
 }

@@ -122,8 +122,8 @@ errval_t irq_invoke(const struct capability *root, struct cte *target, const str
  * From the interrupt handler (exceptions.c), for an INTID that is not the
  * kernel's own. The line stays masked until the driver acknowledges; if the
  * message cannot go (the receiver's buffer is full: a driver that did not
- * ACK what it got) it is dropped and the line stays masked. A dead receiver
- * loses the connection. *woken is the receiver if it was sent to.
+ * ACK what it got) it is dropped and the line stays masked. A dead receiver,
+ * or a buffer reset since, loses the connection. *woken is the receiver if it was sent to.
  */
 bool irq_deliver(unsigned intid, struct dcb **woken)
 {
@@ -135,7 +135,7 @@ bool irq_deliver(unsigned intid, struct dcb **woken)
     if (cte_is_empty(conn))
         return false;           /* connected once, its EndPoint revoked since */
     errval_t err = lmp_kernel_send(conn, intid, woken);
-    if (err_no(err) == LMP_ERR_DEAD)
-        cap_delete(conn);
+    if (err_no(err) == LMP_ERR_DEAD || err_no(err) == LMP_ERR_STALE)
+        cap_delete(conn);       /* both permanent (lmp.md): connecting again is allowed */
     return true;
 }

@@ -65,6 +65,7 @@ static struct thread_mutex reserve_lock = THREAD_MUTEX_INITIALIZER("paging reser
 static void *reserve[RESERVE_MAX];      /* guarded by reserve_lock */
 static size_t reserve_count;            /* guarded by reserve_lock */
 static void reserve_top_up(void);
+static errval_t reserve_fill(void);
 
 /* Inline: the fault handler asks on every fault. */
 static inline bool reserve_low(void)
@@ -303,7 +304,9 @@ static bool on_fault_fast(const struct os_fault *f)
     if (yield_in_fault)
         return false;
     if (reserve_low())
-        reserve_top_up();       /* before any work: the lock is free, no operation is half done */
+        (void)reserve_fill();   /* before any work: the lock is free, no operation is half done;
+                                 * no report here (it would print from the upcall): a thread's
+                                 * next top-up fails again and reports */
     in_fast_fault = true;
     errval_t err = back_page(f, true, &fixable);
     in_fast_fault = false;
@@ -353,13 +356,21 @@ static errval_t reserve_fill_locked(void)
  * paging started, its lock not held by this thread, not inside the fast
  * fault handler (which works without the lock). Out of line: callers on
  * hot paths test reserve_low() first. */
-static __attribute__((noinline)) void reserve_top_up(void)
+static __attribute__((noinline)) errval_t reserve_fill(void)
 {
     if (!reserve_low() || !started || in_fast_fault || lock.owner == thread_current)
-        return;
+        return SYS_ERR_OK;
     thread_mutex_lock(&lock);
     errval_t err = reserve_fill_locked();
     thread_mutex_unlock(&lock);
+    return err;
+}
+
+/* reserve_fill, reporting a failure: in thread context only (a report
+ * prints, which may block). */
+static void reserve_top_up(void)
+{
+    errval_t err = reserve_fill();
     if (err_is_fail(err))
         DEBUG_ERR(err, "paging: mapping memory for records");
 }

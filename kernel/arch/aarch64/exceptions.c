@@ -108,7 +108,6 @@ void el0_exception(struct trap_frame *f, uint64_t esr)
         sched_fpu_trap(d);      /* lazy FP/SIMD switching (sched.c): retry the instruction */
         return;
     }
-    sched_fpu_claim(d);         /* the upcall saves the live FP/SIMD registers */
     uint64_t far = READ_SYSREG(far_el1);
     uint64_t addr = is_abort(ESR_EC(esr)) ? far : f->elr;
     enum upcall_result r = upcall_enter(d, f, UPCALL_FAULT, addr, esr);
