@@ -184,6 +184,12 @@ void rpc_chan_fail(struct rpc_chan *c, errval_t why)
     }
 }
 
+static void drop_cap(struct capref cap)
+{
+    cap_delete(cap);
+    os_slot_free(cap);
+}
+
 static void rpc_chan_unref(struct rpc_chan *c)
 {
     thread_critical_enter();
@@ -191,31 +197,30 @@ static void rpc_chan_unref(struct rpc_chan *c)
     thread_critical_exit();
     if (!last)
         return;
-    if (c->in_cap.level != 0) {
-        cap_delete(c->in_cap);
-        os_slot_free(c->in_cap);
-    }
+    if (c->in_cap.level != 0)
+        drop_cap(c->in_cap);
+    if (c->in_bulk.level != 0)
+        drop_cap(c->in_bulk);   /* a bulk message cut off by the close */
     free(c);
 }
 
+/* The transport closes before the waitset source is detached: until its
+ * callback is gone, a thread switch (lmp_poll) could trigger the source
+ * again after the detach, and the freed channel would be dispatched. In
+ * between, a dispatch of the source finds the channel dead and reads
+ * nothing from the closed transport (drain). */
 void rpc_chan_close(struct rpc_chan *c)
 {
     rpc_chan_fail(c, RPC_ERR_CLOSED);
-    waitset_source_detach(&c->ev);
     if (c->ops->close != NULL)
         c->ops->close(c->tstate);
+    waitset_source_detach(&c->ev);
     rpc_chan_unref(c);
 }
 
 /* ---- receiving ---- */
 
 /* A capability that came with a message nobody takes. */
-static void drop_cap(struct capref cap)
-{
-    cap_delete(cap);
-    os_slot_free(cap);
-}
-
 static struct capref take_in_cap(struct rpc_chan *c)
 {
     struct capref cap = c->in_cap;
@@ -301,7 +306,11 @@ static void deliver(struct rpc_chan *c, const struct rpc_wire_head *h, const voi
     case RPC_KIND_CALL: deliver_call(c, h->type, h->id, data, h->len, h->has_cap); break;
     case RPC_KIND_REPLY: deliver_reply(c, h, data); break;
     case RPC_KIND_NOTIFY: deliver_notify(c, h, data); break;
-    case RPC_KIND_RELEASE: rpc_bulk_released(c, (enum rpc_kind)h->type, h->id); break;
+    case RPC_KIND_RELEASE:
+        if (h->has_cap)
+            drop_cap(take_in_cap(c));   /* a RELEASE carries none: not kept */
+        rpc_bulk_released(c, (enum rpc_kind)h->type, h->id);
+        break;
     }
 }
 

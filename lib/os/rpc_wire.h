@@ -17,7 +17,8 @@
  *   bits  8..15  SHORT: the payload length in bytes; otherwise zero
  *   bits 16..31  message type (the interface's); in a SHORT reply, the
  *                server's error code
- *   bits 32..63  call id (calls and their replies; 0 otherwise)
+ *   bits 32..63  id: a call's, which its reply repeats; a notification's
+ *                own; a RELEASE repeats the released message's
  *
  * A SHORT message (most are: every one whose payload fits the words
  * after the header, up to 56 bytes over LMP) is its header and the

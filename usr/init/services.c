@@ -28,6 +28,10 @@ static struct waitset_source reaper;     /* drops the clients that have ended */
 static void serve(struct rpc_chan *c, const struct rpc_msg *m, rpc_reply_handle *h, void *arg)
 {
     struct svc_client *cl = arg;
+    if (m->has_cap) {           /* no service takes one: each would cost init a slot */
+        cap_delete(m->cap);
+        os_slot_free(m->cap);
+    }
     if (m->type == SVC_PING || m->type == SVC_SINK) {
         rpc_reply(h, SYS_ERR_OK, NULL, 0, NULL);
         return;
@@ -43,10 +47,6 @@ static void serve(struct rpc_chan *c, const struct rpc_msg *m, rpc_reply_handle 
     }
     if (termsrv_serve(cl, m, h) || memsrv_serve(cl, m, h) || procsrv_serve(cl, m, h))
         return;
-    if (m->has_cap) {
-        cap_delete(m->cap);
-        os_slot_free(m->cap);
-    }
     rpc_reply_error(h, RPC_ERR_UNKNOWN_TYPE);
 }
 

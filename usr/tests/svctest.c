@@ -241,10 +241,21 @@ static void bad_requests(void)
     expect("a kill without a pid", rpc_call(c, &a, NULL), SVC_ERR_BAD_REQUEST);
     a = (struct rpc_call_args){ .type = SVC_PROC_SPAWN, .req = "a\0b", .req_len = 3 };
     expect("a command line with a NUL in it", rpc_call(c, &a, NULL), SVC_ERR_BAD_REQUEST);
-    struct capref ram;
-    expect("a capability the server does not want is dropped", svc_mem_alloc(4096, &ram), SYS_ERR_OK);
-    a = (struct rpc_call_args){ .type = SVC_PING, .req_cap = &ram };
-    expect("... the call still works", rpc_call(c, &a, NULL), SYS_ERR_OK);
+    /* A Frame sent with a ping: init must delete its copy. While any copy
+     * of it lives, retyping its RAM again fails (CAP_ERR_RETYPE_OVERLAP). */
+    struct capref ram, frame, again;
+    expect("RAM for a capability the server does not want", svc_mem_alloc(4096, &ram), SYS_ERR_OK);
+    os_slot_alloc(&frame);
+    os_slot_alloc(&again);
+    expect("  ... a Frame of it", cap_retype(frame, ram, OBJ_FRAME, 0, 4096, 1), SYS_ERR_OK);
+    a = (struct rpc_call_args){ .type = SVC_PING, .req_cap = &frame };
+    expect("a ping that carries it still works", rpc_call(c, &a, NULL), SYS_ERR_OK);
+    cap_delete(frame);
+    expect("  ... and init dropped its copy: the RAM retypes again", cap_retype(again, ram, OBJ_FRAME, 0, 4096, 1),
+           SYS_ERR_OK);
+    cap_delete(again);
+    os_slot_free(again);
+    os_slot_free(frame);
     a = (struct rpc_call_args){ .type = SVC_TERM_WRITTEN, .req = "x", .req_len = 1 };
     expect("a SVC_TERM_WRITTEN without a pid", rpc_call(c, &a, NULL), SVC_ERR_BAD_REQUEST);
     expect("init still serves", svc_ping(), SYS_ERR_OK);
